@@ -1,0 +1,9 @@
+"""Registers the harness's fixtures and command-line options (see fixtures/)."""
+
+pytest_plugins = [
+    "fixtures.options",
+    "fixtures.cluster",
+    "fixtures.etcd",
+    "fixtures.fleet",
+    "fixtures.hosts",
+]

@@ -1,0 +1,34 @@
+"""What a node is told at boot, derived from the shape."""
+
+from wpcluster import bootstrap
+from wpcluster.shape import load_shape
+
+
+def test_etcd2_discovery_settings_follow_the_seed():
+    shape = load_shape()
+    env = bootstrap.etcd2_environment(shape, "core-02", "http://d/v2/keys/_etcd/registry/t", "tok")
+    assert env["ETCD_DISCOVERY"] == "http://d/v2/keys/_etcd/registry/t"
+    assert env["ETCD_ADVERTISE_CLIENT_URLS"] == "http://172.30.8.102:2379"
+    assert env["ETCD_INITIAL_ADVERTISE_PEER_URLS"] == "http://172.30.8.102:2380"
+    assert env["ETCD_LISTEN_CLIENT_URLS"] == "http://0.0.0.0:2379"
+    assert env["ETCD_LISTEN_PEER_URLS"] == "http://172.30.8.102:2380"
+    assert env["ETCD_ENABLE_V2"] == "true"
+    assert "ETCD_INITIAL_CLUSTER" not in env
+
+
+def test_etcd2_static_settings_list_every_member():
+    shape = load_shape()
+    env = bootstrap.etcd2_environment(shape, "core-01", None, "tok")
+    assert env["ETCD_INITIAL_CLUSTER"] == (
+        "core-01=http://172.30.8.101:2380,core-02=http://172.30.8.102:2380,core-03=http://172.30.8.103:2380"
+    )
+    assert env["ETCD_INITIAL_CLUSTER_TOKEN"] == "tok" and "ETCD_DISCOVERY" not in env
+
+
+def test_environment_and_fleet_config():
+    shape = load_shape()
+    assert bootstrap.env_file(bootstrap.coreos_environment(shape, "core-03", "10.0.0.1:5000")) == (
+        "COREOS_PUBLIC_IPV4=172.30.8.103\nCOREOS_PRIVATE_IPV4=172.30.8.103\nWPCLUSTER_REGISTRY=10.0.0.1:5000\n"
+    )
+    conf = bootstrap.fleet_config(shape, "core-03")
+    assert conf["public_ip"] == '"172.30.8.103"' and conf["etcd_servers"] == '["http://127.0.0.1:2379"]'

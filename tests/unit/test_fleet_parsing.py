@@ -1,0 +1,25 @@
+"""fleetctl's tab-separated listings parse into machines and units."""
+
+from wpcluster.clients.fleet import Machine, Unit, parse_machines, parse_units
+
+
+def test_parse_machines():
+    text = ("1b2c3d4e5f60718293a4b5c6d7e8f901\t172.30.8.101\t-\n"
+            "aa2c3d4e5f60718293a4b5c6d7e8f902\t172.30.8.102\trole=web\n")
+    assert parse_machines(text) == [
+        Machine("1b2c3d4e5f60718293a4b5c6d7e8f901", "172.30.8.101", "-"),
+        Machine("aa2c3d4e5f60718293a4b5c6d7e8f902", "172.30.8.102", "role=web"),
+    ]
+
+
+def test_parse_machines_ignores_blank_lines():
+    assert parse_machines("\n\n") == []
+
+
+def test_parse_units_placed_and_unplaced():
+    text = ("hello.service\t1b2c3d4e5f60718293a4b5c6d7e8f901/172.30.8.101\tactive\trunning\n"
+            "hello@2.service\t-\tinactive\tdead\n")
+    assert parse_units(text) == [
+        Unit("hello.service", "1b2c3d4e5f60718293a4b5c6d7e8f901", "172.30.8.101", "active", "running"),
+        Unit("hello@2.service", "", "", "inactive", "dead"),
+    ]

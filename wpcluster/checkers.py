@@ -1,0 +1,16 @@
+"""Checkers (Jepsen's verdicts): assertions about the cluster's state that say what is wrong."""
+
+from __future__ import annotations
+
+from wpcluster.clients.etcd import cluster_health
+from wpcluster.cluster import Cluster
+
+
+def check_etcd_healthy(cluster: Cluster) -> None:
+    """Every member answers healthy, and the member list is exactly the shape's nodes."""
+    health = cluster_health(cluster.etcd_endpoints)
+    assert health.healthy, f"etcd2 is not healthy: {health.describe()}"
+    listed = sorted(m.get("name", "") for m in health.members)
+    assert listed == sorted(cluster.shape.nodes), (
+        f"etcd2 lists members {listed}, the shape has {list(cluster.shape.nodes)}: {health.describe()}"
+    )

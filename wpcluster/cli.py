@@ -1,0 +1,103 @@
+"""`wpcluster`: bring the lab up, look at it, take it down.
+
+    wpcluster lab up [--reuse]     build images, boot the lab, wait for etcd2 and fleet
+    wpcluster lab status           every lab container, its role, run and state
+    wpcluster lab down             remove every lab container, network and volume
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from wpcluster.errors import WpclusterError
+from wpcluster.progress import TIMINGS
+from wpcluster.results import append_figures
+from wpcluster.shape import load_shape
+
+if TYPE_CHECKING:
+    from wpcluster.providers.lab.provider import Lab
+
+
+def lab_up(args: argparse.Namespace) -> int:
+    from wpcluster.providers.lab.provider import Lab
+
+    shape = load_shape(args.shape)
+    if args.reuse and (kept := Lab.attach(shape)) is not None:
+        kept.wait_healthy()
+        print(f"lab of run {kept.run_id} is up and healthy; reusing it")
+        return 0
+    lab = Lab(shape).up()
+    lab.close()
+    record_up(lab)
+    print(f"\nlab up: run {lab.run_id}, {lab.up_seconds:.1f}s "
+          f"({'warm: every image cached' if not lab.images_built else 'built ' + ', '.join(lab.images_built)})")
+    for node in lab.nodes:
+        print(f"  {node.name:10} {node.address:15} etcd {shape.etcd_client_url(node.address)}")
+    print(f"  registry   {lab.registry}\n  fleetctl   {lab.fleetctl} --driver=etcd --endpoint={lab.fleet_endpoint}")
+    print("take it down with: wpcluster lab down")
+    return 0
+
+
+def record_up(lab: Lab) -> None:
+    """Record how long a bring-up took, and whether its images were cached, to the run's figures."""
+    append_figures(lab.run_id, "lab_up", {
+        "cache": "warm" if not lab.images_built else "cold",
+        "images_built": lab.images_built,
+        "wall_seconds": round(lab.up_seconds, 2),
+        "steps": {title: round(seconds, 2) for title, seconds in TIMINGS},
+    })
+
+
+def lab_status(args: argparse.Namespace) -> int:
+    from wpcluster.providers.lab.provider import Lab
+
+    rows = Lab(load_shape(args.shape)).status()
+    if not rows:
+        print("no lab is up")
+        return 1
+    print(f"{'container':22} {'role':12} {'state':10} {'address':15} run")
+    for row in rows:
+        print(f"{row['name']:22} {row['role']:12} {row['state']:10} {row['address']:15} {row['run']}")
+    return 0
+
+
+def lab_down(args: argparse.Namespace) -> int:
+    from wpcluster.providers.lab.provider import Lab
+
+    lab = Lab(load_shape(args.shape))
+    had = lab.status()
+    lab.remove_leftovers()
+    print(f"removed {len(had)} lab containers and their networks and volumes" if had else "no lab was up")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wpcluster", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shape", help="cluster shape file (default: $WPCLUSTER_SHAPE or cluster.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    lab = sub.add_parser("lab", help="the local Docker lab").add_subparsers(dest="action", required=True)
+    up = lab.add_parser("up", help="bring the lab up (removing what an earlier run left)")
+    up.add_argument("--reuse", action="store_true", help="keep a healthy lab that is already up")
+    up.set_defaults(func=lab_up)
+    lab.add_parser("status", help="list the lab's containers").set_defaults(func=lab_status)
+    lab.add_parser("down", help="remove the lab").set_defaults(func=lab_down)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except WpclusterError as exc:
+        print(f"wpcluster: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("wpcluster: interrupted; the next `wpcluster lab up` removes what was left", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""fleetctl, driven from the host with parsed results.
+
+fleetctl's etcd driver reads and writes fleet's registry in etcd directly;
+``journal`` and ``ssh`` reach the unit's machine over SSH, with the
+provider's identity in an agent (the seed's `ssh-add` step).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wpcluster.cluster import Cluster
+
+
+class FleetctlError(RuntimeError):
+    """fleetctl exited non-zero; the message holds the command and what it printed."""
+
+
+@dataclass(frozen=True)
+class Machine:
+    machine_id: str
+    ip: str
+    metadata: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    machine_id: str
+    ip: str
+    active: str
+    sub: str
+
+
+def parse_machines(text: str) -> list[Machine]:
+    """Parse `fleetctl list-machines --full --no-legend --fields=machine,ip,metadata`."""
+    machines = []
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) < 2 or not fields[0].strip():
+            continue
+        metadata = fields[2].strip() if len(fields) > 2 else "-"
+        machines.append(Machine(fields[0].strip(), fields[1].strip(), metadata))
+    return machines
+
+
+def parse_units(text: str) -> list[Unit]:
+    """Parse `fleetctl list-units --full --no-legend --fields=unit,machine,active,sub`.
+
+    The machine column reads ``<id>/<ip>``, or ``-`` for a unit not yet placed.
+    """
+    units = []
+    for line in text.splitlines():
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) != 4 or not fields[0]:
+            continue
+        name, machine, active, sub = fields
+        machine_id, _, ip = machine.partition("/")
+        units.append(Unit(name, "" if machine_id == "-" else machine_id, ip, active, sub))
+    return units
+
+
+class Fleetctl:
+    """A fleetctl bound to one cluster: its binary, etcd endpoints and SSH environment."""
+
+    def __init__(self, cluster: Cluster, timeout: float = 60) -> None:
+        self.cluster = cluster
+        self.timeout = timeout
+
+    def command(self, *args: str) -> list[str]:
+        return [
+            self.cluster.fleetctl, "--driver=etcd", f"--endpoint={','.join(self.cluster.etcd_endpoints)}",
+            "--strict-host-key-checking=false", "--request-timeout=5", *args,
+        ]
+
+    def run(self, *args: str, timeout: float | None = None) -> str:
+        env = dict(os.environ, **self.cluster.fleetctl_env)
+        try:
+            done = subprocess.run(self.command(*args), capture_output=True, text=True, env=env,
+                                  timeout=timeout or self.timeout)
+        except subprocess.TimeoutExpired:
+            raise FleetctlError(f"`fleetctl {' '.join(args)}` did not finish within {timeout or self.timeout}s") \
+                from None
+        if done.returncode != 0:
+            raise FleetctlError(f"`fleetctl {' '.join(args)}` exited {done.returncode}: "
+                                f"{(done.stderr or done.stdout).strip()[-800:]}")
+        return done.stdout
+
+    def version(self) -> str:
+        return self.run("--version").strip().split()[-1]
+
+    def list_machines(self) -> list[Machine]:
+        return parse_machines(self.run("list-machines", "--full", "--no-legend", "--fields=machine,ip,metadata"))
+
+    def list_units(self) -> list[Unit]:
+        return parse_units(self.run("list-units", "--full", "--no-legend", "--fields=unit,machine,active,sub"))
+
+    def unit(self, name: str) -> Unit | None:
+        return next((u for u in self.list_units() if u.name == name), None)
+
+    def submit(self, *paths: Path) -> None:
+        self.run("submit", *map(str, paths))
+
+    def start(self, *names: str) -> None:
+        self.run("start", "--no-block", *names)
+
+    def stop(self, *names: str) -> None:
+        self.run("stop", "--no-block", *names)
+
+    def destroy(self, *names: str) -> None:
+        self.run("destroy", *names)
+
+    def journal(self, name: str, lines: int = 50) -> str:
+        return self.run("journal", f"--lines={lines}", name)

@@ -1,0 +1,153 @@
+"""The one cluster interface every suite talks to.
+
+A provider (lab, vagrant, inventory) implements ``Node`` and ``Cluster``;
+suites and fixtures only ever see these two types, so the same suite
+certifies a Docker lab, the seed's VMs or a production cluster.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+
+from wpcluster.shape import Shape
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What a command run on a node returned."""
+
+    command: str
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def check(self) -> ExecResult:
+        """Return self, or raise naming the command, its exit code and its stderr."""
+        if not self.ok:
+            raise RuntimeError(
+                f"`{self.command}` exited {self.exit_code}: {(self.stderr or self.stdout).strip()[-800:]}"
+            )
+        return self
+
+
+class Node(abc.ABC):
+    """One CoreOS-style host: it runs etcd2, fleetd and docker under systemd."""
+
+    name: str
+    address: str
+
+    @abc.abstractmethod
+    def exec(self, command: str, timeout: float = 60) -> ExecResult:
+        """Run a shell command on the node as root."""
+
+    # Node faults. Each leaves the node in a state ``start``/``unpause``/``heal`` undoes.
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Shut the node down cleanly (systemd stops its units)."""
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Boot a stopped or killed node."""
+
+    @abc.abstractmethod
+    def kill(self) -> None:
+        """Power the node off at once: nothing gets to shut down."""
+
+    @abc.abstractmethod
+    def pause(self) -> None:
+        """Freeze every process on the node (a gray failure: it looks alive to the network)."""
+
+    @abc.abstractmethod
+    def unpause(self) -> None:
+        """Thaw a paused node."""
+
+    @abc.abstractmethod
+    def partition(self, peers: list[Node]) -> None:
+        """Drop all traffic between this node and ``peers`` (both directions)."""
+
+    @abc.abstractmethod
+    def heal(self) -> None:
+        """Undo every partition this node is part of."""
+
+    @property
+    @abc.abstractmethod
+    def testinfra_spec(self) -> str:
+        """How pytest-testinfra reaches this node (``docker://...``, ``ssh://...``)."""
+
+    @abc.abstractmethod
+    def is_running(self) -> bool:
+        """Whether the node is powered on and not paused."""
+
+    def journal(self, unit: str | None = None, lines: int = 2000) -> str:
+        """The node's journal (of one unit, if given), newest ``lines`` lines."""
+        selector = f"-u {unit} " if unit else ""
+        return self.exec(f"journalctl --no-pager -o short-iso -n {lines} {selector}").stdout
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.address}>"
+
+
+class Cluster(abc.ABC):
+    """A running cluster of ``Node``s and the endpoints suites reach it on."""
+
+    shape: Shape
+    nodes: list[Node]
+    provider: str
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(f"no node {name!r}; nodes are {[n.name for n in self.nodes]}")
+
+    @property
+    def etcd_endpoints(self) -> list[str]:
+        """Client URLs of every etcd member, in node order."""
+        return [self.shape.etcd_client_url(n.address) for n in self.nodes]
+
+    @property
+    @abc.abstractmethod
+    def fleet_endpoint(self) -> str:
+        """The etcd URL fleetctl's etcd driver talks to."""
+
+    @property
+    def fleetctl_env(self) -> dict[str, str]:
+        """Extra environment for fleetctl (SSH agent, tunnel) on this provider."""
+        return {}
+
+    @property
+    @abc.abstractmethod
+    def fleetctl(self) -> str:
+        """Path of the fleetctl binary matching the cluster's fleet."""
+
+    @property
+    @abc.abstractmethod
+    def registry(self) -> str:
+        """The image registry the nodes pull from, as host:port."""
+
+    def close(self) -> None:
+        """Release what this object holds on the host (agents, tunnels); the cluster stays up."""
+
+    def down(self) -> None:
+        """Tear down what the provider brought up. Providers that bring nothing up only close."""
+        self.close()
+
+    def save_diagnostics(self, dest: Path) -> list[Path]:
+        """Write every node's journal under ``dest``; return the files written."""
+        dest.mkdir(parents=True, exist_ok=True)
+        written = []
+        for node in self.nodes:
+            path = dest / f"{node.name}.journal.txt"
+            try:
+                text = node.journal() if node.is_running() else "(node not running)\n"
+            except Exception as exc:  # noqa: BLE001 - diagnostics must never mask the real failure
+                text = f"(journal unavailable: {exc})\n"
+            path.write_text(text)
+            written.append(path)
+        return written

@@ -1,0 +1,163 @@
+"""Build the lab's images locally and cache them by the hash of their inputs.
+
+Nothing can be pulled from a registry here, so every image starts from a
+debootstrap'd Debian rootfs imported as ``wpcluster/base``. Each image is
+tagged ``wpcluster/<name>:<hash>`` where the hash covers its build context,
+its parent's tag and any extra inputs (the fleet binaries for the node), so
+an image is rebuilt exactly when something it is made from changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from wpcluster.errors import LabError
+from wpcluster.progress import say, step
+from wpcluster.providers.lab import fleetbuild
+from wpcluster.providers.lab.engine import apt_install
+from wpcluster.shape import PROJECT_ROOT, Shape
+
+IMAGES_DIR = PROJECT_ROOT / "images"
+IMAGE_LABEL = "wpcluster.image"
+# Bump when the way the base rootfs is made changes (not its inputs, which are hashed).
+BASE_RECIPE = "debootstrap-minbase-v1"
+
+
+def cache_dir() -> Path:
+    """Where build outputs outside Docker (fleet binaries) are kept between runs."""
+    path = Path(os.environ.get("WPCLUSTER_CACHE", Path.home() / ".cache" / "wpcluster"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def digest(parts: Iterable[bytes | str]) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()[:12]
+
+
+def tree_digest(root: Path, exclude: tuple[str, ...] = ()) -> str:
+    """Hash every file under ``root`` (path, mode and content), skipping top-level ``exclude``."""
+    parts: list[bytes | str] = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root)
+        if rel.parts[0] in exclude:
+            continue
+        parts += [str(rel), oct(path.stat().st_mode & 0o111), path.read_bytes()]
+    return digest(parts)
+
+
+class ImageBuilder:
+    """Builds and caches the lab's images on one Docker engine."""
+
+    def __init__(self, client: docker.DockerClient, shape: Shape) -> None:
+        self.client = client
+        self.shape = shape
+        self.built: list[str] = []  # images built (not found in cache) by this builder
+
+    def exists(self, tag: str) -> bool:
+        try:
+            self.client.images.get(tag)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    def base(self) -> str:
+        """The Debian base image, debootstrapped once per suite and mirror."""
+        tag = "wpcluster/base:" + digest(
+            [BASE_RECIPE, self.shape.lab_debian_suite, self.shape.lab_debian_mirror]
+        )
+        if self.exists(tag):
+            return tag
+        if shutil.which("debootstrap") is None:
+            apt_install(["debootstrap"], why="the lab's base image is a debootstrap'd Debian")
+        with step(f"debootstrapping Debian {self.shape.lab_debian_suite} for {tag}"), \
+                tempfile.TemporaryDirectory(prefix="wpcluster-rootfs-") as tmp:
+            rootfs = Path(tmp) / "rootfs"
+            run = subprocess.run(
+                ["debootstrap", "--variant=minbase", self.shape.lab_debian_suite, str(rootfs),
+                 self.shape.lab_debian_mirror],
+                capture_output=True, text=True,
+            )
+            if run.returncode != 0:
+                raise LabError(
+                    f"debootstrap of {self.shape.lab_debian_suite} from {self.shape.lab_debian_mirror} "
+                    f"failed: {run.stdout[-800:]}{run.stderr[-800:]}",
+                    "check that the Debian mirror in cluster.toml [lab] debian_mirror answers",
+                )
+            for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+                for entry in (rootfs / junk).glob("*"):
+                    if entry.is_file():
+                        entry.unlink()
+            tarball = Path(tmp) / "rootfs.tar"
+            subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], check=True)
+            repo, version = tag.split(":")
+            self.client.api.import_image_from_file(
+                str(tarball), repository=repo, tag=version, changes=[f"LABEL {IMAGE_LABEL}=base"]
+            )
+        self.built.append(tag)
+        self._prune("base", keep=tag)
+        return tag
+
+    def image(self, name: str) -> str:
+        """Build (or find cached) ``images/<name>`` on top of the base image; return its tag."""
+        base = self.base()
+        context_dir = IMAGES_DIR / name
+        extra = self._extra_files(name)
+        tag = f"wpcluster/{name}:" + digest(
+            [base, tree_digest(context_dir, exclude=("fleet",))]
+            + [f"{dest}={digest([src.read_bytes()])}" for dest, src in sorted(extra.items())]
+        )
+        if self.exists(tag):
+            return tag
+        with step(f"building image {tag}"), tempfile.TemporaryDirectory(prefix="wpcluster-ctx-") as tmp:
+            ctx = Path(tmp)
+            shutil.copytree(context_dir, ctx, dirs_exist_ok=True, ignore=shutil.ignore_patterns("fleet"))
+            for dest, src in extra.items():
+                shutil.copy2(src, ctx / dest)
+            self._docker_build(ctx, tag, name, base)
+        self.built.append(tag)
+        self._prune(name, keep=tag)
+        return tag
+
+    def _extra_files(self, name: str) -> dict[str, Path]:
+        """Inputs built outside Docker that an image's context needs."""
+        if name == "node":
+            binaries = fleetbuild.build(cache_dir())
+            return {"fleetd": binaries / "fleetd", "fleetctl": binaries / "fleetctl"}
+        return {}
+
+    def _docker_build(self, ctx: Path, tag: str, name: str, base: str) -> None:
+        try:
+            _, logs = self.client.images.build(
+                path=str(ctx), tag=tag, rm=True, forcerm=True, buildargs={"BASE": base},
+                labels={IMAGE_LABEL: name},
+            )
+        except docker.errors.BuildError as exc:
+            tail = "".join(chunk.get("stream", "") for chunk in exc.build_log)[-2000:]
+            raise LabError(f"building image {tag} failed: {exc.msg}\n{tail}",
+                           f"fix images/{name}/Dockerfile; the build log is above") from None
+        for chunk in logs:
+            line = chunk.get("stream", "").strip()
+            if line.startswith("Step "):
+                say(line)
+
+    def _prune(self, name: str, keep: str) -> None:
+        """Drop older builds of the same image so the cache does not grow run after run."""
+        for image in self.client.images.list(filters={"label": f"{IMAGE_LABEL}={name}"}):
+            if keep not in image.tags:
+                try:
+                    self.client.images.remove(image.id, force=False)
+                except docker.errors.APIError:
+                    pass  # still used by a container or a child image; a later run retries

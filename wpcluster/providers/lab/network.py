@@ -1,0 +1,55 @@
+"""The lab network's subnet must not clash with anything the host already routes."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+
+import docker
+
+from wpcluster.errors import LabError
+from wpcluster.labels import RUN_LABEL
+
+
+def clashes(subnet: ipaddress.IPv4Network, in_use: dict[str, str]) -> list[str]:
+    """Names (with their networks) of ``in_use`` networks that overlap ``subnet``."""
+    found = []
+    for owner, network in in_use.items():
+        try:
+            if subnet.overlaps(ipaddress.ip_network(network, strict=False)):
+                found.append(f"{owner} ({network})")
+        except ValueError:
+            continue
+    return found
+
+
+def networks_in_use(client: docker.DockerClient) -> dict[str, str]:
+    """Every IPv4 network the host routes or a (non-wpcluster) Docker network holds."""
+    in_use: dict[str, str] = {}
+    for net in client.networks.list():
+        if RUN_LABEL in (net.attrs.get("Labels") or {}):
+            continue  # ours: removed as a leftover before the check
+        for config in (net.attrs.get("IPAM") or {}).get("Config") or []:
+            if "Subnet" in config and ":" not in config["Subnet"]:
+                in_use[f"docker network {net.name}"] = config["Subnet"]
+    try:
+        routes = json.loads(subprocess.run(["ip", "-j", "-4", "route"], capture_output=True, text=True).stdout)
+    except (OSError, json.JSONDecodeError):
+        routes = []
+    for route in routes:
+        dst, dev = route.get("dst", ""), route.get("dev", "?")
+        # Docker's own bridges are covered, with their names, by the network list above.
+        if dst and dst != "default" and not dev.startswith(("br-", "docker")):
+            in_use[f"host route via {dev}"] = dst
+    return in_use
+
+
+def check_subnet_free(client: docker.DockerClient, subnet: ipaddress.IPv4Network, source: str) -> None:
+    """Raise naming what already uses ``subnet`` and how to pick another."""
+    found = clashes(subnet, networks_in_use(client))
+    if found:
+        raise LabError(
+            f"the lab subnet {subnet} is already in use by: {', '.join(found)}",
+            f"choose a free subnet in [lab] subnet of {source} (or remove what uses it)",
+        )

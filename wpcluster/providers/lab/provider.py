@@ -1,0 +1,442 @@
+"""The lab: a CoreOS-style cluster of systemd containers on the local Docker engine.
+
+Each node is a container running systemd as PID 1 with its own dockerd,
+etcd2, fleetd and sshd. Beside them, on the same lab network, run the hosts
+outside the fleet cluster: the etcd discovery service and the image registry.
+Everything carries a ``wpcluster.run`` label; ``up`` first removes whatever
+an earlier, interrupted run left behind.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import subprocess
+import tarfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests
+
+from wpcluster import bootstrap
+from wpcluster.cluster import Cluster, ExecResult, Node
+from wpcluster.errors import LabError
+from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
+from wpcluster.progress import say, step
+from wpcluster.providers.lab import fleetbuild, network
+from wpcluster.providers.lab.engine import ensure_engine
+from wpcluster.providers.lab.images import ImageBuilder, cache_dir
+from wpcluster.results import run_dir
+from wpcluster.shape import Shape
+from wpcluster.waits import NotReached, eventually
+
+PREFIX = "wpcluster"
+PARTITION_CHAIN = "WPCLUSTER-PARTITION"
+# Flags a systemd node container needs where --privileged is refused (see DESIGN.md).
+NODE_RUN_OPTIONS = dict(
+    cgroupns="private",
+    cap_add=["ALL"],
+    cap_drop=["SYS_RESOURCE"],
+    security_opt=["seccomp=unconfined", "systempaths=unconfined", "apparmor=unconfined"],
+    device_cgroup_rules=["a *:* rwm"],
+    tmpfs={"/run": "", "/run/lock": "", "/tmp": ""},
+)
+BOOT_TIMEOUT = 60.0
+HEALTH_TIMEOUT = 60.0
+
+
+def container_name(name: str) -> str:
+    return f"{PREFIX}-{name}"
+
+
+class LabNode(Node):
+    """One node container. Faults act on the container (power) or inside it (network)."""
+
+    def __init__(self, lab: Lab, name: str, address: str) -> None:
+        self.lab = lab
+        self.name = name
+        self.address = address
+
+    @property
+    def container(self) -> docker.models.containers.Container:
+        return self.lab.client.containers.get(container_name(self.name))
+
+    def exec(self, command: str, timeout: float = 60) -> ExecResult:
+        # The docker CLI gives us a real timeout; docker-py's exec has none.
+        try:
+            done = subprocess.run(
+                ["docker", "exec", container_name(self.name), "sh", "-c", command],
+                capture_output=True, text=True, timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return ExecResult(command, 124, "", f"timed out after {timeout:g}s on {self.name}")
+        return ExecResult(command, done.returncode, done.stdout, done.stderr)
+
+    def stop(self) -> None:
+        self.container.stop(timeout=30)
+
+    def start(self) -> None:
+        self.container.start()
+        self.wait_booted()
+
+    def kill(self) -> None:
+        self.container.kill("SIGKILL")
+
+    def pause(self) -> None:
+        self.container.pause()
+
+    def unpause(self) -> None:
+        self.container.unpause()
+
+    def partition(self, peers: list[Node]) -> None:
+        rules = [f"iptables -N {PARTITION_CHAIN} 2>/dev/null || true"]
+        for hook in ("INPUT", "OUTPUT", "FORWARD"):
+            rules.append(f"iptables -C {hook} -j {PARTITION_CHAIN} 2>/dev/null "
+                         f"|| iptables -I {hook} -j {PARTITION_CHAIN}")
+        for peer in peers:
+            rules += [f"iptables -A {PARTITION_CHAIN} -s {peer.address} -j DROP",
+                      f"iptables -A {PARTITION_CHAIN} -d {peer.address} -j DROP"]
+        self.exec(" && ".join(rules)).check()
+
+    def heal(self) -> None:
+        self.exec(f"iptables -F {PARTITION_CHAIN} 2>/dev/null || true").check()
+
+    @property
+    def testinfra_spec(self) -> str:
+        return f"docker://{container_name(self.name)}"
+
+    def is_running(self) -> bool:
+        try:
+            state = self.lab.client.api.inspect_container(container_name(self.name))["State"]
+        except docker.errors.NotFound:
+            return False
+        return bool(state["Running"]) and not state["Paused"]
+
+    def wait_booted(self, timeout: float = BOOT_TIMEOUT) -> None:
+        """Wait until systemd in the node reports running; say which units failed if it does not."""
+
+        def booted() -> str:
+            state = self.exec("systemctl is-system-running", timeout=10).stdout.strip()
+            if state in ("running", "degraded"):
+                return state
+            raise AssertionError(f"systemd state {state!r}")
+
+        try:
+            state = eventually(booted, timeout, 0.2, what=f"node {self.name} running")
+        except NotReached as exc:
+            failed = self.exec("systemctl --failed --no-legend --plain", timeout=10).stdout.strip()
+            raise LabError(f"{exc}; failed units: {failed or 'none'}",
+                           f"read {self.name}'s journal in the run's diagnostics folder") from None
+        if state == "degraded":
+            failed = self.exec("systemctl --failed --no-legend --plain").stdout.strip()
+            say(f"{self.name}: systemd degraded; failed units: {failed}")
+
+
+class Lab(Cluster):
+    """The lab provider's cluster. ``up()`` builds and boots it, ``down()`` removes it."""
+
+    provider = "lab"
+
+    def __init__(self, shape: Shape, run_id: str | None = None, client: docker.DockerClient | None = None) -> None:
+        self.shape = shape
+        self.run_id = run_id or new_run_id()
+        self._client = client
+        self.nodes = [LabNode(self, name, shape.node_address(name)) for name in shape.nodes]
+        self.discovery_url: str | None = None
+        self._agent: subprocess.Popen[bytes] | None = None
+        self._agent_sock: Path | None = None
+
+    # ---- Docker plumbing -------------------------------------------------------------
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = ensure_engine()
+        return self._client
+
+    @property
+    def network_name(self) -> str:
+        return f"{PREFIX}-lab"
+
+    def labels(self, role: str) -> dict[str, str]:
+        return run_labels(self.run_id, role)
+
+    # ---- endpoints ---------------------------------------------------------------------
+    @property
+    def fleet_endpoint(self) -> str:
+        return self.etcd_endpoints[0]
+
+    @property
+    def fleetctl(self) -> str:
+        return str(fleetbuild.build(cache_dir()) / "fleetctl")
+
+    @property
+    def registry(self) -> str:
+        return self.shape.registry
+
+    @property
+    def registry_push_address(self) -> str:
+        """Where the host pushes: the registry's loopback port (Docker trusts loopback registries)."""
+        ports = self.client.api.inspect_container(container_name("registry"))["NetworkSettings"]["Ports"]
+        return f"127.0.0.1:{ports['5000/tcp'][0]['HostPort']}"
+
+    @property
+    def fleetctl_env(self) -> dict[str, str]:
+        """fleetctl reaches nodes over SSH for journal and ssh, with the lab's key in an agent."""
+        if self._agent is None:
+            self._start_ssh_agent()
+        return {"SSH_AUTH_SOCK": str(self._agent_sock)}
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    def up(self) -> Lab:
+        """Remove leftovers, build images, boot the hosts and nodes, wait for etcd2 and fleet."""
+        started = time.monotonic()
+        with step(f"lab up (run {self.run_id})"):
+            self.remove_leftovers()
+            network.check_subnet_free(self.client, self.shape.lab_subnet, self.shape.source)
+            builder = ImageBuilder(self.client, self.shape)
+            with step("images"):
+                images = {name: builder.image(name) for name in ("node", "discovery", "registry", "busybox")}
+            try:
+                self._create_network()
+                with step("service hosts: discovery, registry"):
+                    self._start_discovery(images["discovery"])
+                    self._start_registry(images["registry"])
+                with step(f"nodes: {', '.join(self.shape.nodes)}"):
+                    self._start_nodes(images["node"])
+                with step("etcd2 quorum and fleet machines"):
+                    self.wait_healthy()
+                with step("pushing images to the lab registry"):
+                    self.push_image(images["busybox"], "wpcluster/busybox")
+            except BaseException:
+                self.save_diagnostics(run_dir(self.run_id) / "diagnostics" / "lab-up")
+                self.down()
+                raise
+        self.up_seconds = time.monotonic() - started
+        self.images_built = list(builder.built)
+        return self
+
+    def down(self) -> None:
+        """Remove every container, network and volume of this run."""
+        self.close()
+        self._remove(lambda labels: labels.get(RUN_LABEL) == self.run_id)
+
+    def remove_leftovers(self) -> None:
+        """Remove what earlier runs left (an interrupted run, or a lab kept with --keep-cluster)."""
+        found = leftovers(
+            [c.labels for c in self.client.containers.list(all=True, filters={"label": RUN_LABEL})],
+            self.run_id,
+        )
+        if found:
+            say(f"removing leftovers of earlier runs: {sorted({f[RUN_LABEL] for f in found})}")
+        # Networks and volumes can outlive their containers, so sweep them even when none was found.
+        self._remove(lambda labels: labels.get(RUN_LABEL) != self.run_id)
+
+    def _remove(self, selected) -> None:  # noqa: ANN001 - a predicate on a label map
+        client = self.client
+        containers = [c for c in client.containers.list(all=True, filters={"label": RUN_LABEL})
+                      if selected(c.labels)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda c: c.remove(force=True, v=True), containers))
+        for net in client.networks.list(filters={"label": RUN_LABEL}):
+            if selected(net.attrs.get("Labels") or {}):
+                net.remove()
+        for volume in client.volumes.list(filters={"label": RUN_LABEL}):
+            if selected(volume.attrs.get("Labels") or {}):
+                volume.remove(force=True)
+
+    def close(self) -> None:
+        """Stop helpers this object started on the host (the SSH agent)."""
+        if self._agent is not None:
+            self._agent.terminate()
+            self._agent.wait(timeout=10)
+            self._agent = None
+
+    @classmethod
+    def attach(cls, shape: Shape, client: docker.DockerClient | None = None) -> Lab | None:
+        """The lab that is already up (kept by an earlier run), or None."""
+        client = client or ensure_engine()
+        nodes = client.containers.list(filters={"label": [RUN_LABEL, "wpcluster.role=node"]})
+        runs = {c.labels[RUN_LABEL] for c in nodes}
+        if len(runs) != 1 or len(nodes) != shape.size:
+            return None
+        lab = cls(shape, runs.pop(), client)
+        return lab
+
+    def status(self) -> list[dict[str, str]]:
+        """One row per lab container: name, role, run, state, address."""
+        rows = []
+        for c in self.client.containers.list(all=True, filters={"label": RUN_LABEL}):
+            nets = c.attrs["NetworkSettings"]["Networks"]
+            rows.append({
+                "name": c.name, "role": c.labels.get("wpcluster.role", "?"), "run": c.labels[RUN_LABEL],
+                "state": c.status, "address": next((n["IPAddress"] for n in nets.values()), ""),
+            })
+        return sorted(rows, key=lambda r: r["name"])
+
+    # ---- bring-up steps ---------------------------------------------------------------
+    def _create_network(self) -> None:
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
+            subnet=str(self.shape.lab_subnet), gateway=self.shape.lab_gateway)])
+        try:
+            self.client.networks.create(self.network_name, driver="bridge", ipam=ipam,
+                                        labels=self.labels("network"))
+        except docker.errors.APIError as exc:
+            raise LabError(f"cannot create the lab network {self.shape.lab_subnet}: {exc.explanation}",
+                           f"choose a free subnet in [lab] subnet of {self.shape.source}") from None
+
+    def _run_host(self, role: str, image: str, address: str, **options) -> docker.models.containers.Container:  # noqa: ANN003
+        container = self.client.containers.create(
+            image, name=container_name(role), hostname=role, labels=self.labels(role), detach=True,
+            network=self.network_name, **options,
+        )
+        # The fixed address must be set on the endpoint before start; create() only names the network.
+        self.client.networks.get(self.network_name).disconnect(container)
+        self.client.networks.get(self.network_name).connect(container, ipv4_address=address)
+        container.start()
+        return container
+
+    def _start_discovery(self, image: str) -> None:
+        address = self.shape.host_address("discovery")
+        self._run_host("discovery", image, address,
+                       environment={"ETCD_ADVERTISE_CLIENT_URLS": self.shape.etcd_client_url(address)})
+        service = self.shape.etcd_client_url(address)
+        eventually(lambda: requests.get(f"{service}/health", timeout=2).json()["health"] == "true",
+                   30, 0.2, what=f"discovery service {service} healthy")
+        if self.shape.etcd_bootstrap == "discovery":
+            self.discovery_url = bootstrap.mint_discovery_url(service, self.shape.size)
+            say(f"discovery URL: {self.discovery_url}")
+
+    def _start_registry(self, image: str) -> None:
+        self._run_host("registry", image, self.shape.host_address("registry"),
+                       ports={"5000/tcp": ("127.0.0.1", None)})
+        eventually(lambda: requests.get(f"http://{self.registry_push_address}/v2/", timeout=2).ok,
+                   30, 0.2, what="lab registry answering")
+
+    def _node_files(self, node: LabNode) -> dict[str, tuple[str, int]]:
+        """Everything cloud-config would write on the node, as path -> (content, mode)."""
+        shape = self.shape
+        etcd = bootstrap.etcd2_environment(shape, node.name, self.discovery_url, cluster_token=self.run_id)
+        return {
+            "etc/machine-id": (secrets.token_hex(16) + "\n", 0o444),
+            "etc/hostname": (node.name + "\n", 0o644),
+            "etc/environment": (bootstrap.env_file(bootstrap.coreos_environment(shape, node.name, self.registry)),
+                                0o644),
+            "etc/etcd2.env": (bootstrap.env_file(etcd), 0o644),
+            "etc/fleet/fleet.conf": (bootstrap.env_file(bootstrap.fleet_config(shape, node.name)), 0o644),
+            "etc/docker/daemon.json": (json.dumps({"insecure-registries": [self.registry]}) + "\n", 0o644),
+            "home/core/.ssh/authorized_keys": (lab_ssh_key().with_suffix(".pub").read_text(), 0o600),
+        }
+
+    def _start_nodes(self, image: str) -> None:
+        def start(node: LabNode) -> None:
+            volume = self.client.volumes.create(f"{container_name(node.name)}-docker",
+                                                labels=self.labels("node-docker"))
+            container = self.client.containers.create(
+                image, name=container_name(node.name), hostname=node.name, detach=True,
+                labels={**self.labels("node"), "wpcluster.node": node.name},
+                network=self.network_name, volumes={volume.name: {"bind": "/var/lib/docker", "mode": "rw"}},
+                **NODE_RUN_OPTIONS,
+            )
+            net = self.client.networks.get(self.network_name)
+            net.disconnect(container)
+            net.connect(container, ipv4_address=node.address)
+            container.put_archive("/", _tar(self._node_files(node)))
+            container.start()
+            node.wait_booted()
+
+        with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
+            for future in [pool.submit(start, node) for node in self.nodes]:
+                future.result()
+        # The files arrive owned by root; sshd wants the key owned by the user it logs in.
+        for node in self.nodes:
+            node.exec("chown -R core:core /home/core").check()
+
+    def wait_healthy(self, timeout: float = HEALTH_TIMEOUT) -> None:
+        """etcd2: every member healthy and in the member list; fleet: every node a machine."""
+        from wpcluster.clients.etcd import cluster_health  # local: clients import the shape only
+        from wpcluster.clients.fleet import Fleetctl
+
+        def etcd_ok() -> dict[str, object]:
+            health = cluster_health(self.etcd_endpoints)
+            assert health.healthy and len(health.members) == self.shape.size, health.describe()
+            return {"members": len(health.members)}
+
+        try:
+            eventually(etcd_ok, timeout, 0.25, what=f"etcd2 healthy with {self.shape.size} members")
+        except NotReached as exc:
+            raise LabError(str(exc), "read the etcd2 journal of each node in the run's diagnostics folder") from None
+        fleet = Fleetctl(self)
+        wanted = {self.shape.node_address(n) for n in self.shape.nodes}
+        try:
+            eventually(lambda: {m.ip for m in fleet.list_machines()} == wanted or fleet.list_machines(),
+                       timeout, 0.5, what=f"fleet listing machines {sorted(wanted)}")
+        except NotReached as exc:
+            raise LabError(str(exc), "read the fleet journal of each node in the run's diagnostics folder") from None
+
+    def push_image(self, local_tag: str, repository: str) -> str:
+        """Push a local image into the lab registry as ``repository:latest``; return the node-side name."""
+        target = f"{self.registry_push_address}/{repository}"
+        self.client.images.get(local_tag).tag(target, "latest")
+        for line in self.client.images.push(target, tag="latest", stream=True, decode=True):
+            if "error" in line:
+                raise LabError(f"pushing {repository} to the lab registry failed: {line['error']}",
+                               "check the registry container's log (wpcluster-registry)")
+        self.client.images.remove(f"{target}:latest")
+        return f"{self.registry}/{repository}"
+
+    def save_diagnostics(self, dest: Path) -> list[Path]:
+        written = super().save_diagnostics(dest)
+        for role in ("discovery", "registry"):
+            try:
+                log = self.client.containers.get(container_name(role)).logs(tail=2000).decode(errors="replace")
+            except docker.errors.DockerException:
+                continue
+            path = dest / f"{role}.log.txt"
+            path.write_text(log)
+            written.append(path)
+        return written
+
+    def _start_ssh_agent(self) -> None:
+        self._agent_sock = run_dir(self.run_id) / "ssh-agent.sock"
+        self._agent_sock.unlink(missing_ok=True)
+        self._agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(self._agent_sock)],
+                                       stdout=subprocess.DEVNULL, start_new_session=True)
+        eventually(self._agent_sock.exists, 5, 0.05, what="ssh-agent socket")
+        subprocess.run(["ssh-add", "-q", str(lab_ssh_key())], check=True,
+                       env={"SSH_AUTH_SOCK": str(self._agent_sock)}, capture_output=True)
+
+
+def lab_ssh_key() -> Path:
+    """The lab's SSH identity (kept in the cache), made on first use."""
+    key = cache_dir() / "ssh" / "id_ed25519"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "wpcluster-lab", "-f", str(key)],
+                       check=True)
+    return key
+
+
+def _tar(files: dict[str, tuple[str, int]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        dirs: set[str] = set()
+        for path in files:
+            parts = path.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                dirs.add("/".join(parts[:i]))
+        for d in sorted(dirs):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            if d.startswith("home/core"):
+                info.mode = 0o700 if d.endswith(".ssh") else 0o755
+            tar.addfile(info)
+        for path, (content, mode) in files.items():
+            data = content.encode()
+            info = tarfile.TarInfo(path)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

@@ -1,0 +1,33 @@
+"""Where a run writes what it produced: ``results/<run-id>/`` (JUnit, figures, journals)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from wpcluster.shape import PROJECT_ROOT
+
+RESULTS_ENV = "WPCLUSTER_RESULTS"
+
+
+def results_root() -> Path:
+    return Path(os.environ.get(RESULTS_ENV, PROJECT_ROOT / "results"))
+
+
+def run_dir(run_id: str) -> Path:
+    path = results_root() / run_id
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def append_figures(run_id: str, name: str, figures: dict[str, Any]) -> Path:
+    """Append one record of measured figures to ``results/<run>/bench/<name>.json``."""
+    path = run_dir(run_id) / "bench" / f"{name}.json"
+    path.parent.mkdir(exist_ok=True)
+    records = json.loads(path.read_text()) if path.exists() else []
+    records.append({"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures})
+    path.write_text(json.dumps(records, indent=2) + "\n")
+    return path

@@ -1,0 +1,203 @@
+"""The cluster's shape: node names, addresses, ports and versions, read from one file.
+
+``cluster.toml`` at the project root is the single source of truth. This
+module parses and validates it into a frozen ``Shape``; everything else asks
+the shape (``shape.nodes``, ``shape.node_address("core-01")``,
+``shape.etcd_client_url(...)``) instead of spelling a value again.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wpcluster.errors import ShapeError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SHAPE_FILE = PROJECT_ROOT / "cluster.toml"
+SHAPE_ENV = "WPCLUSTER_SHAPE"
+FLEET_GO_MOD = PROJECT_ROOT / "images" / "node" / "fleet" / "go.mod"
+
+_NODE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+_DURATION = re.compile(r"^\d+(ms|s|m)$")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A validated cluster shape. Build it with ``load_shape`` or ``parse_shape``."""
+
+    nodes: tuple[str, ...]
+    site_host: str
+    site_port: int
+    etcd_client_port: int
+    etcd_peer_port: int
+    etcd_bootstrap: str
+    fleet_agent_ttl: str
+    lab_subnet: ipaddress.IPv4Network
+    lab_first_node_host: int
+    lab_debian_suite: str
+    lab_debian_mirror: str
+    lab_hosts: dict[str, int] = field(default_factory=dict)
+    lab_ports: dict[str, int] = field(default_factory=dict)
+    source: str = "<defaults>"
+
+    @property
+    def size(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def quorum(self) -> int:
+        return self.size // 2 + 1
+
+    def node_address(self, name: str) -> str:
+        """The node's address in the lab (coreos-vagrant's $private_ipv4 = $public_ipv4)."""
+        index = self.nodes.index(name)
+        return str(self.lab_subnet.network_address + self.lab_first_node_host + index)
+
+    def host_address(self, role: str) -> str:
+        """The lab address of a host outside the fleet cluster (discovery, registry, ...)."""
+        try:
+            return str(self.lab_subnet.network_address + self.lab_hosts[role])
+        except KeyError:
+            raise ShapeError(
+                f"{self.source}: no [lab.hosts] entry for {role!r}",
+                f"add `{role} = <host number>` under [lab.hosts]",
+            ) from None
+
+    @property
+    def lab_gateway(self) -> str:
+        return str(self.lab_subnet.network_address + 1)
+
+    def etcd_client_url(self, address: str) -> str:
+        return f"http://{address}:{self.etcd_client_port}"
+
+    def etcd_peer_url(self, address: str) -> str:
+        return f"http://{address}:{self.etcd_peer_port}"
+
+    @property
+    def site_url(self) -> str:
+        return f"http://{self.site_host}:{self.site_port}"
+
+    @property
+    def registry(self) -> str:
+        """The lab registry as nodes name it in image references."""
+        return f"{self.host_address('registry')}:{self.lab_ports['registry']}"
+
+
+def fleet_version(go_mod: Path = FLEET_GO_MOD) -> str:
+    """The fleet release the node image is built from, as pinned in its go.mod."""
+    match = re.search(r"^\s*github\.com/coreos/fleet\s+(v\S+)", go_mod.read_text(), re.M)
+    if not match:
+        raise ShapeError(f"{go_mod} does not require github.com/coreos/fleet", "restore the pin")
+    return match.group(1)
+
+
+def load_shape(path: str | os.PathLike[str] | None = None) -> Shape:
+    """Read the shape from ``path``, else $WPCLUSTER_SHAPE, else ``cluster.toml``."""
+    chosen = Path(path or os.environ.get(SHAPE_ENV) or DEFAULT_SHAPE_FILE)
+    try:
+        text = chosen.read_text()
+    except OSError as exc:
+        raise ShapeError(
+            f"cannot read the cluster shape {chosen}: {exc.strerror}",
+            f"create it (copy {DEFAULT_SHAPE_FILE.name}) or unset {SHAPE_ENV}",
+        ) from None
+    return parse_shape(text, source=str(chosen))
+
+
+def parse_shape(text: str, source: str = "<string>") -> Shape:
+    """Parse and validate shape TOML; every error names the file and the key."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ShapeError(f"{source}: not valid TOML: {exc}", "fix the syntax at that line") from None
+    reader = _Reader(doc, source)
+
+    nodes = tuple(reader.get("cluster.nodes", list))
+    if not nodes:
+        raise reader.error("cluster.nodes", "must name at least one node")
+    for name in nodes:
+        if not isinstance(name, str) or not _NODE_NAME.match(name):
+            raise reader.error("cluster.nodes", f"{name!r} is not a valid host name")
+    if len(set(nodes)) != len(nodes):
+        raise reader.error("cluster.nodes", "names a node twice")
+
+    bootstrap = reader.get("etcd.bootstrap", str)
+    if bootstrap not in ("discovery", "static"):
+        raise reader.error("etcd.bootstrap", f"is {bootstrap!r}; use \"discovery\" or \"static\"")
+    agent_ttl = reader.get("fleet.agent_ttl", str)
+    if not _DURATION.match(agent_ttl):
+        raise reader.error("fleet.agent_ttl", f"is {agent_ttl!r}; write a duration such as \"30s\"")
+
+    subnet_text = reader.get("lab.subnet", str)
+    try:
+        subnet = ipaddress.IPv4Network(subnet_text)
+    except ValueError as exc:
+        raise reader.error("lab.subnet", f"is not an IPv4 network: {exc}") from None
+    first = reader.get("lab.first_node_host", int)
+    hosts = {k: _int(reader, f"lab.hosts.{k}", v) for k, v in reader.get("lab.hosts", dict).items()}
+    ports = {k: _int(reader, f"lab.ports.{k}", v) for k, v in reader.get("lab.ports", dict).items()}
+
+    usable = subnet.num_addresses - 2
+    taken: dict[int, str] = {1: "the gateway"}
+    for offset, name in [(first + i, n) for i, n in enumerate(nodes)] + [(v, k) for k, v in hosts.items()]:
+        if not 1 < offset <= usable:
+            raise reader.error(
+                "lab.first_node_host" if name in nodes else f"lab.hosts.{name}",
+                f"puts {name} at host {offset}, outside {subnet} (hosts 2..{usable})",
+            )
+        if offset in taken:
+            raise reader.error(
+                f"lab.hosts.{name}" if name not in nodes else "lab.first_node_host",
+                f"puts {name} on the address of {taken[offset]}",
+            )
+        taken[offset] = name
+
+    return Shape(
+        nodes=nodes,
+        site_host=reader.get("cluster.site_host", str),
+        site_port=reader.get("cluster.site_port", int),
+        etcd_client_port=reader.get("etcd.client_port", int),
+        etcd_peer_port=reader.get("etcd.peer_port", int),
+        etcd_bootstrap=bootstrap,
+        fleet_agent_ttl=agent_ttl,
+        lab_subnet=subnet,
+        lab_first_node_host=first,
+        lab_debian_suite=reader.get("lab.debian_suite", str),
+        lab_debian_mirror=reader.get("lab.debian_mirror", str),
+        lab_hosts=hosts,
+        lab_ports=ports,
+        source=source,
+    )
+
+
+def _int(reader: _Reader, key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise reader.error(key, f"is {value!r}; it must be a whole number")
+    return value
+
+
+class _Reader:
+    """Looks up dotted keys in the parsed TOML and reports errors by key."""
+
+    def __init__(self, doc: dict[str, Any], source: str) -> None:
+        self.doc = doc
+        self.source = source
+
+    def error(self, key: str, message: str) -> ShapeError:
+        return ShapeError(f"{self.source}: [{key}] {message}", f"correct `{key}` in {self.source}")
+
+    def get(self, key: str, kind: type) -> Any:
+        node: Any = self.doc
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise self.error(key, "is missing")
+            node = node[part]
+        if not isinstance(node, kind) or (kind is int and isinstance(node, bool)):
+            raise self.error(key, f"is {node!r}; it must be a {kind.__name__}")
+        return node

@@ -1,0 +1,42 @@
+"""The one way the harness waits: poll a condition until it holds or a deadline passes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class NotReached(AssertionError):
+    """A condition did not hold before its deadline; carries the last observed state."""
+
+
+def eventually(
+    check: Callable[[], T],
+    timeout: float,
+    interval: float = 0.25,
+    what: str = "condition",
+) -> T:
+    """Call ``check`` until it returns a truthy value without raising; return that value.
+
+    ``check`` may raise (an assertion, a connection error) or return a falsy
+    value to mean "not yet". When ``timeout`` seconds pass, raise
+    ``NotReached`` naming ``what`` and the last exception or value seen, so a
+    failing wait says what it was waiting for and what it saw instead.
+    """
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            value = check()
+            if value:
+                return value
+            last = value
+        except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+            last = exc
+        if time.monotonic() >= deadline:
+            seen = f"{type(last).__name__}: {last}" if isinstance(last, Exception) else repr(last)
+            raise NotReached(f"{what} not reached within {timeout:g}s; last seen: {seen}")
+        time.sleep(interval)
