@@ -91,7 +91,7 @@ class Shape:
 
 def fleet_version(go_mod: Path = FLEET_GO_MOD) -> str:
     """The fleet release the node image is built from, as pinned in its go.mod."""
-    match = re.search(r"^\s*github\.com/coreos/fleet\s+(v\S+)", go_mod.read_text(), re.M)
+    match = re.search(r"^(?:require)?\s*github\.com/coreos/fleet\s+(v\S+)", go_mod.read_text(), re.M)
     if not match:
         raise ShapeError(f"{go_mod} does not require github.com/coreos/fleet", "restore the pin")
     return match.group(1)

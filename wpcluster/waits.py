@@ -13,6 +13,10 @@ class NotReached(AssertionError):
     """A condition did not hold before its deadline; carries the last observed state."""
 
 
+class GiveUp(AssertionError):
+    """Raised by a check to stop waiting at once: the condition can no longer come true."""
+
+
 def eventually(
     check: Callable[[], T],
     timeout: float,
@@ -22,10 +26,11 @@ def eventually(
     """Call ``check`` until it returns a truthy value without raising; return that value.
 
     ``check`` may raise (an assertion, a connection error) or return a falsy
-    value to mean "not yet". When ``timeout`` seconds pass, raise
+    value to mean "not yet"; it raises ``GiveUp`` to mean "never". When ``timeout`` seconds pass, raise
     ``NotReached`` naming ``what`` and the last exception or value seen, so a
     failing wait says what it was waiting for and what it saw instead.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this loop
     deadline = time.monotonic() + timeout
     last: object = None
     while True:
@@ -34,6 +39,8 @@ def eventually(
             if value:
                 return value
             last = value
+        except GiveUp:
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
             last = exc
         if time.monotonic() >= deadline:

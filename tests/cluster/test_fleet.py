@@ -5,10 +5,26 @@ from __future__ import annotations
 import pytest
 
 from wpcluster.shape import PROJECT_ROOT, fleet_version
-from wpcluster.waits import eventually
+from wpcluster.waits import GiveUp, eventually
 
 UNITS = PROJECT_ROOT / "units"
 UNIT_ACTIVE_WITHIN = 60.0
+# fleetd retries registering with a doubling back-off (1, 2, 4 ... 64 s) after it lost etcd,
+# so a node whose member was stopped by an earlier test can take this long to come back.
+MACHINES_BACK_WITHIN = 150.0
+
+
+@pytest.fixture(autouse=True)
+def every_machine_listed(cluster, fleet):
+    """Start each test with every node registered in fleet."""
+    wanted = sorted(n.address for n in cluster.nodes)
+
+    def all_listed() -> bool:
+        listed = sorted(m.ip for m in fleet.list_machines())
+        assert listed == wanted, f"fleet lists {listed}"
+        return True
+
+    eventually(all_listed, MACHINES_BACK_WITHIN, 1, what=f"fleet listing every node {wanted}")
 
 
 def test_fleetctl_is_the_pinned_release(fleet):
@@ -26,6 +42,8 @@ def wait_active(fleet, name: str):
     def active():
         unit = fleet.unit(name)
         assert unit is not None, f"{name} is not listed"
+        if unit.active == "failed":
+            raise GiveUp(f"{name} failed on {unit.ip}: {fleet.journal(name, lines=15)}")
         assert (unit.active, unit.sub) == ("active", "running"), f"{name} is {unit.active}/{unit.sub}"
         return unit
 

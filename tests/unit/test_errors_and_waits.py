@@ -7,7 +7,7 @@ import pytest
 
 from wpcluster.errors import WpclusterError
 from wpcluster.providers.lab.network import clashes
-from wpcluster.waits import NotReached, eventually
+from wpcluster.waits import GiveUp, NotReached, eventually
 
 
 def test_error_message_has_problem_and_fix():
@@ -32,3 +32,15 @@ def test_subnet_clash_names_the_owner():
     found = clashes(subnet, {"docker network bridge": "172.17.0.0/16", "docker network x": "172.30.0.0/16",
                              "host route via eth0": "10.0.0.0/8"})
     assert found == ["docker network x (172.30.0.0/16)"]
+
+
+def test_eventually_stops_at_once_on_give_up():
+    calls = []
+
+    def doomed():
+        calls.append(1)
+        raise GiveUp("unit failed")
+
+    with pytest.raises(GiveUp, match="unit failed"):
+        eventually(doomed, 5, 0.001)
+    assert len(calls) == 1

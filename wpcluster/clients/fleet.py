@@ -92,7 +92,7 @@ class Fleetctl:
         return done.stdout
 
     def version(self) -> str:
-        return self.run("--version").strip().split()[-1]
+        return self.run("version").strip().split()[-1]
 
     def list_machines(self) -> list[Machine]:
         return parse_machines(self.run("list-machines", "--full", "--no-legend", "--fields=machine,ip,metadata"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from wpcluster.errors import LabError
 from wpcluster.progress import step
-from wpcluster.shape import FLEET_GO_MOD
+from wpcluster.shape import FLEET_GO_MOD, fleet_version
 
 MODULE_DIR = FLEET_GO_MOD.parent
 PACKAGES = {"fleetd": "github.com/coreos/fleet", "fleetctl": "github.com/coreos/fleet/fleetctl"}
@@ -33,18 +33,20 @@ def build(cache: Path) -> Path:
     """Return a folder holding static ``fleetd`` and ``fleetctl``, building them if not cached."""
     from wpcluster.providers.lab.images import digest  # local: images imports this module
 
-    key = digest([go_version()] + [(MODULE_DIR / f).read_bytes() for f in ("go.mod", "go.sum", "tools.go")])
+    # fleet's own build stamped the version from `git describe`; a module build must say it.
+    ldflags = f"-s -w -X github.com/coreos/fleet/version.Version={fleet_version().removeprefix('v')}"
+    key = digest([go_version(), ldflags] + [(MODULE_DIR / f).read_bytes() for f in ("go.mod", "go.sum", "tools.go")])
     out = cache / "fleet" / key
     if all((out / name).exists() for name in PACKAGES):
         return out
     partial = out.with_suffix(".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod")
+    env = dict(os.environ, CGO_ENABLED="0")
     with step(f"building fleetd and fleetctl from the Go module proxy ({key})"):
         for name, package in PACKAGES.items():
             run = subprocess.run(
-                ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(partial / name), package],
+                ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(partial / name), package],
                 cwd=MODULE_DIR, env=env, capture_output=True, text=True,
             )
             if run.returncode != 0:

@@ -36,12 +36,14 @@ from wpcluster.waits import NotReached, eventually
 
 PREFIX = "wpcluster"
 PARTITION_CHAIN = "WPCLUSTER-PARTITION"
-# Flags a systemd node container needs where --privileged is refused (see DESIGN.md).
-NODE_RUN_OPTIONS = dict(
+# Host settings a systemd node container needs where --privileged is refused (see
+# DESIGN.md). `--security-opt systempaths=unconfined` is a CLI spelling: over the
+# API it is empty MaskedPaths and ReadonlyPaths.
+NODE_HOST_CONFIG = dict(
     cgroupns="private",
     cap_add=["ALL"],
     cap_drop=["SYS_RESOURCE"],
-    security_opt=["seccomp=unconfined", "systempaths=unconfined", "apparmor=unconfined"],
+    security_opt=["seccomp=unconfined", "apparmor=unconfined"],
     device_cgroup_rules=["a *:* rwm"],
     tmpfs={"/run": "", "/run/lock": "", "/tmp": ""},
 )
@@ -335,12 +337,18 @@ class Lab(Cluster):
         def start(node: LabNode) -> None:
             volume = self.client.volumes.create(f"{container_name(node.name)}-docker",
                                                 labels=self.labels("node-docker"))
-            container = self.client.containers.create(
-                image, name=container_name(node.name), hostname=node.name, detach=True,
-                labels={**self.labels("node"), "wpcluster.node": node.name},
-                network=self.network_name, volumes={volume.name: {"bind": "/var/lib/docker", "mode": "rw"}},
-                **NODE_RUN_OPTIONS,
+            api = self.client.api
+            host_config = api.create_host_config(
+                binds={volume.name: {"bind": "/var/lib/docker", "mode": "rw"}}, network_mode=self.network_name,
+                **NODE_HOST_CONFIG,
             )
+            host_config.update(MaskedPaths=[], ReadonlyPaths=[])
+            created = api.create_container(
+                image, name=container_name(node.name), hostname=node.name, detach=True,
+                labels={**self.labels("node"), "wpcluster.node": node.name}, host_config=host_config,
+                volumes=["/var/lib/docker"],
+            )
+            container = self.client.containers.get(created["Id"])
             net = self.client.networks.get(self.network_name)
             net.disconnect(container)
             net.connect(container, ipv4_address=node.address)
@@ -348,6 +356,7 @@ class Lab(Cluster):
             container.start()
             node.wait_booted()
 
+        lab_ssh_key()  # made once, before the nodes' threads read it
         with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
             for future in [pool.submit(start, node) for node in self.nodes]:
                 future.result()
