@@ -131,7 +131,7 @@ class Cluster(abc.ABC):
     def registry(self) -> str:
         """The image registry the nodes pull from, as host:port."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most providers hold nothing on the host
         """Release what this object holds on the host (agents, tunnels); the cluster stays up."""
 
     def down(self) -> None:

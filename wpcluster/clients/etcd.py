@@ -51,10 +51,11 @@ class Health:
     def describe(self) -> str:
         parts = []
         for m in self.endpoints:
+            who = f"{m.name} ({m.endpoint})" if m.name else m.endpoint
             if m.healthy:
-                parts.append(f"{m.name or m.endpoint}: healthy {m.state.removeprefix('State').lower()}")
+                parts.append(f"{who}: healthy {m.state.removeprefix('State').lower()}")
             else:
-                parts.append(f"{m.name or m.endpoint}: UNHEALTHY ({m.error})")
+                parts.append(f"{who}: UNHEALTHY ({m.error})")
         return f"{len(self.members)} members listed; " + "; ".join(parts)
 
 
@@ -76,9 +77,14 @@ def member_state(endpoint: str, timeout: float = 2) -> MemberState:
     return state
 
 
-def cluster_health(endpoints: list[str], timeout: float = 2) -> Health:
-    """Health of every endpoint, and the member list as the first answering member sees it."""
+def cluster_health(endpoints: list[str], timeout: float = 2, names: list[str] | None = None) -> Health:
+    """Health of every endpoint, and the member list as the first answering member sees it.
+
+    ``names`` (the nodes the endpoints belong to) name members that do not answer.
+    """
     health = Health([member_state(e, timeout) for e in endpoints])
+    for state, name in zip(health.endpoints, names or [], strict=False):
+        state.name = state.name or name
     for endpoint in endpoints:
         try:
             health.members = requests.get(f"{endpoint}/v2/members", timeout=timeout).json()["members"]

@@ -132,7 +132,7 @@ class LabNode(Node):
         except NotReached as exc:
             failed = self.exec("systemctl --failed --no-legend --plain", timeout=10).stdout.strip()
             raise LabError(f"{exc}; failed units: {failed or 'none'}",
-                           f"read {self.name}'s journal in the run's diagnostics folder") from None
+                           f"read {self.name}'s journal under {self.lab.diagnostics_dir}") from None
         if state == "degraded":
             failed = self.exec("systemctl --failed --no-legend --plain").stdout.strip()
             say(f"{self.name}: systemd degraded; failed units: {failed}")
@@ -165,6 +165,11 @@ class Lab(Cluster):
 
     def labels(self, role: str) -> dict[str, str]:
         return run_labels(self.run_id, role)
+
+    @property
+    def diagnostics_dir(self) -> Path:
+        """Where a failed bring-up leaves the nodes' journals and the hosts' logs."""
+        return run_dir(self.run_id) / "diagnostics" / "lab-up"
 
     # ---- endpoints ---------------------------------------------------------------------
     @property
@@ -214,7 +219,7 @@ class Lab(Cluster):
                 with step("pushing images to the lab registry"):
                     self.push_image(images["busybox"], "wpcluster/busybox")
             except BaseException:
-                self.save_diagnostics(run_dir(self.run_id) / "diagnostics" / "lab-up")
+                self.save_diagnostics(self.diagnostics_dir)
                 self.down()
                 raise
         self.up_seconds = time.monotonic() - started
@@ -366,25 +371,16 @@ class Lab(Cluster):
 
     def wait_healthy(self, timeout: float = HEALTH_TIMEOUT) -> None:
         """etcd2: every member healthy and in the member list; fleet: every node a machine."""
-        from wpcluster.clients.etcd import cluster_health  # local: clients import the shape only
+        from wpcluster.checkers import check_etcd_healthy, check_fleet_machines
         from wpcluster.clients.fleet import Fleetctl
 
-        def etcd_ok() -> dict[str, object]:
-            health = cluster_health(self.etcd_endpoints)
-            assert health.healthy and len(health.members) == self.shape.size, health.describe()
-            return {"members": len(health.members)}
-
-        try:
-            eventually(etcd_ok, timeout, 0.25, what=f"etcd2 healthy with {self.shape.size} members")
-        except NotReached as exc:
-            raise LabError(str(exc), "read the etcd2 journal of each node in the run's diagnostics folder") from None
         fleet = Fleetctl(self)
-        wanted = {self.shape.node_address(n) for n in self.shape.nodes}
-        try:
-            eventually(lambda: {m.ip for m in fleet.list_machines()} == wanted or fleet.list_machines(),
-                       timeout, 0.5, what=f"fleet listing machines {sorted(wanted)}")
-        except NotReached as exc:
-            raise LabError(str(exc), "read the fleet journal of each node in the run's diagnostics folder") from None
+        for what, check in [(f"etcd2 healthy with {self.shape.size} members", check_etcd_healthy),
+                            ("fleet listing every node", lambda lab: check_fleet_machines(lab, fleet))]:
+            try:
+                eventually(lambda check=check: check(self) or True, timeout, 0.25, what=what)
+            except NotReached as exc:
+                raise LabError(str(exc), f"read the nodes' journals under {self.diagnostics_dir}") from None
 
     def push_image(self, local_tag: str, repository: str) -> str:
         """Push a local image into the lab registry as ``repository:latest``; return the node-side name."""
