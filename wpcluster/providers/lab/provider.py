@@ -47,6 +47,8 @@ NODE_HOST_CONFIG = dict(
     device_cgroup_rules=["a *:* rwm"],
     tmpfs={"/run": "", "/run/lock": "", "/tmp": ""},
 )
+# What makes a node a node: a boot with any of these failed is a failed boot.
+NODE_SERVICES = ("etcd2.service", "fleet.service", "docker.service", "ssh.service")
 BOOT_TIMEOUT = 60.0
 HEALTH_TIMEOUT = 60.0
 
@@ -118,8 +120,9 @@ class LabNode(Node):
             return False
         return bool(state["Running"]) and not state["Paused"]
 
-    def wait_booted(self, timeout: float = BOOT_TIMEOUT) -> None:
-        """Wait until systemd in the node reports running; say which units failed if it does not."""
+    def wait_booted(self, timeout: float | None = None) -> None:
+        """Wait until systemd in the node reports running; say which units hold it up if it does not."""
+        timeout = timeout or self.lab.boot_timeout
 
         def booted() -> str:
             state = self.exec("systemctl is-system-running", timeout=10).stdout.strip()
@@ -127,15 +130,29 @@ class LabNode(Node):
                 return state
             raise AssertionError(f"systemd state {state!r}")
 
+        def failed_units() -> list[str]:
+            listing = self.exec("systemctl --failed --no-legend --plain", timeout=10).stdout
+            return [line.split()[0] for line in listing.splitlines() if line.strip()]
+
         try:
             state = eventually(booted, timeout, 0.2, what=f"node {self.name} running")
         except NotReached as exc:
-            failed = self.exec("systemctl --failed --no-legend --plain", timeout=10).stdout.strip()
-            raise LabError(f"{exc}; failed units: {failed or 'none'}",
+            # list-jobs rows: JOB UNIT TYPE STATE
+            waiting = [" ".join(line.split()[1:3]) for line in
+                       self.exec("systemctl list-jobs --no-legend", timeout=10).stdout.splitlines()
+                       if ".service" in line and "systemd-" not in line]
+            raise LabError(f"{exc}; failed units: {failed_units() or 'none'}; jobs still waiting: {waiting or 'none'}",
                            f"read {self.name}'s journal under {self.lab.diagnostics_dir}") from None
+        # Booted means the boot's jobs are done, not that they succeeded: a node service that is
+        # not active now has failed (or is restarting after failures) and the node is not a node.
+        states = self.exec(f"systemctl is-active {' '.join(NODE_SERVICES)}", timeout=10).stdout.split()
+        broken = [f"{unit} {st}" for unit, st in zip(NODE_SERVICES, states, strict=False) if st != "active"]
+        if broken:
+            raise LabError(f"node {self.name} booted ({state}) but not every node service is active: "
+                           f"{', '.join(broken)}; failed units: {failed_units() or 'none'}",
+                           f"read {self.name}'s journal under {self.lab.diagnostics_dir}")
         if state == "degraded":
-            failed = self.exec("systemctl --failed --no-legend --plain").stdout.strip()
-            say(f"{self.name}: systemd degraded; failed units: {failed}")
+            say(f"{self.name}: systemd degraded; failed units: {failed_units()}")
 
 
 class Lab(Cluster):
@@ -143,10 +160,24 @@ class Lab(Cluster):
 
     provider = "lab"
 
-    def __init__(self, shape: Shape, run_id: str | None = None, client: docker.DockerClient | None = None) -> None:
+    def __init__(
+        self,
+        shape: Shape,
+        run_id: str | None = None,
+        client: docker.DockerClient | None = None,
+        *,
+        boot_timeout: float = BOOT_TIMEOUT,
+        health_timeout: float = HEALTH_TIMEOUT,
+        etcd_overrides: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        """``etcd_overrides`` (node -> etcd2 settings) misconfigures members on purpose,
+        so the harness's own tests can check that a broken cluster is reported as such."""
         self.shape = shape
         self.run_id = run_id or new_run_id()
         self._client = client
+        self.boot_timeout = boot_timeout
+        self.health_timeout = health_timeout
+        self.etcd_overrides = etcd_overrides or {}
         self.nodes = [LabNode(self, name, shape.node_address(name)) for name in shape.nodes]
         self.discovery_url: str | None = None
         self._agent: subprocess.Popen[bytes] | None = None
@@ -327,6 +358,7 @@ class Lab(Cluster):
         """Everything cloud-config would write on the node, as path -> (content, mode)."""
         shape = self.shape
         etcd = bootstrap.etcd2_environment(shape, node.name, self.discovery_url, cluster_token=self.run_id)
+        etcd.update(self.etcd_overrides.get(node.name, {}))
         return {
             "etc/machine-id": (secrets.token_hex(16) + "\n", 0o444),
             "etc/hostname": (node.name + "\n", 0o644),
@@ -363,14 +395,23 @@ class Lab(Cluster):
 
         lab_ssh_key()  # made once, before the nodes' threads read it
         with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
-            for future in [pool.submit(start, node) for node in self.nodes]:
-                future.result()
+            futures = {node.name: pool.submit(start, node) for node in self.nodes}
+        failed = {name: f.exception() for name, f in futures.items() if f.exception() is not None}
+        if failed:
+            if not all(isinstance(exc, LabError) for exc in failed.values()):
+                raise next(iter(failed.values()))
+            raise LabError(
+                f"{len(failed)} of {len(self.nodes)} nodes did not boot:\n"
+                + "\n".join(f"  {exc.problem}" for exc in failed.values()),
+                f"read the nodes' journals under {self.diagnostics_dir}",
+            )
         # The files arrive owned by root; sshd wants the key owned by the user it logs in.
         for node in self.nodes:
             node.exec("chown -R core:core /home/core").check()
 
-    def wait_healthy(self, timeout: float = HEALTH_TIMEOUT) -> None:
+    def wait_healthy(self, timeout: float | None = None) -> None:
         """etcd2: every member healthy and in the member list; fleet: every node a machine."""
+        timeout = timeout or self.health_timeout
         from wpcluster.checkers import check_etcd_healthy, check_fleet_machines
         from wpcluster.clients.fleet import Fleetctl
 
