@@ -9,15 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from wpcluster.errors import WpclusterError
-from wpcluster.progress import TIMINGS
-from wpcluster.results import append_figures
 from wpcluster.shape import load_shape
-
-if TYPE_CHECKING:
-    from wpcluster.providers.lab.provider import Lab
 
 
 def lab_up(args: argparse.Namespace) -> int:
@@ -30,7 +24,6 @@ def lab_up(args: argparse.Namespace) -> int:
         return 0
     lab = Lab(shape).up()
     lab.close()
-    record_up(lab)
     print(f"\nlab up: run {lab.run_id}, {lab.up_seconds:.1f}s "
           f"({'warm: every image cached' if not lab.images_built else 'built ' + ', '.join(lab.images_built)})")
     for node in lab.nodes:
@@ -38,16 +31,6 @@ def lab_up(args: argparse.Namespace) -> int:
     print(f"  registry   {lab.registry}\n  fleetctl   {lab.fleetctl} --driver=etcd --endpoint={lab.fleet_endpoint}")
     print("take it down with: wpcluster lab down")
     return 0
-
-
-def record_up(lab: Lab) -> None:
-    """Record how long a bring-up took, and whether its images were cached, to the run's figures."""
-    append_figures(lab.run_id, "lab_up", {
-        "cache": "warm" if not lab.images_built else "cold",
-        "images_built": lab.images_built,
-        "wall_seconds": round(lab.up_seconds, 2),
-        "steps": {title: round(seconds, 2) for title, seconds in TIMINGS},
-    })
 
 
 def lab_status(args: argparse.Namespace) -> int:

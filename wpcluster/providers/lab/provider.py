@@ -26,11 +26,11 @@ from wpcluster import bootstrap
 from wpcluster.cluster import Cluster, ExecResult, Node
 from wpcluster.errors import LabError
 from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
-from wpcluster.progress import say, step
+from wpcluster.progress import TIMINGS, say, step
 from wpcluster.providers.lab import fleetbuild, network
 from wpcluster.providers.lab.engine import ensure_engine
 from wpcluster.providers.lab.images import ImageBuilder, cache_dir
-from wpcluster.results import run_dir
+from wpcluster.results import append_figures, run_dir
 from wpcluster.shape import Shape
 from wpcluster.waits import NotReached, eventually
 
@@ -232,6 +232,7 @@ class Lab(Cluster):
     def up(self) -> Lab:
         """Remove leftovers, build images, boot the hosts and nodes, wait for etcd2 and fleet."""
         started = time.monotonic()
+        TIMINGS.clear()
         with step(f"lab up (run {self.run_id})"):
             self.remove_leftovers()
             network.check_subnet_free(self.client, self.shape.lab_subnet, self.shape.source)
@@ -255,7 +256,17 @@ class Lab(Cluster):
                 raise
         self.up_seconds = time.monotonic() - started
         self.images_built = list(builder.built)
+        self.record_figures()
         return self
+
+    def record_figures(self) -> Path:
+        """Record how long this bring-up took, per step, and whether images were cached."""
+        return append_figures(self.run_id, "lab_up", {
+            "cache": "warm" if not self.images_built else "cold",
+            "images_built": self.images_built,
+            "wall_seconds": round(self.up_seconds, 2),
+            "steps": {title: round(seconds, 2) for title, seconds in TIMINGS},
+        })
 
     def down(self) -> None:
         """Remove every container, network and volume of this run."""
