@@ -22,12 +22,16 @@ import docker.errors
 
 from wpcluster.errors import LabError
 from wpcluster.progress import say, step
-from wpcluster.providers.lab import fleetbuild
+from wpcluster.providers.lab import gobuild
 from wpcluster.providers.lab.engine import apt_install
 from wpcluster.shape import PROJECT_ROOT, Shape
 
 IMAGES_DIR = PROJECT_ROOT / "images"
 IMAGE_LABEL = "wpcluster.image"
+# Build-only Go modules inside a build context: their output, not their files, goes in the image.
+GO_MODULE_DIRS = ("fleet", "go")
+# Images that carry Go programs built on the host (their build contexts hold only the go.mod).
+GO_PROGRAMS = {"node": gobuild.FLEET, "vulcand": gobuild.VULCAND}
 # Bump when the way the base rootfs is made changes (not its inputs, which are hashed).
 BASE_RECIPE = "debootstrap-minbase-v1"
 
@@ -116,14 +120,14 @@ class ImageBuilder:
         context_dir = IMAGES_DIR / name
         extra = self._extra_files(name)
         tag = f"wpcluster/{name}:" + digest(
-            [base, tree_digest(context_dir, exclude=("fleet",))]
+            [base, tree_digest(context_dir, exclude=GO_MODULE_DIRS)]
             + [f"{dest}={digest([src.read_bytes()])}" for dest, src in sorted(extra.items())]
         )
         if self.exists(tag):
             return tag
         with step(f"building image {tag}"), tempfile.TemporaryDirectory(prefix="wpcluster-ctx-") as tmp:
             ctx = Path(tmp)
-            shutil.copytree(context_dir, ctx, dirs_exist_ok=True, ignore=shutil.ignore_patterns("fleet"))
+            shutil.copytree(context_dir, ctx, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*GO_MODULE_DIRS))
             for dest, src in extra.items():
                 shutil.copy2(src, ctx / dest)
             self._docker_build(ctx, tag, name, base)
@@ -133,10 +137,11 @@ class ImageBuilder:
 
     def _extra_files(self, name: str) -> dict[str, Path]:
         """Inputs built outside Docker that an image's context needs."""
-        if name == "node":
-            binaries = fleetbuild.build(cache_dir())
-            return {"fleetd": binaries / "fleetd", "fleetctl": binaries / "fleetctl"}
-        return {}
+        program = GO_PROGRAMS.get(name)
+        if program is None:
+            return {}
+        binaries = gobuild.build(program, cache_dir())
+        return {binary: binaries / binary for binary in program.packages}
 
     def _docker_build(self, ctx: Path, tag: str, name: str, base: str) -> None:
         try:

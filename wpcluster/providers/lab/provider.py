@@ -27,7 +27,7 @@ from wpcluster.cluster import Cluster, ExecResult, Node
 from wpcluster.errors import LabError
 from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
 from wpcluster.progress import TIMINGS, say, step
-from wpcluster.providers.lab import fleetbuild, network
+from wpcluster.providers.lab import gobuild, network
 from wpcluster.providers.lab.engine import ensure_engine
 from wpcluster.providers.lab.images import ImageBuilder, cache_dir
 from wpcluster.results import append_figures, run_dir
@@ -209,7 +209,7 @@ class Lab(Cluster):
 
     @property
     def fleetctl(self) -> str:
-        return str(fleetbuild.build(cache_dir()) / "fleetctl")
+        return str(gobuild.build(gobuild.FLEET, cache_dir()) / "fleetctl")
 
     @property
     def registry(self) -> str:

@@ -1,0 +1,293 @@
+"""The discovery sidekick: registers this node's WordPress containers as vulcand servers.
+
+One runs on every node (discovery@N.service). It watches the node's Docker
+events and reconciles on a period as well, so a missed event is repaired:
+
+* every running ``wordpress-N`` container is a server of backend ``wordpress``,
+  the ``wordpress-admin`` container a server of backend ``wordpressadmin``,
+  each at ``http://<node ip>:<host port published for 80/tcp>``;
+* server keys carry an etcd TTL that a heartbeat keeps alive, so the servers
+  of a node that dies (or whose sidekick stops) expire by themselves;
+* a container that stops or dies is deregistered at once;
+* on start, servers registered for this node that no longer run are removed;
+* the frontends send ``/wp-admin`` paths and ``/wp-login.php`` to
+  ``wordpressadmin`` and everything else to ``wordpress``.
+
+Containers that are not the site's are ignored. It speaks etcd's v2 keys API
+(requests) and the Docker Engine API (http.client over the Unix socket), so it
+needs nothing but python3 and python3-requests.
+
+Environment: NODE_NAME, NODE_IP, ETCD_ENDPOINTS (comma-separated URLs),
+VULCAND_PREFIX (default vulcand), SERVER_TTL (s, default 15), HEARTBEAT (s,
+default 5), RECONCILE (s, default 10), DOCKER_SOCKET (default /var/run/docker.sock).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+
+import requests
+
+log = logging.getLogger("sidekick")
+
+PUBLIC_NAME = re.compile(r"^wordpress-(\d+)$")
+ADMIN_NAME = "wordpress-admin"
+BACKENDS = {"public": "wordpress", "admin": "wordpressadmin"}
+# The admin frontend is the more specific route; vulcand tries frontends by route specificity.
+FRONTENDS = {
+    "wordpressadmin": {
+        "Type": "http",
+        "BackendId": "wordpressadmin",
+        "Route": "PathRegexp(`/wp-admin.*`) || Path(`/wp-login.php`)",
+    },
+    "wordpress": {"Type": "http", "BackendId": "wordpress", "Route": "PathRegexp(`/.*`)"},
+}
+
+
+def site_backend(container_name: str) -> str | None:
+    """The vulcand backend a container belongs to, or None if it is not the site's."""
+    if container_name == ADMIN_NAME:
+        return BACKENDS["admin"]
+    if PUBLIC_NAME.match(container_name):
+        return BACKENDS["public"]
+    return None
+
+
+def desired_servers(containers: list[dict], node: str, node_ip: str) -> dict[tuple[str, str], str]:
+    """(backend, server id) -> URL for every running site container with port 80 published.
+
+    ``containers`` are Docker API container summaries (GET /containers/json).
+    """
+    wanted: dict[tuple[str, str], str] = {}
+    for container in containers:
+        name = container.get("Names", ["/"])[0].lstrip("/")
+        backend = site_backend(name)
+        if backend is None or container.get("State", "running") != "running":
+            continue
+        port = next((p.get("PublicPort") for p in container.get("Ports", [])
+                     if p.get("PrivatePort") == 80 and p.get("PublicPort")), None)
+        if port is None:
+            continue
+        wanted[(backend, server_id(node, name))] = f"http://{node_ip}:{port}"
+    return wanted
+
+
+def server_id(node: str, container_name: str) -> str:
+    return f"{node}.{container_name}"
+
+
+def owned_by(node: str, sid: str) -> bool:
+    return sid.startswith(f"{node}.")
+
+
+def plan(wanted: dict[tuple[str, str], str], registered: dict[tuple[str, str], str], node: str
+         ) -> tuple[dict[tuple[str, str], str], list[tuple[str, str]]]:
+    """What to write (new or changed, or every wanted one to refresh TTLs) and what to delete.
+
+    Only this node's servers are ever deleted: other nodes' sidekicks own theirs.
+    """
+    stale = [key for key in registered if owned_by(node, key[1]) and key not in wanted]
+    return dict(wanted), stale
+
+
+class Etcd:
+    """The few v2 keys-API calls the sidekick needs, failing over between endpoints."""
+
+    def __init__(self, endpoints: list[str], timeout: float = 3) -> None:
+        self.endpoints = endpoints
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def _call(self, method: str, key: str, **kwargs: object) -> requests.Response:
+        last: Exception | None = None
+        for endpoint in list(self.endpoints):
+            try:
+                reply = self.session.request(method, f"{endpoint}/v2/keys/{key}", timeout=self.timeout, **kwargs)
+            except requests.RequestException as exc:
+                last = exc
+                continue
+            if reply.status_code >= 500:
+                last = RuntimeError(f"{endpoint}: {reply.status_code} {reply.text[:200]}")
+                continue
+            return reply
+        raise RuntimeError(f"no etcd endpoint accepted {method} {key}: {last}")
+
+    def put(self, key: str, value: str, ttl: int | None = None) -> None:
+        data = {"value": value}
+        if ttl:
+            data["ttl"] = str(ttl)
+        reply = self._call("PUT", key, data=data)
+        if reply.status_code not in (200, 201):
+            raise RuntimeError(f"PUT {key}: {reply.status_code} {reply.text[:200]}")
+
+    def delete(self, key: str) -> None:
+        reply = self._call("DELETE", key)
+        if reply.status_code not in (200, 404):
+            raise RuntimeError(f"DELETE {key}: {reply.status_code} {reply.text[:200]}")
+
+    def servers(self, prefix: str) -> dict[tuple[str, str], str]:
+        """Every registered server under every backend: (backend, id) -> URL."""
+        reply = self._call("GET", f"{prefix}/backends", params={"recursive": "true"})
+        if reply.status_code == 404:
+            return {}
+        found: dict[tuple[str, str], str] = {}
+        for backend in reply.json().get("node", {}).get("nodes", []) or []:
+            backend_id = backend["key"].rsplit("/", 1)[-1]
+            for child in backend.get("nodes", []) or []:
+                if not child["key"].endswith("/servers"):
+                    continue
+                for server in child.get("nodes", []) or []:
+                    try:
+                        url = json.loads(server.get("value", "{}")).get("URL", "")
+                    except json.JSONDecodeError:
+                        url = ""
+                    found[(backend_id, server["key"].rsplit("/", 1)[-1])] = url
+        return found
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over the Docker daemon's Unix socket."""
+
+    def __init__(self, path: str, timeout: float | None) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+class Docker:
+    """The two Docker Engine API calls the sidekick needs, over the node's socket."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.socket_path = socket_path
+
+    def _get(self, path: str, timeout: float | None) -> http.client.HTTPResponse:
+        conn = _UnixConnection(self.socket_path, timeout)
+        conn.request("GET", path)
+        reply = conn.getresponse()
+        if reply.status != 200:
+            raise RuntimeError(f"docker GET {path}: {reply.status} {reply.read()[:200]!r}")
+        return reply
+
+    def running(self) -> list[dict]:
+        return json.loads(self._get("/containers/json", timeout=10).read())
+
+    def events(self) -> Iterator[dict]:
+        filters = json.dumps({"type": ["container"], "event": ["start", "die", "stop", "kill", "destroy"]})
+        reply = self._get(f"/events?filters={urllib.parse.quote(filters)}", timeout=None)
+        for line in reply:
+            if line.strip():
+                yield json.loads(line)
+
+
+class Sidekick:
+    def __init__(self, node: str, node_ip: str, etcd: Etcd, docker: Docker, prefix: str = "vulcand",
+                 ttl: int = 15, heartbeat: float = 5, reconcile_every: float = 10) -> None:
+        self.node, self.node_ip, self.etcd, self.docker = node, node_ip, etcd, docker
+        self.prefix, self.ttl, self.heartbeat, self.reconcile_every = prefix, ttl, heartbeat, reconcile_every
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.registered: dict[tuple[str, str], str] = {}
+
+    def ensure_routes(self) -> None:
+        for backend in BACKENDS.values():
+            self.etcd.put(f"{self.prefix}/backends/{backend}/backend", json.dumps({"Type": "http"}))
+        for frontend, spec in FRONTENDS.items():
+            self.etcd.put(f"{self.prefix}/frontends/{frontend}/frontend", json.dumps(spec))
+
+    def server_key(self, backend: str, sid: str) -> str:
+        return f"{self.prefix}/backends/{backend}/servers/{sid}"
+
+    def reconcile(self, reason: str) -> None:
+        """Make etcd match the containers running now: write (and so refresh) wanted, delete stale."""
+        with self.lock:
+            wanted = desired_servers(self.docker.running(), self.node, self.node_ip)
+            registered = self.etcd.servers(self.prefix)
+            writes, stale = plan(wanted, registered, self.node)
+            for (backend, sid), url in writes.items():
+                self.etcd.put(self.server_key(backend, sid), json.dumps({"URL": url}), ttl=self.ttl)
+                if (backend, sid) not in self.registered:
+                    log.info("registered %s in %s at %s (%s)", sid, backend, url, reason)
+            for backend, sid in stale:
+                self.etcd.delete(self.server_key(backend, sid))
+                log.info("deregistered %s from %s (%s)", sid, backend, reason)
+            self.registered = wanted
+
+    def heartbeat_loop(self) -> None:
+        """Refresh TTLs every heartbeat; a full reconcile every reconcile period repairs missed events."""
+        last_full = 0.0
+        while not self.stopping.wait(self.heartbeat):
+            try:
+                if time.monotonic() - last_full >= self.reconcile_every:
+                    self.ensure_routes()
+                    self.reconcile("periodic")
+                    last_full = time.monotonic()
+                else:
+                    with self.lock:
+                        for (backend, sid), url in self.registered.items():
+                            self.etcd.put(self.server_key(backend, sid), json.dumps({"URL": url}), ttl=self.ttl)
+            except Exception as exc:  # noqa: BLE001 - keep beating; etcd may be back next time
+                log.warning("heartbeat failed: %s", exc)
+
+    def event_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                for event in self.docker.events():
+                    name = event.get("Actor", {}).get("Attributes", {}).get("name", "")
+                    if site_backend(name) is not None:
+                        self.reconcile(f"{name} {event.get('status') or event.get('Action')}")
+            except Exception as exc:  # noqa: BLE001 - reconnect to the event stream
+                log.warning("docker event stream broke: %s; reconnecting", exc)
+                self.stopping.wait(1)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.ensure_routes()
+                self.reconcile("start: removing stale servers of this node")
+                break
+            except Exception as exc:  # noqa: BLE001 - etcd may not be up yet
+                log.warning("start-up reconcile failed: %s; retrying", exc)
+                self.stopping.wait(2)
+        threading.Thread(target=self.heartbeat_loop, daemon=True).start()
+        self.event_loop()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s sidekick %(message)s")
+    node, node_ip = os.environ["NODE_NAME"], os.environ["NODE_IP"]
+    endpoints = [e.strip() for e in os.environ["ETCD_ENDPOINTS"].split(",") if e.strip()]
+    sidekick = Sidekick(
+        node, node_ip, Etcd(endpoints), Docker(os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")),
+        prefix=os.environ.get("VULCAND_PREFIX", "vulcand"),
+        ttl=int(os.environ.get("SERVER_TTL", "15")),
+        heartbeat=float(os.environ.get("HEARTBEAT", "5")),
+        reconcile_every=float(os.environ.get("RECONCILE", "10")),
+    )
+
+    def stop(signum: int, frame: object) -> None:
+        # Leave the keys: the containers may still run; if they do not, the TTL removes them.
+        log.info("stopping on signal %d; registered servers expire by TTL unless refreshed", signum)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("sidekick for %s (%s) on etcd %s", node, node_ip, ",".join(endpoints))
+    sidekick.run()
+
+
+if __name__ == "__main__":
+    main()
