@@ -6,4 +6,5 @@ pytest_plugins = [
     "fixtures.etcd",
     "fixtures.fleet",
     "fixtures.hosts",
+    "fixtures.site",
 ]

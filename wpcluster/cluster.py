@@ -11,7 +11,18 @@ import abc
 from dataclasses import dataclass
 from pathlib import Path
 
+from wpcluster.secrets import Secrets
 from wpcluster.shape import Shape
+
+
+@dataclass(frozen=True)
+class SiteServices:
+    """Where the site's services outside the fleet cluster are."""
+
+    db_host: str  # host:port, as containers on the nodes reach it
+    s3_endpoint: str  # URL, as containers on the nodes reach it
+    s3_harness_endpoint: str  # URL, as the harness reaches it
+    bucket: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,10 @@ class Node(abc.ABC):
     def is_running(self) -> bool:
         """Whether the node is powered on and not paused."""
 
+    @abc.abstractmethod
+    def put_file(self, path: str, content: str, mode: int = 0o644) -> None:
+        """Write ``content`` to ``path`` on the node (parents created) without it passing a command line."""
+
     def journal(self, unit: str | None = None, lines: int = 2000) -> str:
         """The node's journal (of one unit, if given), newest ``lines`` lines."""
         selector = f"-u {unit} " if unit else ""
@@ -130,6 +145,22 @@ class Cluster(abc.ABC):
     @abc.abstractmethod
     def registry(self) -> str:
         """The image registry the nodes pull from, as host:port."""
+
+    @property
+    @abc.abstractmethod
+    def site_address(self) -> str:
+        """host:port the harness connects to for the site URL (the top load balancer)."""
+
+    def vulcand_url(self, node: Node) -> str:
+        """vulcand's proxy on ``node``."""
+        return f"http://{node.address}:{self.shape.site.vulcand_port}"
+
+    def vulcand_api_url(self, node: Node) -> str:
+        return f"http://{node.address}:{self.shape.site.vulcand_api_port}"
+
+    @abc.abstractmethod
+    def prepare_site(self, secrets: Secrets) -> SiteServices:
+        """Make the site's images pullable and its services outside fleet (DB, S3, top LB) answer."""
 
     def close(self) -> None:  # noqa: B027 - most providers hold nothing on the host
         """Release what this object holds on the host (agents, tunnels); the cluster stays up."""

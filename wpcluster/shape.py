@@ -28,6 +28,23 @@ _DURATION = re.compile(r"^\d+(ms|s|m)$")
 
 
 @dataclass(frozen=True)
+class SiteShape:
+    """The deployment: how many of each unit, its ports and names (the [site] table)."""
+
+    wordpress_instances: int
+    vulcand_port: int
+    vulcand_api_port: int
+    vulcand_prefix: str
+    server_ttl: int
+    heartbeat: int
+    database: str
+    db_user: str
+    bucket: str
+    admin_user: str
+    admin_email: str
+
+
+@dataclass(frozen=True)
 class Shape:
     """A validated cluster shape. Build it with ``load_shape`` or ``parse_shape``."""
 
@@ -38,6 +55,7 @@ class Shape:
     etcd_peer_port: int
     etcd_bootstrap: str
     fleet_agent_ttl: str
+    site: SiteShape
     lab_subnet: ipaddress.IPv4Network
     lab_first_node_host: int
     lab_debian_suite: str
@@ -80,13 +98,22 @@ class Shape:
         return f"http://{address}:{self.etcd_peer_port}"
 
     @property
+    def site_authority(self) -> str:
+        """host:port of the site, as its Host header says it."""
+        return f"{self.site_host}:{self.site_port}"
+
+    @property
     def site_url(self) -> str:
-        return f"http://{self.site_host}:{self.site_port}"
+        return f"http://{self.site_authority}"
+
+    def host_endpoint(self, role: str) -> str:
+        """host:port of a lab host's service, as the nodes reach it."""
+        return f"{self.host_address(role)}:{self.lab_ports[role]}"
 
     @property
     def registry(self) -> str:
         """The lab registry as nodes name it in image references."""
-        return f"{self.host_address('registry')}:{self.lab_ports['registry']}"
+        return self.host_endpoint("registry")
 
 
 def fleet_version(go_mod: Path = FLEET_GO_MOD) -> str:
@@ -158,6 +185,17 @@ def parse_shape(text: str, source: str = "<string>") -> Shape:
             )
         taken[offset] = name
 
+    site = SiteShape(**{
+        name: reader.get(f"site.{name}", kind)
+        for name, kind in [("wordpress_instances", int), ("vulcand_port", int), ("vulcand_api_port", int),
+                           ("vulcand_prefix", str), ("server_ttl", int), ("heartbeat", int), ("database", str),
+                           ("db_user", str), ("bucket", str), ("admin_user", str), ("admin_email", str)]
+    })
+    if site.wordpress_instances < 1:
+        raise reader.error("site.wordpress_instances", "must be at least 1")
+    if not 0 < site.heartbeat < site.server_ttl:
+        raise reader.error("site.heartbeat", f"is {site.heartbeat}; it must be shorter than site.server_ttl")
+
     return Shape(
         nodes=nodes,
         site_host=reader.get("cluster.site_host", str),
@@ -166,6 +204,7 @@ def parse_shape(text: str, source: str = "<string>") -> Shape:
         etcd_peer_port=reader.get("etcd.peer_port", int),
         etcd_bootstrap=bootstrap,
         fleet_agent_ttl=agent_ttl,
+        site=site,
         lab_subnet=subnet,
         lab_first_node_host=first,
         lab_debian_suite=reader.get("lab.debian_suite", str),

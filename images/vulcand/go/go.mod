@@ -1,3 +1,17 @@
+// Build-only module for the lab's vulcand image (images/vulcand).
+//
+// `go install github.com/vulcand/vulcand@v0.9.2` is not used: go install
+// refuses modules whose go.mod has replace directives, and on this project's
+// machines the module proxy answers 403 to the version-list lookup go install
+// makes for vulcand. This module requires vulcand v0.9.2; its go.mod/go.sum
+// hold every dependency at exactly the version vulcand's own go.mod names
+// (v0.9.2 has no replace directives, so none are needed here). tools.go
+// keeps the two packages imported so `go mod tidy` keeps them.
+// From this folder:
+//   CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o out/vulcand github.com/vulcand/vulcand
+//   CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o out/vctl github.com/vulcand/vulcand/vctl
+// then copy out/vulcand and out/vctl next to ../Dockerfile in the build context.
+
 module wpcluster.local/images/vulcand
 
 go 1.18

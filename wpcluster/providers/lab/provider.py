@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
+import socket
 import subprocess
 import tarfile
 import time
@@ -23,18 +24,22 @@ import docker.errors
 import requests
 
 from wpcluster import bootstrap
-from wpcluster.cluster import Cluster, ExecResult, Node
+from wpcluster.clients.s3 import ensure_bucket, s3_client
+from wpcluster.cluster import Cluster, ExecResult, Node, SiteServices
 from wpcluster.errors import LabError
 from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
 from wpcluster.progress import TIMINGS, say, step
-from wpcluster.providers.lab import gobuild, network
+from wpcluster.providers.lab import gobuild, network, site_hosts
 from wpcluster.providers.lab.engine import ensure_engine
 from wpcluster.providers.lab.images import ImageBuilder, cache_dir
 from wpcluster.results import append_figures, run_dir
+from wpcluster.secrets import Secrets
 from wpcluster.shape import Shape
 from wpcluster.waits import NotReached, eventually
 
 PREFIX = "wpcluster"
+# Images the nodes pull from the lab registry (the units name them); the rest run as lab hosts.
+SITE_IMAGES = ("vulcand", "sidekick", "wordpress")
 PARTITION_CHAIN = "WPCLUSTER-PARTITION"
 # Host settings a systemd node container needs where --privileged is refused (see
 # DESIGN.md). `--security-opt systempaths=unconfined` is a CLI spelling: over the
@@ -79,6 +84,10 @@ class LabNode(Node):
         except subprocess.TimeoutExpired:
             return ExecResult(command, 124, "", f"timed out after {timeout:g}s on {self.name}")
         return ExecResult(command, done.returncode, done.stdout, done.stderr)
+
+    def put_file(self, path: str, content: str, mode: int = 0o644) -> None:
+        # Through the Docker API as a tar stream: the content never appears on a command line.
+        self.container.put_archive("/", _tar({path.lstrip("/"): (content, mode)}))
 
     def stop(self) -> None:
         self.container.stop(timeout=30)
@@ -222,6 +231,11 @@ class Lab(Cluster):
         return f"127.0.0.1:{ports['5000/tcp'][0]['HostPort']}"
 
     @property
+    def site_address(self) -> str:
+        """The top LB, published on loopback at the site port (the seed's 127.0.0.1 wordpress.local)."""
+        return f"127.0.0.1:{self.shape.site_port}"
+
+    @property
     def fleetctl_env(self) -> dict[str, str]:
         """fleetctl reaches nodes over SSH for journal and ssh, with the lab's key in an agent."""
         if self._agent is None:
@@ -337,7 +351,8 @@ class Lab(Cluster):
             raise LabError(f"cannot create the lab network {self.shape.lab_subnet}: {exc.explanation}",
                            f"choose a free subnet in [lab] subnet of {self.shape.source}") from None
 
-    def _run_host(self, role: str, image: str, address: str, **options) -> docker.models.containers.Container:  # noqa: ANN003
+    def _run_host(self, role: str, image: str, address: str, start: bool = True,
+                  **options) -> docker.models.containers.Container:  # noqa: ANN003
         container = self.client.containers.create(
             image, name=container_name(role), hostname=role, labels=self.labels(role), detach=True,
             network=self.network_name, **options,
@@ -345,7 +360,8 @@ class Lab(Cluster):
         # The fixed address must be set on the endpoint before start; create() only names the network.
         self.client.networks.get(self.network_name).disconnect(container)
         self.client.networks.get(self.network_name).connect(container, ipv4_address=address)
-        container.start()
+        if start:
+            container.start()
         return container
 
     def _start_discovery(self, image: str) -> None:
@@ -445,9 +461,58 @@ class Lab(Cluster):
         self.client.images.remove(f"{target}:latest")
         return f"{self.registry}/{repository}"
 
+    # ---- the site's hosts outside fleet ---------------------------------------------------
+    def prepare_site(self, secrets: Secrets) -> SiteServices:
+        """Build and push the site's images; start MariaDB, the S3 store and the top LB; make the bucket."""
+        builder = ImageBuilder(self.client, self.shape)
+        with step("site images"):
+            images = {name: builder.image(name) for name in (*SITE_IMAGES, "mariadb", "s3", "lb")}
+        with step("pushing site images to the lab registry"):
+            for name in SITE_IMAGES:
+                self.push_image(images[name], f"wpcluster/{name}")
+        site = self.shape.site
+        if not self._running("db"):
+            volume = self.client.volumes.create(f"{PREFIX}-db-data", labels=self.labels("db-data"))
+            self._run_host("db", images["mariadb"], self.shape.host_address("db"),
+                           volumes={volume.name: {"bind": "/var/lib/mysql", "mode": "rw"}},
+                           environment={"MARIADB_DATABASE": site.database, "MARIADB_USER": site.db_user,
+                                        "MARIADB_PASSWORD": secrets["WORDPRESS_DB_PASSWORD"],
+                                        "MARIADB_ROOT_PASSWORD": secrets["MARIADB_ROOT_PASSWORD"]})
+        if not self._running("s3"):
+            self._run_host("s3", images["s3"], self.shape.host_address("s3"))
+        if not self._running("lb"):
+            self._run_host("lb", images["lb"], self.shape.host_address("lb"), start=False,
+                           ports={f"{self.shape.site_port}/tcp": ("127.0.0.1", self.shape.site_port)})
+            lb = self.client.containers.get(container_name("lb"))
+            lb.put_archive("/", _tar({"etc/haproxy/haproxy.cfg": (site_hosts.haproxy_config(self.shape), 0o644)}))
+            try:
+                lb.start()
+            except docker.errors.APIError as exc:
+                raise LabError(f"the top load balancer cannot listen on 127.0.0.1:{self.shape.site_port}: "
+                               f"{exc.explanation}",
+                               f"free that port, or change [cluster] site_port in {self.shape.source}") from None
+        services = SiteServices(
+            db_host=self.shape.host_endpoint("db"),
+            s3_endpoint=f"http://{self.shape.host_endpoint('s3')}",
+            s3_harness_endpoint=f"http://{self.shape.host_endpoint('s3')}",
+            bucket=site.bucket,
+        )
+        with step("waiting for MariaDB and the S3 store; creating the bucket"):
+            eventually(lambda: _tcp_open(self.shape.host_address("db"), self.shape.lab_ports["db"]), 120, 0.5,
+                       what=f"MariaDB answering at {services.db_host}")
+            eventually(lambda: s3_client(services, secrets) and ensure_bucket(services, secrets), 60, 0.5,
+                       what=f"bucket {site.bucket} at {services.s3_harness_endpoint}")
+        return services
+
+    def _running(self, role: str) -> bool:
+        try:
+            return self.client.containers.get(container_name(role)).status == "running"
+        except docker.errors.NotFound:
+            return False
+
     def save_diagnostics(self, dest: Path) -> list[Path]:
         written = super().save_diagnostics(dest)
-        for role in ("discovery", "registry"):
+        for role in ("discovery", "registry", "db", "s3", "lb"):
             try:
                 log = self.client.containers.get(container_name(role)).logs(tail=2000).decode(errors="replace")
             except docker.errors.DockerException:
@@ -465,6 +530,11 @@ class Lab(Cluster):
         eventually(self._agent_sock.exists, 5, 0.05, what="ssh-agent socket")
         subprocess.run(["ssh-add", "-q", str(lab_ssh_key())], check=True,
                        env={"SSH_AUTH_SOCK": str(self._agent_sock)}, capture_output=True)
+
+
+def _tcp_open(host: str, port: int) -> bool:
+    with socket.create_connection((host, port), timeout=2):
+        return True
 
 
 def lab_ssh_key() -> Path:

@@ -1,0 +1,50 @@
+"""The deploy step's plan and the configuration it hands the nodes."""
+
+from wpcluster.cluster import SiteServices
+from wpcluster.deploy import site_env, unit_plan
+from wpcluster.providers.lab.site_hosts import haproxy_config
+from wpcluster.secrets import SALT_NAMES, SECRET_NAMES, Secrets
+from wpcluster.shape import load_shape
+
+
+def test_units_follow_the_seeds_wordpress_up_order():
+    names = [name for _, name in unit_plan(load_shape())]
+    assert names == [
+        "vulcan@1.service", "vulcan@2.service", "vulcan@3.service",
+        "discovery@1.service", "discovery@2.service", "discovery@3.service",
+        "wordpress-admin.service",
+        "wordpress@1.service", "wordpress@2.service", "wordpress@3.service", "wordpress@4.service",
+        "wordpress@5.service",
+    ]
+
+
+def test_site_env_carries_the_seeds_variables_and_every_salt():
+    shape = load_shape()
+    secrets = Secrets.generate()
+    services = SiteServices("172.30.8.20:3306", "http://172.30.8.21:9000", "http://172.30.8.21:9000", "b")
+    env = site_env(shape, services, secrets)
+    for name in ("WORDPRESS_DB_NAME", "WORDPRESS_DB_HOST", "WORDPRESS_DB_USER", "WORDPRESS_DB_PASSWORD",
+                 "WORDPRESS_CACHE_S3_KEY", "WORDPRESS_CACHE_S3_SECRET", "WORDPRESS_CACHE_S3_BUCKET"):
+        assert env[name], name
+    assert env["WORDPRESS_CACHE_HOME"] == "http://wordpress.local:8888"
+    assert all(env[name] == secrets[name] for name in SALT_NAMES)
+    assert "MARIADB_ROOT_PASSWORD" not in env  # the nodes never need the DB's root password
+
+
+def test_secrets_are_fresh_and_redacted(tmp_path):
+    one, two = Secrets.generate(), Secrets.generate()
+    assert all(one[n] != two[n] for n in SECRET_NAMES)
+    path = one.save(tmp_path / "s.env")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert Secrets.load(path) == one
+    text = f"login failed for password {one['WORDPRESS_ADMIN_PASSWORD']}"
+    assert one.redact(text) == "login failed for password <WORDPRESS_ADMIN_PASSWORD>"
+
+
+def test_haproxy_balances_and_health_checks_every_vulcand():
+    shape = load_shape()
+    cfg = haproxy_config(shape)
+    assert "bind *:8888" in cfg
+    for name in shape.nodes:
+        assert f"server {name} {shape.node_address(name)}:8000 check port 8182" in cfg
+    assert "option httpchk GET /v2/status" in cfg

@@ -1,0 +1,52 @@
+"""The sidekick's decisions: which containers are the site's, what to register, what to remove."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from wpcluster.shape import PROJECT_ROOT
+
+_spec = importlib.util.spec_from_file_location("sidekick", PROJECT_ROOT / "images" / "sidekick" / "sidekick.py")
+sidekick = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sidekick)
+
+
+def container(name, port=None, state="running"):
+    ports = [{"PrivatePort": 80, "PublicPort": port, "Type": "tcp"}] if port else [{"PrivatePort": 80}]
+    return {"Names": [f"/{name}"], "State": state, "Ports": ports}
+
+
+def test_only_site_containers_belong_to_a_backend():
+    assert sidekick.site_backend("wordpress-1") == "wordpress"
+    assert sidekick.site_backend("wordpress-12") == "wordpress"
+    assert sidekick.site_backend("wordpress-admin") == "wordpressadmin"
+    for other in ("vulcan-1", "discovery-2", "wordpress", "wordpress-x", "my-wordpress-1", "hello"):
+        assert sidekick.site_backend(other) is None, other
+
+
+def test_desired_servers_use_the_node_ip_and_published_port():
+    running = [container("wordpress-1", 32768), container("wordpress-admin", 32769),
+               container("vulcan-1", 8000), container("wordpress-2"), container("wordpress-3", 32770, "exited")]
+    assert sidekick.desired_servers(running, "core-02", "172.30.8.102") == {
+        ("wordpress", "core-02.wordpress-1"): "http://172.30.8.102:32768",
+        ("wordpressadmin", "core-02.wordpress-admin"): "http://172.30.8.102:32769",
+    }
+
+
+def test_plan_removes_only_this_nodes_stale_servers():
+    wanted = {("wordpress", "core-01.wordpress-1"): "http://a:1"}
+    registered = {
+        ("wordpress", "core-01.wordpress-1"): "http://a:1",
+        ("wordpress", "core-01.wordpress-4"): "http://a:4",  # ours, gone: remove
+        ("wordpress", "core-02.wordpress-2"): "http://b:2",  # another node's: leave
+    }
+    writes, stale = sidekick.plan(wanted, registered, "core-01")
+    assert writes == wanted
+    assert stale == [("wordpress", "core-01.wordpress-4")]
+
+
+def test_admin_frontend_routes_wp_admin_and_login():
+    route = sidekick.FRONTENDS["wordpressadmin"]["Route"]
+    assert "/wp-admin" in route and "/wp-login.php" in route
+    assert sidekick.FRONTENDS["wordpressadmin"]["BackendId"] == "wordpressadmin"
+    assert sidekick.FRONTENDS["wordpress"]["BackendId"] == "wordpress"

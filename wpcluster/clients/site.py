@@ -1,0 +1,86 @@
+"""HTTP to the site, through the top LB, one vulcand or one container, reporting who answered.
+
+The site's name (wordpress.local:8888) need not resolve: every request goes to
+the address chosen (``via``) with the site's Host header, as a browser with the
+seed's /etc/hosts line would send it. Redirects that point at the site's own
+URL are followed through the same ``via``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+SERVED_BY = "X-Served-By"
+
+
+@dataclass
+class Answer:
+    """One response and the container (``wordpress-3@core-02``) that served it."""
+
+    response: requests.Response
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    @property
+    def served_by(self) -> str:
+        return self.response.headers.get(SERVED_BY, "")
+
+    @property
+    def container(self) -> str:
+        """The container's name without its node: ``wordpress-3``."""
+        return self.served_by.split("@", 1)[0]
+
+
+class SiteClient:
+    """Requests to the site; ``via`` is a base URL such as ``http://127.0.0.1:8888``."""
+
+    def __init__(self, site_url: str, default_via: str, timeout: float = 10) -> None:
+        self.site_url = site_url.rstrip("/")
+        self.authority = urlsplit(site_url).netloc
+        self.default_via = default_via.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def request(self, method: str, path: str, via: str | None = None, follow: bool = False,
+                session: requests.Session | None = None, **kwargs: object) -> Answer:
+        base = (via or self.default_via).rstrip("/")
+        session = session or self.session
+        headers = {"Host": self.authority, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
+        # Cookies are the site's, whichever address we reach it through: send them all by hand
+        # (the jar would file them under the address, not the site's name).
+        if session.cookies:
+            headers["Cookie"] = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+        reply = session.request(method, f"{base}{path}", headers=headers, timeout=self.timeout,
+                                allow_redirects=False, **kwargs)
+        hops = 0
+        while follow and reply.is_redirect and hops < 5:
+            target = urljoin(f"{self.site_url}{path}", reply.headers["Location"])
+            if not target.startswith(self.site_url):
+                break
+            path, method, hops = target[len(self.site_url):] or "/", "GET", hops + 1
+            if session.cookies:
+                headers["Cookie"] = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+            reply = session.get(f"{base}{path}", headers=headers, timeout=self.timeout, allow_redirects=False)
+        return Answer(reply)
+
+    def get(self, path: str, via: str | None = None, **kwargs: object) -> Answer:
+        return self.request("GET", path, via=via, **kwargs)
+
+    def login(self, user: str, password: str, via: str | None = None) -> requests.Session:
+        """Log in through wp-login.php; return a session holding the auth cookies."""
+        session = requests.Session()
+        session.cookies.set("wordpress_test_cookie", "WP Cookie check")
+        answer = self.request(
+            "POST", "/wp-login.php", via=via, session=session,
+            data={"log": user, "pwd": password, "wp-submit": "Log In", "testcookie": "1",
+                  "redirect_to": f"{self.site_url}/wp-admin/"},
+        )
+        if not any(c.name.startswith("wordpress_logged_in") for c in session.cookies):
+            raise AssertionError(f"login as {user} failed: {answer.status} served by {answer.served_by}: "
+                                 f"{answer.response.text[:300]}")
+        return session

@@ -1,0 +1,170 @@
+"""Deploy the site through fleet exactly as the seed's wordpress-up.sh does, and take it down.
+
+For each unit in the seed's order (vulcan@1..N, discovery@1..N,
+wordpress-admin, wordpress@1..5): destroy, submit the template, start. Then
+wait until fleet reports every unit active and the site answers through the
+top load balancer. A unit that fails stops the deploy with its name, node and
+journal; what was started is destroyed again unless the caller keeps it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import requests
+
+from wpcluster.clients.fleet import Fleetctl, FleetctlError, Unit
+from wpcluster.cluster import Cluster, SiteServices
+from wpcluster.errors import WpclusterError
+from wpcluster.progress import say, step
+from wpcluster.secrets import SALT_NAMES, Secrets
+from wpcluster.shape import PROJECT_ROOT, Shape
+from wpcluster.waits import GiveUp, NotReached, eventually
+
+UNITS_DIR = PROJECT_ROOT / "units"
+SITE_ENV_PATH = "/etc/wpcluster/site.env"
+SERVED_BY = "X-Served-By"
+UNITS_ACTIVE_WITHIN = 240.0  # the first pull of the WordPress image on every node dominates
+SITE_ANSWERS_WITHIN = 120.0
+
+
+class DeployError(WpclusterError):
+    """A unit did not come up, or the site did not answer."""
+
+
+def unit_plan(shape: Shape) -> list[tuple[str, str]]:
+    """(template file, unit name) in the seed's wordpress-up.sh order."""
+    plan = [("vulcan@.service", f"vulcan@{i}.service") for i in range(1, shape.size + 1)]
+    plan += [("discovery@.service", f"discovery@{i}.service") for i in range(1, shape.size + 1)]
+    plan += [("wordpress-admin.service", "wordpress-admin.service")]
+    plan += [("wordpress@.service", f"wordpress@{i}.service") for i in range(1, shape.site.wordpress_instances + 1)]
+    return plan
+
+
+def site_env(shape: Shape, services: SiteServices, secrets: Secrets) -> dict[str, str]:
+    """/etc/wpcluster/site.env: what units and their containers are configured with."""
+    site = shape.site
+    return {
+        "VULCAND_PORT": str(site.vulcand_port),
+        "VULCAND_API_PORT": str(site.vulcand_api_port),
+        "VULCAND_PREFIX": site.vulcand_prefix,
+        "SIDEKICK_SERVER_TTL": str(site.server_ttl),
+        "SIDEKICK_HEARTBEAT": str(site.heartbeat),
+        "WORDPRESS_DB_NAME": site.database,
+        "WORDPRESS_DB_HOST": services.db_host,
+        "WORDPRESS_DB_USER": site.db_user,
+        "WORDPRESS_DB_PASSWORD": secrets["WORDPRESS_DB_PASSWORD"],
+        "WORDPRESS_CACHE_S3_KEY": secrets["WORDPRESS_CACHE_S3_KEY"],
+        "WORDPRESS_CACHE_S3_SECRET": secrets["WORDPRESS_CACHE_S3_SECRET"],
+        "WORDPRESS_CACHE_S3_BUCKET": services.bucket,
+        "WORDPRESS_CACHE_S3_ENDPOINT": services.s3_endpoint,
+        "WORDPRESS_CACHE_HOME": shape.site_url,
+        "WORDPRESS_ADMIN_USER": site.admin_user,
+        "WORDPRESS_ADMIN_PASSWORD": secrets["WORDPRESS_ADMIN_PASSWORD"],
+        "WORDPRESS_ADMIN_EMAIL": site.admin_email,
+        **{name: secrets[name] for name in SALT_NAMES},
+    }
+
+
+@dataclass
+class Deployment:
+    """The site on one cluster: deploy it, wait for it, take it down."""
+
+    cluster: Cluster
+    fleet: Fleetctl
+    secrets: Secrets
+    services: SiteServices | None = None
+    seconds: float | None = None  # units submitted -> site answering through the LB
+
+    @property
+    def units(self) -> list[str]:
+        return [name for _, name in unit_plan(self.cluster.shape)]
+
+    def deploy(self, keep_on_failure: bool = False) -> Deployment:
+        shape = self.cluster.shape
+        with step("deploying the site through fleet"):
+            with step("images and services outside fleet (DB, S3, top LB)"):
+                self.services = self.cluster.prepare_site(self.secrets)
+            env = "".join(f"{k}={v}\n" for k, v in site_env(shape, self.services, self.secrets).items())
+            for node in self.cluster.nodes:
+                node.put_file(SITE_ENV_PATH, env, mode=0o600)
+            started = time.monotonic()
+            try:
+                with step(f"submitting and starting {len(self.units)} units in the seed's order"):
+                    for template, name in unit_plan(shape):
+                        self._destroy_quietly(name)
+                        self.fleet.submit(UNITS_DIR / template)
+                        self.fleet.start(name)
+                with step("waiting for every unit active"):
+                    self.wait_units_active()
+                with step(f"waiting for the site to answer at {shape.site_url}"):
+                    self.wait_site_answers()
+            except BaseException:
+                if not keep_on_failure:
+                    self.undeploy()
+                raise
+            self.seconds = time.monotonic() - started
+        return self
+
+    def undeploy(self) -> None:
+        """Destroy every unit of the site and its templates."""
+        with step("destroying the site's units"):
+            templates = sorted({template for template, _ in unit_plan(self.cluster.shape) if "@" in template})
+            for name in [*reversed(self.units), *templates]:
+                self._destroy_quietly(name)
+
+    def _destroy_quietly(self, name: str) -> None:
+        try:
+            self.fleet.destroy(name)
+        except FleetctlError as exc:
+            if "could not find" not in str(exc).lower() and "not found" not in str(exc).lower():
+                say(f"destroy {name}: {exc}")
+
+    def node_of(self, unit: Unit) -> str:
+        return next((n.name for n in self.cluster.nodes if n.address == unit.ip), unit.ip or "no machine")
+
+    def unit_failure(self, unit: Unit) -> str:
+        try:
+            journal = self.fleet.journal(unit.name, lines=15)
+        except FleetctlError as exc:
+            journal = f"(journal unavailable: {exc})"
+        return self.secrets.redact(f"{unit.name} is {unit.active}/{unit.sub} on {self.node_of(unit)}; "
+                                   f"its journal ends:\n{journal}")
+
+    def wait_units_active(self, timeout: float = UNITS_ACTIVE_WITHIN) -> list[Unit]:
+        def all_active() -> list[Unit]:
+            units = {u.name: u for u in self.fleet.list_units()}
+            failed = [u for u in units.values() if u.name in self.units and u.active == "failed"]
+            if failed:
+                raise GiveUp("\n".join(self.unit_failure(u) for u in failed))
+            missing = [n for n in self.units if n not in units]
+            waiting = [f"{u.name} {u.active}/{u.sub} on {self.node_of(u)}" for n in self.units
+                       if (u := units.get(n)) and (u.active, u.sub) != ("active", "running")]
+            assert not missing and not waiting, f"not listed: {missing}; not running: {waiting}"
+            return [units[n] for n in self.units]
+
+        try:
+            return eventually(all_active, timeout, 2, what=f"all {len(self.units)} units active")
+        except GiveUp as exc:
+            raise DeployError(f"a unit failed to start:\n{exc}",
+                              "read the unit's journal above; `fleetctl journal <unit>` shows more") from None
+        except NotReached as exc:
+            raise DeployError(str(exc), "check the units above with `fleetctl status <unit>`") from None
+
+    def wait_site_answers(self, timeout: float = SITE_ANSWERS_WITHIN) -> None:
+        shape = self.cluster.shape
+
+        def answers() -> bool:
+            reply = requests.get(f"http://{self.cluster.site_address}/", headers={"Host": shape.site_authority},
+                                 timeout=5, allow_redirects=False)
+            assert reply.status_code == 200 and SERVED_BY in reply.headers, (
+                f"GET / answered {reply.status_code} served by {reply.headers.get(SERVED_BY)}: {reply.text[:200]}"
+            )
+            return True
+
+        try:
+            eventually(answers, timeout, 1, what=f"the site answering 200 at {shape.site_url}")
+        except NotReached as exc:
+            raise DeployError(self.secrets.redact(str(exc)),
+                              "check the wordpress and vulcan units' journals and the top LB's log") from None
