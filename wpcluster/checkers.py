@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+
+import etcd as python_etcd
+
 from wpcluster.clients.etcd import cluster_health
 from wpcluster.clients.fleet import Fleetctl
+from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.cluster import Cluster
 
 
@@ -22,3 +28,66 @@ def check_fleet_machines(cluster: Cluster, fleet: Fleetctl) -> None:
     listed = sorted(m.ip for m in fleet.list_machines())
     wanted = sorted(n.address for n in cluster.nodes)
     assert listed == wanted, f"fleet lists machines {listed}, expected {wanted}"
+
+
+def site_containers(cluster: Cluster) -> dict[tuple[str, str], str]:
+    """(backend, server id) -> URL for every site container running on the nodes, by asking Docker there.
+
+    This is the truth registration is judged against: what runs, not what the sidekick believes.
+    """
+    found: dict[tuple[str, str], str] = {}
+    for node in cluster.nodes:
+        if not node.is_running():
+            continue
+        listing = node.exec("docker ps --format '{{.Names}} {{.Ports}}'", timeout=20)
+        if not listing.ok:
+            continue
+        for line in listing.stdout.splitlines():
+            name, _, ports = line.partition(" ")
+            backend = "wordpressadmin" if name == "wordpress-admin" else (
+                "wordpress" if re.fullmatch(r"wordpress-\d+", name) else None)
+            port = re.search(r":(\d+)->80/tcp", ports)
+            if backend and port:
+                found[(backend, f"{node.name}.{name}")] = f"http://{node.address}:{port.group(1)}"
+    return found
+
+
+def etcd_servers(etcd_client: python_etcd.Client, prefix: str) -> dict[tuple[str, str], str]:
+    """(backend, server id) -> URL registered under vulcand's keys in etcd."""
+    found: dict[tuple[str, str], str] = {}
+    try:
+        tree = etcd_client.read(f"/{prefix}/backends", recursive=True)
+    except python_etcd.EtcdKeyNotFound:
+        return found
+    for leaf in tree.leaves:
+        parts = leaf.key.strip("/").split("/")
+        if len(parts) == 5 and parts[3] == "servers":
+            try:
+                found[(parts[2], parts[4])] = json.loads(leaf.value).get("URL", "")
+            except (json.JSONDecodeError, AttributeError):
+                found[(parts[2], parts[4])] = f"<malformed: {leaf.value!r}>"
+    return found
+
+
+def vulcand_servers(api: VulcandAPI, backends: tuple[str, ...] = ("wordpress", "wordpressadmin")
+                    ) -> dict[tuple[str, str], str]:
+    """(backend, server id) -> URL as one running vulcand routes them."""
+    return {(b, sid): url for b in backends for sid, url in api.servers(b).items()}
+
+
+def check_registration(cluster: Cluster, etcd_client: python_etcd.Client, apis: dict[str, VulcandAPI]) -> None:
+    """Every running site container is registered in etcd and in every vulcand, and nothing else is."""
+    running = site_containers(cluster)
+    assert running, "no site container runs on any node"
+    in_etcd = etcd_servers(etcd_client, cluster.shape.site.vulcand_prefix)
+    missing = sorted(k[1] for k in running if in_etcd.get(k) != running[k])
+    extra = sorted(k[1] for k in in_etcd if k not in running)
+    assert not missing and not extra, (
+        f"etcd disagrees with the containers: not registered (or wrong URL) {missing}; "
+        f"registered but not running {extra}"
+    )
+    for node, api in apis.items():
+        routed = vulcand_servers(api)
+        assert routed == in_etcd, (
+            f"vulcand on {node} routes {sorted(k[1] for k in routed)}, etcd has {sorted(k[1] for k in in_etcd)}"
+        )

@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -129,6 +130,7 @@ class ImageBuilder:
             ctx = Path(tmp)
             shutil.copytree(context_dir, ctx, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*GO_MODULE_DIRS))
             for dest, src in extra.items():
+                (ctx / dest).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, ctx / dest)
             self._docker_build(ctx, tag, name, base)
         self.built.append(tag)
@@ -136,12 +138,17 @@ class ImageBuilder:
         return tag
 
     def _extra_files(self, name: str) -> dict[str, Path]:
-        """Inputs built outside Docker that an image's context needs."""
+        """Inputs made outside Docker that an image's context needs: Go binaries, Python wheels."""
+        extra: dict[str, Path] = {}
         program = GO_PROGRAMS.get(name)
-        if program is None:
-            return {}
-        binaries = gobuild.build(program, cache_dir())
-        return {binary: binaries / binary for binary in program.packages}
+        if program is not None:
+            binaries = gobuild.build(program, cache_dir())
+            extra.update({binary: binaries / binary for binary in program.packages})
+        requirements = IMAGES_DIR / name / "requirements.txt"
+        if requirements.exists():
+            wheels = wheelhouse(requirements)
+            extra.update({f"wheels/{wheel.name}": wheel for wheel in sorted(wheels.iterdir())})
+        return extra
 
     def _docker_build(self, ctx: Path, tag: str, name: str, base: str) -> None:
         try:
@@ -166,3 +173,32 @@ class ImageBuilder:
                     self.client.images.remove(image.id, force=False)
                 except docker.errors.APIError:
                     pass  # still used by a container or a child image; a later run retries
+
+
+def wheelhouse(requirements: Path) -> Path:
+    """Wheels for ``requirements``, downloaded on the host with its pip and cached.
+
+    Builds inside Docker cannot verify PyPI's certificate on machines whose
+    egress re-signs TLS, and the host's pip is set up for it; images install
+    from these wheels with --no-index. The images run Debian bookworm's
+    CPython 3.11, so wheels are fetched for exactly that.
+    """
+    key = digest([requirements.read_bytes(), "cp311-manylinux2014_x86_64"])
+    out = cache_dir() / "wheels" / key
+    if out.is_dir() and any(out.iterdir()):
+        return out
+    partial = out.with_suffix(".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    with step(f"downloading wheels for {requirements.parent.name} ({key})"):
+        run = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--implementation", "cp",
+             "--python-version", "3.11", "--platform", "manylinux2014_x86_64", "--platform", "any",
+             "-r", str(requirements), "-d", str(partial)],
+            capture_output=True, text=True,
+        )
+    if run.returncode != 0:
+        raise LabError(f"pip download for images/{requirements.parent.name} failed: {run.stderr[-1500:]}",
+                       "check that PyPI answers (pip config) and the pins in " + str(requirements))
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
+    return out

@@ -1,0 +1,71 @@
+"""Path routing: / spreads over the five public containers, wp-admin and wp-login reach only the admin."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from wpcluster.checkers import site_containers
+
+REQUESTS = 60  # per path and entry point: enough for round-robin to reach all five several times
+
+
+def entry_points(cluster):
+    """The top LB, then every node's vulcand."""
+    return [("top LB", f"http://{cluster.site_address}")] + [
+        (f"vulcand on {n.name}", cluster.vulcand_url(n)) for n in cluster.nodes
+    ]
+
+
+def spread(site, path, via, n=REQUESTS):
+    answers = [site.get(path, via=via) for _ in range(n)]
+    return Counter(a.container for a in answers), Counter(a.status for a in answers)
+
+
+def public_names(cluster):
+    return {f"wordpress-{i}" for i in range(1, cluster.shape.site.wordpress_instances + 1)}
+
+
+@pytest.mark.parametrize("index", range(4), ids=["top-lb", "vulcand-1", "vulcand-2", "vulcand-3"])
+def test_home_reaches_all_public_containers_and_never_the_admin(cluster, site, index):
+    name, via = entry_points(cluster)[index]
+    containers, statuses = spread(site, "/", via)
+    assert statuses == {200: REQUESTS}, f"/ through {name} answered {dict(statuses)}"
+    assert "wordpress-admin" not in containers, f"/ through {name} reached the admin container: {dict(containers)}"
+    assert set(containers) == public_names(cluster), (
+        f"/ through {name} reached {dict(containers)}, expected every one of {sorted(public_names(cluster))}"
+    )
+
+
+@pytest.mark.parametrize("path", ["/wp-admin/", "/wp-login.php", "/wp-admin/edit.php"])
+def test_admin_paths_reach_only_the_admin_container(cluster, site, path):
+    for name, via in entry_points(cluster):
+        containers, _ = spread(site, path, via, n=12)
+        assert set(containers) == {"wordpress-admin"}, f"{path} through {name} reached {dict(containers)}"
+
+
+def test_a_public_container_refuses_wp_admin_when_asked_directly(cluster, site):
+    public = {sid: url for (backend, sid), url in site_containers(cluster).items() if backend == "wordpress"}
+    assert public, "no public container runs"
+    for sid, url in public.items():
+        for path in ("/wp-admin/", "/wp-login.php"):
+            answer = site.get(path, via=url)
+            assert answer.status == 403, f"{sid} at {url} answered {answer.status} for {path}, expected 403"
+
+
+def test_an_admin_logs_in_through_the_lb_and_opens_the_dashboard(cluster, site, secrets):
+    session = site.login(cluster.shape.site.admin_user, secrets["WORDPRESS_ADMIN_PASSWORD"])
+    dashboard = site.get("/wp-admin/", session=session)
+    assert dashboard.status == 200, f"dashboard answered {dashboard.status} from {dashboard.served_by}"
+    assert dashboard.container == "wordpress-admin"
+    assert re.search(r"<title>Dashboard", dashboard.response.text), dashboard.response.text[:300]
+
+
+def test_every_response_names_its_container_and_node(cluster, site):
+    nodes = set(cluster.shape.nodes)
+    for _ in range(10):
+        answer = site.get("/")
+        container, _, node = answer.served_by.partition("@")
+        assert re.fullmatch(r"wordpress-\d+", container) and node in nodes, f"X-Served-By: {answer.served_by!r}"
