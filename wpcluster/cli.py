@@ -56,6 +56,28 @@ def lab_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def deploy(args: argparse.Namespace) -> int:
+    from wpcluster.clients.fleet import Fleetctl
+    from wpcluster.deploy import Deployment
+    from wpcluster.providers.lab.provider import Lab
+
+    lab = Lab.attach(load_shape(args.shape))
+    if lab is None:
+        print("no lab is up; start one with: wpcluster lab up", file=sys.stderr)
+        return 1
+    deployment = Deployment(lab, Fleetctl(lab), lab.secrets())
+    if args.undeploy:
+        deployment.undeploy()
+        lab.close()
+        return 0
+    deployment.deploy(keep_on_failure=args.keep)
+    lab.close()
+    print(f"\nsite deployed in {deployment.seconds:.1f}s: {lab.shape.site_url} "
+          f"(add `127.0.0.1 {lab.shape.site_host}` to /etc/hosts)")
+    print(f"admin: {lab.shape.site.admin_user}, password in {lab.secrets_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wpcluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=lab_up)
     lab.add_parser("status", help="list the lab's containers").set_defaults(func=lab_status)
     lab.add_parser("down", help="remove the lab").set_defaults(func=lab_down)
+    dep = sub.add_parser("deploy", help="deploy the site on the lab that is up, through fleet")
+    dep.add_argument("--keep", action="store_true", help="leave what was started when the deploy fails")
+    dep.add_argument("--undeploy", action="store_true", help="destroy the site's units instead")
+    dep.set_defaults(func=deploy)
     return parser
 
 

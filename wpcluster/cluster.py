@@ -159,6 +159,10 @@ class Cluster(abc.ABC):
         return f"http://{node.address}:{self.shape.site.vulcand_api_port}"
 
     @abc.abstractmethod
+    def secrets(self) -> Secrets:
+        """The deployment's secrets (generated and kept by the lab; read from a file elsewhere)."""
+
+    @abc.abstractmethod
     def prepare_site(self, secrets: Secrets) -> SiteServices:
         """Make the site's images pullable and its services outside fleet (DB, S3, top LB) answer."""
 

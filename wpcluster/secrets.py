@@ -55,6 +55,15 @@ class Secrets:
             raise WpclusterError(f"{path} lacks {', '.join(missing)}", "add them (letters and digits only)")
         return cls(values)
 
+    @classmethod
+    def load_or_generate(cls, path: Path) -> Secrets:
+        """The secrets kept at ``path``, or new ones saved there."""
+        if path.exists():
+            return cls.load(path)
+        fresh = cls.generate()
+        fresh.save(path)
+        return fresh
+
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

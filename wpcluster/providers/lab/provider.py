@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
+import shutil
 import socket
 import subprocess
 import tarfile
@@ -286,6 +287,7 @@ class Lab(Cluster):
         """Remove every container, network and volume of this run."""
         self.close()
         self._remove(lambda labels: labels.get(RUN_LABEL) == self.run_id)
+        shutil.rmtree(self.secrets_path.parent, ignore_errors=True)
 
     def remove_leftovers(self) -> None:
         """Remove what earlier runs left (an interrupted run, or a lab kept with --keep-cluster)."""
@@ -297,6 +299,9 @@ class Lab(Cluster):
             say(f"removing leftovers of earlier runs: {sorted({f[RUN_LABEL] for f in found})}")
         # Networks and volumes can outlive their containers, so sweep them even when none was found.
         self._remove(lambda labels: labels.get(RUN_LABEL) != self.run_id)
+        for kept in (cache_dir() / "runs").glob("*"):
+            if kept.name != self.run_id:
+                shutil.rmtree(kept, ignore_errors=True)
 
     def _remove(self, selected) -> None:  # noqa: ANN001 - a predicate on a label map
         client = self.client
@@ -460,6 +465,14 @@ class Lab(Cluster):
                                "check the registry container's log (wpcluster-registry)")
         self.client.images.remove(f"{target}:latest")
         return f"{self.registry}/{repository}"
+
+    @property
+    def secrets_path(self) -> Path:
+        return cache_dir() / "runs" / self.run_id / "secrets.env"
+
+    def secrets(self) -> Secrets:
+        """Generated once per run and kept (0600) in the cache, so a kept lab is redeployed with the same."""
+        return Secrets.load_or_generate(self.secrets_path)
 
     # ---- the site's hosts outside fleet ---------------------------------------------------
     def prepare_site(self, secrets: Secrets) -> SiteServices:
