@@ -71,7 +71,11 @@ def etcd_servers(etcd_client: python_etcd.Client, prefix: str) -> dict[tuple[str
 
 def vulcand_servers(api: VulcandAPI, backends: tuple[str, ...] = ("wordpress", "wordpressadmin")
                     ) -> dict[tuple[str, str], str]:
-    """(backend, server id) -> URL as one running vulcand routes them."""
+    """(backend, server id) -> URL as one vulcand's API lists them.
+
+    vulcand v0.9.2's API reads etcd, not the proxy's live state: whether the proxy follows is
+    judged by requests through it (the routing suites), not by this listing.
+    """
     return {(b, sid): url for b in backends for sid, url in api.servers(b).items()}
 
 

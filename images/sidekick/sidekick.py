@@ -43,14 +43,19 @@ log = logging.getLogger("sidekick")
 PUBLIC_NAME = re.compile(r"^wordpress-(\d+)$")
 ADMIN_NAME = "wordpress-admin"
 BACKENDS = {"public": "wordpress", "admin": "wordpressadmin"}
-# The admin frontend is the more specific route; vulcand tries frontends by route specificity.
+# vulcand v0.9.2's routes have no `||` and frontends no priority: routes are tried in reverse
+# alphabetical order of their text, so the anchored admin regexp (`^...`) is always tried before
+# the catch-all (`/.*`). PassHostHeader keeps the site's Host for WordPress's own redirects;
+# Stream passes through empty-bodied redirects that vulcand's buffer would turn into 500s.
+SETTINGS = {"PassHostHeader": True, "Stream": True}
 FRONTENDS = {
     "wordpressadmin": {
         "Type": "http",
         "BackendId": "wordpressadmin",
-        "Route": "PathRegexp(`/wp-admin.*`) || Path(`/wp-login.php`)",
+        "Route": "PathRegexp(`^/(wp-admin(/.*)?|wp-login[.]php)$`)",
+        "Settings": SETTINGS,
     },
-    "wordpress": {"Type": "http", "BackendId": "wordpress", "Route": "PathRegexp(`/.*`)"},
+    "wordpress": {"Type": "http", "BackendId": "wordpress", "Route": "PathRegexp(`/.*`)", "Settings": SETTINGS},
 }
 
 
@@ -121,6 +126,15 @@ class Etcd:
                 continue
             return reply
         raise RuntimeError(f"no etcd endpoint accepted {method} {key}: {last}")
+
+    def refresh(self, key: str, ttl: int) -> bool:
+        """Renew a key's TTL without a watch event; False if the key is gone (expired)."""
+        reply = self._call("PUT", key, data={"ttl": str(ttl), "refresh": "true", "prevExist": "true"})
+        if reply.status_code == 404:
+            return False
+        if reply.status_code not in (200, 201):
+            raise RuntimeError(f"refresh {key}: {reply.status_code} {reply.text[:200]}")
+        return True
 
     def put(self, key: str, value: str, ttl: int | None = None) -> None:
         data = {"value": value}
@@ -212,15 +226,18 @@ class Sidekick:
         return f"{self.prefix}/backends/{backend}/servers/{sid}"
 
     def reconcile(self, reason: str) -> None:
-        """Make etcd match the containers running now: write (and so refresh) wanted, delete stale."""
+        """Make etcd match the containers running now: write new or changed servers, refresh the
+        rest, delete this node's stale ones."""
         with self.lock:
             wanted = desired_servers(self.docker.running(), self.node, self.node_ip)
             registered = self.etcd.servers(self.prefix)
             writes, stale = plan(wanted, registered, self.node)
             for (backend, sid), url in writes.items():
-                self.etcd.put(self.server_key(backend, sid), json.dumps({"URL": url}), ttl=self.ttl)
-                if (backend, sid) not in self.registered:
-                    log.info("registered %s in %s at %s (%s)", sid, backend, url, reason)
+                key = self.server_key(backend, sid)
+                if registered.get((backend, sid)) == url and self.etcd.refresh(key, self.ttl):
+                    continue
+                self.etcd.put(key, json.dumps({"URL": url}), ttl=self.ttl)
+                log.info("registered %s in %s at %s (%s)", sid, backend, url, reason)
             for backend, sid in stale:
                 self.etcd.delete(self.server_key(backend, sid))
                 log.info("deregistered %s from %s (%s)", sid, backend, reason)
@@ -238,7 +255,10 @@ class Sidekick:
                 else:
                     with self.lock:
                         for (backend, sid), url in self.registered.items():
-                            self.etcd.put(self.server_key(backend, sid), json.dumps({"URL": url}), ttl=self.ttl)
+                            key = self.server_key(backend, sid)
+                            if not self.etcd.refresh(key, self.ttl):
+                                self.etcd.put(key, json.dumps({"URL": url}), ttl=self.ttl)
+                                log.info("re-registered %s in %s: its key had expired", sid, backend)
             except Exception as exc:  # noqa: BLE001 - keep beating; etcd may be back next time
                 log.warning("heartbeat failed: %s", exc)
 

@@ -45,8 +45,20 @@ def test_plan_removes_only_this_nodes_stale_servers():
     assert stale == [("wordpress", "core-01.wordpress-4")]
 
 
-def test_admin_frontend_routes_wp_admin_and_login():
+def test_admin_route_takes_exactly_wp_admin_and_wp_login():
+    import re
+
     route = sidekick.FRONTENDS["wordpressadmin"]["Route"]
-    assert "/wp-admin" in route and "/wp-login.php" in route
+    pattern = re.search(r"PathRegexp\(`(.*)`\)", route).group(1)
+    for path in ("/wp-admin", "/wp-admin/", "/wp-admin/edit.php", "/wp-login.php"):
+        assert re.search(pattern, path), path
+    for path in ("/", "/wp-adminx/", "/blog/wp-admin/", "/wp-login.phpx", "/hello-world/"):
+        assert not re.search(pattern, path), path
     assert sidekick.FRONTENDS["wordpressadmin"]["BackendId"] == "wordpressadmin"
     assert sidekick.FRONTENDS["wordpress"]["BackendId"] == "wordpress"
+
+
+def test_admin_route_is_tried_before_the_catch_all():
+    # vulcand v0.9.2 tries routes in reverse alphabetical order of their text.
+    routes = sorted((f["Route"] for f in sidekick.FRONTENDS.values()), reverse=True)
+    assert routes[0] == sidekick.FRONTENDS["wordpressadmin"]["Route"]
