@@ -51,6 +51,7 @@ define('WPCLUSTER_SERVED_BY', wpcluster_env('WPCLUSTER_CONTAINER') . '@' . wpclu
 define('DISALLOW_FILE_MODS', true);
 define('DISALLOW_FILE_EDIT', true);
 define('AUTOMATIC_UPDATER_DISABLED', true);
+define('WP_ALLOW_MULTISITE', false);   // Debian's wp-config.php would default it to true
 define('WP_AUTO_UPDATE_CORE', false);
 
 /*

@@ -112,12 +112,13 @@ define('WP_INSTALLING', true);
 // Hooks set before WordPress loads (its pre-initialised filter format).
 $wpcluster_filters = array(
     // wp_die() prints an HTML page and exits 0 in the CLI: make it a clear error instead.
-    'wp_die_handler' => function () {
-        return function ($message, $title = '') {
+    'wp_die_handler' => function () use ($db_spec, $db_name) {
+        return function ($message, $title = '') use ($db_spec, $db_name) {
             if (is_wp_error($message)) {
                 $message = $message->get_error_message();
             }
-            fail('WordPress: ' . trim(html_entity_decode(wp_strip_all_tags((string) $message))));
+            fail("WordPress (database '$db_name' at $db_spec): "
+                . trim(html_entity_decode(wp_strip_all_tags((string) $message))));
         };
     },
     // No HTTP at all during the install (pretty-permalink loopback probes, pings).
@@ -172,6 +173,13 @@ $wpcluster_permalinks = function () use ($permalinks) {
     return $permalinks;
 };
 add_filter('pre_option_permalink_structure', $wpcluster_permalinks);
+
+// From here on a stop request waits for the install to finish: a half-made
+// install would need its tables dropped by hand.
+if (function_exists('pcntl_signal')) {
+    pcntl_signal(SIGTERM, SIG_IGN);
+    pcntl_signal(SIGINT, SIG_IGN);
+}
 
 say("installing WordPress " . get_bloginfo('version') . " at $home: title '$title', admin '$admin_user' <$admin_email>");
 // The web installer passes the password slashed, as wp-login.php will compare it.

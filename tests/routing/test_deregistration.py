@@ -59,8 +59,7 @@ def test_a_container_killed_behind_fleets_back_is_deregistered(cluster, fleet, e
         wait_registered(cluster, etcd, vulcand, key, False, DEREGISTERED_WITHIN, f"docker kill on {node.name}")
     finally:
         # The unit failed with its container; fleet does not restart it by itself.
-        fleet.stop(unit)
-        fleet.start(unit)
+        fleet.restart(unit)
 
 
 @pytest.mark.destructive

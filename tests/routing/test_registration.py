@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from wpcluster.checkers import check_registration, etcd_servers, site_containers
 
 
@@ -25,10 +27,20 @@ def test_server_keys_carry_a_ttl(cluster, etcd):
         assert node.ttl is not None and 0 < node.ttl <= ttl, f"{sid} has ttl {node.ttl}, expected 1..{ttl}"
 
 
+def route_pattern(route: str) -> str:
+    match = re.fullmatch(r"PathRegexp\(`(.*)`\)", route)
+    assert match, f"route {route!r} is not a single PathRegexp"
+    return match.group(1)
+
+
 def test_frontends_route_admin_paths_to_the_admin_backend(vulcand):
     for node, api in vulcand.items():
         frontends = api.frontends()
         admin, public = frontends.get("wordpressadmin"), frontends.get("wordpress")
         assert admin and admin["BackendId"] == "wordpressadmin", f"{node}: admin frontend is {admin}"
-        assert "/wp-admin" in admin["Route"] and "/wp-login.php" in admin["Route"], f"{node}: {admin['Route']}"
         assert public and public["BackendId"] == "wordpress", f"{node}: public frontend is {public}"
+        pattern = route_pattern(admin["Route"])
+        for path in ("/wp-admin/", "/wp-admin/edit.php", "/wp-login.php"):
+            assert re.search(pattern, path), f"{node}: the admin route {admin['Route']} does not take {path}"
+        for path in ("/", "/hello-world/", "/blog/wp-admin/"):
+            assert not re.search(pattern, path), f"{node}: the admin route {admin['Route']} takes {path}"

@@ -50,7 +50,7 @@ def test_a_public_container_refuses_wp_admin_when_asked_directly(cluster, site):
     public = {sid: url for (backend, sid), url in site_containers(cluster).items() if backend == "wordpress"}
     assert public, "no public container runs"
     for sid, url in public.items():
-        for path in ("/wp-admin/", "/wp-login.php"):
+        for path in ("/wp-admin/", "/wp-login.php", "/xmlrpc.php"):
             answer = site.get(path, via=url)
             assert answer.status == 403, f"{sid} at {url} answered {answer.status} for {path}, expected 403"
 

@@ -110,7 +110,30 @@ class Fleetctl:
         self.run("start", "--no-block", *names)
 
     def stop(self, *names: str) -> None:
-        self.run("stop", "--no-block", *names)
+        """Stop and wait until fleet reports the units stopped (a start right after a stop that
+        fleet has not yet carried out is merged into nothing, and a failed unit stays failed)."""
+        self.run("stop", "--block-attempts=60", *names, timeout=120)
+
+    def unload(self, *names: str) -> None:
+        self.run("unload", "--block-attempts=60", *names, timeout=120)
+
+    def restart(self, *names: str, timeout: float = 60) -> None:
+        """Bring back units that failed (say, their container was killed behind fleet's back).
+
+        fleet does not restart a failed unit, and a stop followed at once by a start can be
+        merged into nothing; so unload them, wait until fleet reports them unplaced, then start.
+        """
+        from wpcluster.waits import eventually  # local: waits is the only non-client import
+
+        self.unload(*names)
+
+        def unplaced() -> bool:
+            placed = [u for u in self.list_units() if u.name in names and u.machine_id]
+            assert not placed, f"still placed: {placed}"
+            return True
+
+        eventually(unplaced, timeout, 0.5, what=f"fleet reporting {', '.join(names)} unloaded")
+        self.start(*names)
 
     def destroy(self, *names: str) -> None:
         self.run("destroy", *names)
