@@ -33,6 +33,20 @@ class DeployError(WpclusterError):
     """A unit did not come up, or the site did not answer."""
 
 
+def check_bucket(services: SiteServices, secrets: Secrets) -> None:
+    """The bucket the site pushes to must exist before any container needs it."""
+    from wpcluster.clients.s3 import s3_client
+
+    try:
+        s3_client(services, secrets).head_bucket(Bucket=services.bucket)
+    except Exception as exc:  # noqa: BLE001 - botocore's errors have no common useful base
+        raise DeployError(
+            f"the site's bucket {services.bucket!r} at {services.s3_harness_endpoint} cannot be used: "
+            f"{secrets.redact(str(exc))}",
+            "create the bucket (and check the S3 key and secret) before deploying",
+        ) from None
+
+
 def unit_plan(shape: Shape) -> list[tuple[str, str]]:
     """(template file, unit name) in the seed's wordpress-up.sh order."""
     plan = [("vulcan@.service", f"vulcan@{i}.service") for i in range(1, shape.size + 1)]
@@ -81,11 +95,26 @@ class Deployment:
     def units(self) -> list[str]:
         return [name for _, name in unit_plan(self.cluster.shape)]
 
-    def deploy(self, keep_on_failure: bool = False) -> Deployment:
+    def is_up(self) -> bool:
+        """Whether every unit already runs and the site answers (a kept cluster)."""
+        try:
+            self.wait_units_active(timeout=0)
+            self.wait_site_answers(timeout=0)
+        except (DeployError, FleetctlError, requests.RequestException):
+            return False
+        return True
+
+    def deploy(self, keep_on_failure: bool = False, reuse: bool = False) -> Deployment:
+        """Deploy (or, with ``reuse``, adopt a site that is already up and whole)."""
         shape = self.cluster.shape
+        if reuse and self.is_up():
+            say("the site is already deployed and answering: reusing it")
+            self.services = self.cluster.prepare_site(self.secrets)
+            return self
         with step("deploying the site through fleet"):
             with step("images and services outside fleet (DB, S3, top LB)"):
                 self.services = self.cluster.prepare_site(self.secrets)
+                check_bucket(self.services, self.secrets)
             env = "".join(f"{k}={v}\n" for k, v in site_env(shape, self.services, self.secrets).items())
             for node in self.cluster.nodes:
                 node.put_file(SITE_ENV_PATH, env, mode=0o600)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -14,7 +16,7 @@ from wpcluster.waits import eventually
 
 
 def run_suite(*selection: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run part of a suite against the session's running lab (reused, and left up)."""
+    """Run part of a suite against the session's running lab and site (reused, and left up)."""
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--keep-cluster",
          "--settle-timeout=5", *selection],
@@ -38,3 +40,28 @@ def test_quorum_suite_passes_on_the_healthy_cluster(cluster):
     eventually(lambda: check_etcd_healthy(cluster) or True, 45, 0.5, what="etcd2 whole again")
     result = run_suite("tests/cluster/test_etcd_quorum.py::test_every_member_healthy_and_listed")
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+
+
+@pytest.mark.destructive
+def test_routing_suite_fails_when_the_admin_frontend_points_at_the_public_backend(cluster, deployment, etcd):
+    prefix = cluster.shape.site.vulcand_prefix
+    key = f"/{prefix}/frontends/wordpressadmin/frontend"
+    good = etcd.read(key).value
+    # The sidekicks rewrite the frontends on every reconcile (they heal this breakage), so
+    # freeze them while the suite runs; their servers' TTL leaves a window of server_ttl seconds.
+    frozen = [node for node in cluster.nodes if node.exec("docker pause $(docker ps -qf name=discovery-)").ok]
+    try:
+        etcd.write(key, json.dumps({**json.loads(good), "BackendId": "wordpress"}))
+        result = run_suite("tests/routing/test_routing.py::test_admin_paths_reach_only_the_admin_container",
+                           "-x", timeout=cluster.shape.site.server_ttl + 60)
+    finally:
+        etcd.write(key, good)
+        for node in frozen:
+            node.exec("docker unpause $(docker ps -qf name=discovery-)")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, (
+        f"the routing suite passed with wp-admin routed to the public backend:\n{output[-3000:]}"
+    )
+    assert re.search(r"/wp-admin/ through .* reached \{'wordpress-\d", output), (
+        f"the failure does not say that wp-admin reached a public container:\n{output[-3000:]}"
+    )

@@ -25,7 +25,7 @@ import docker.errors
 import requests
 
 from wpcluster import bootstrap
-from wpcluster.clients.s3 import ensure_bucket, s3_client
+from wpcluster.clients.s3 import ensure_bucket
 from wpcluster.cluster import Cluster, ExecResult, Node, SiteServices
 from wpcluster.errors import LabError
 from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
@@ -491,7 +491,8 @@ class Lab(Cluster):
                            environment={"MARIADB_DATABASE": site.database, "MARIADB_USER": site.db_user,
                                         "MARIADB_PASSWORD": secrets["WORDPRESS_DB_PASSWORD"],
                                         "MARIADB_ROOT_PASSWORD": secrets["MARIADB_ROOT_PASSWORD"]})
-        if not self._running("s3"):
+        s3_is_new = not self._running("s3")
+        if s3_is_new:
             self._run_host("s3", images["s3"], self.shape.host_address("s3"))
         if not self._running("lb"):
             self._run_host("lb", images["lb"], self.shape.host_address("lb"), start=False,
@@ -510,11 +511,12 @@ class Lab(Cluster):
             s3_harness_endpoint=f"http://{self.shape.host_endpoint('s3')}",
             bucket=site.bucket,
         )
-        with step("waiting for MariaDB and the S3 store; creating the bucket"):
+        with step("waiting for MariaDB and the S3 store"):
             eventually(lambda: _tcp_open(self.shape.host_address("db"), self.shape.lab_ports["db"]), 120, 0.5,
                        what=f"MariaDB answering at {services.db_host}")
-            eventually(lambda: s3_client(services, secrets) and ensure_bucket(services, secrets), 60, 0.5,
-                       what=f"bucket {site.bucket} at {services.s3_harness_endpoint}")
+            if s3_is_new:  # the store is the lab's: it comes with the site's bucket, once
+                eventually(lambda: ensure_bucket(services, secrets), 60, 0.5,
+                           what=f"bucket {site.bucket} at {services.s3_harness_endpoint}")
         return services
 
     def _running(self, role: str) -> bool:

@@ -1,0 +1,65 @@
+"""A deploy that cannot work stops with the unit, the node and the journal, and leaves nothing half-deployed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from wpcluster.clients.s3 import s3_client
+from wpcluster.deploy import DeployError, Deployment
+from wpcluster.errors import WpclusterError
+from wpcluster.secrets import Secrets
+
+
+def site_units_left(fleet, deployment):
+    return [u.name for u in fleet.list_units() if u.name in deployment.units]
+
+
+@pytest.mark.destructive
+@pytest.mark.slow
+def test_wrong_db_password_names_the_failed_unit_its_node_and_journal(cluster, fleet, deployment, secrets):
+    wrong = Secrets({**secrets.values, "WORDPRESS_DB_PASSWORD": "not" + secrets["WORDPRESS_DB_PASSWORD"]})
+    try:
+        with pytest.raises(DeployError) as err:
+            Deployment(cluster, fleet, wrong).deploy()
+        message = str(err.value)
+        assert re.search(r"wordpress(-admin|@\d+)\.service is failed/failed on core-\d+", message), message
+        assert "access denied" in message, message
+        assert wrong["WORDPRESS_DB_PASSWORD"] not in message and secrets["WORDPRESS_DB_PASSWORD"] not in message
+        assert not site_units_left(fleet, deployment), "a failed deploy left units behind"
+    finally:
+        deployment.deploy()
+
+
+@pytest.mark.destructive
+def test_missing_bucket_stops_the_deploy_before_any_unit_is_touched(cluster, fleet, deployment, secrets):
+    s3 = s3_client(deployment.services, secrets)
+    bucket = deployment.services.bucket
+    kept = {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+            for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+    for key in kept:
+        s3.delete_object(Bucket=bucket, Key=key)
+    s3.delete_bucket(Bucket=bucket)
+    try:
+        with pytest.raises(DeployError, match=f"bucket '{bucket}'.*cannot be used"):
+            Deployment(cluster, fleet, secrets).deploy()
+        assert deployment.is_up(), "the running site was touched by a deploy that could not start"
+    finally:
+        s3.create_bucket(Bucket=bucket)
+        for key, body in kept.items():
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+@pytest.mark.destructive
+def test_unreachable_registry_is_named(cluster, fleet, deployment, secrets):
+    if cluster.provider != "lab":
+        pytest.skip("the registry is the lab's own")
+    registry = cluster.client.containers.get("wpcluster-registry")
+    registry.stop()
+    try:
+        with pytest.raises(WpclusterError, match="registry"):
+            Deployment(cluster, fleet, secrets).deploy()
+        assert deployment.is_up(), "the running site was touched by a deploy that could not start"
+    finally:
+        registry.start()
