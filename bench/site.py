@@ -38,7 +38,7 @@ def main() -> int:
     owned = lab is None
     lab = lab or Lab(shape).up()
     try:
-        deployment = Deployment(lab, Fleetctl(lab), lab.secrets()).deploy()
+        deployment = Deployment(lab, Fleetctl(lab), lab.secrets()).deploy()  # a fresh deploy: its time is a figure
         node = lab.nodes[0]
         direct = next(url for (backend, _), url in sorted(site_containers(lab).items()) if backend == "wordpress")
         targets = {

@@ -136,12 +136,19 @@ class Deployment:
             self.seconds = time.monotonic() - started
         return self
 
-    def undeploy(self) -> None:
-        """Destroy every unit of the site and its templates."""
+    def undeploy(self, timeout: float = 90) -> None:
+        """Destroy every unit of the site and its templates; wait until fleet reports none of them."""
         with step("destroying the site's units"):
             templates = sorted({template for template, _ in unit_plan(self.cluster.shape) if "@" in template})
             for name in [*reversed(self.units), *templates]:
                 self._destroy_quietly(name)
+
+            def none_left() -> bool:
+                left = [u.name for u in self.fleet.list_units() if u.name in self.units]
+                assert not left, f"fleet still lists {left}"
+                return True
+
+            eventually(none_left, timeout, 1, what="every site unit gone from fleet")
 
     def _destroy_quietly(self, name: str) -> None:
         try:

@@ -228,8 +228,12 @@ class Lab(Cluster):
     @property
     def registry_push_address(self) -> str:
         """Where the host pushes: the registry's loopback port (Docker trusts loopback registries)."""
-        ports = self.client.api.inspect_container(container_name("registry"))["NetworkSettings"]["Ports"]
-        return f"127.0.0.1:{ports['5000/tcp'][0]['HostPort']}"
+        try:
+            ports = self.client.api.inspect_container(container_name("registry"))["NetworkSettings"]["Ports"]
+            return f"127.0.0.1:{ports['5000/tcp'][0]['HostPort']}"
+        except (docker.errors.NotFound, KeyError, IndexError, TypeError):
+            raise LabError(f"the lab registry ({container_name('registry')}, {self.registry}) is not running",
+                           "start it (`docker start wpcluster-registry`) or bring the lab up again") from None
 
     @property
     def site_address(self) -> str:
