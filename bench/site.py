@@ -61,8 +61,7 @@ def main() -> int:
         append_figures(lab.run_id, "site", figures)
         print(f"-> {RESULTS}")
     finally:
-        if owned:
-            lab.down()
+        lab.down() if owned else lab.close()
     return 0
 
 

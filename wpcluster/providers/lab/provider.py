@@ -545,7 +545,8 @@ class Lab(Cluster):
         self._agent_sock = run_dir(self.run_id) / "ssh-agent.sock"
         self._agent_sock.unlink(missing_ok=True)
         self._agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(self._agent_sock)],
-                                       stdout=subprocess.DEVNULL, start_new_session=True)
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       start_new_session=True)
         eventually(self._agent_sock.exists, 5, 0.05, what="ssh-agent socket")
         subprocess.run(["ssh-add", "-q", str(lab_ssh_key())], check=True,
                        env={"SSH_AUTH_SOCK": str(self._agent_sock)}, capture_output=True)
