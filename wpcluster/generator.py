@@ -14,10 +14,16 @@ from wpcluster.clients.site import SERVED_BY
 
 @dataclass(frozen=True)
 class Sample:
-    started: float  # monotonic seconds
+    started: float  # wall-clock seconds (time.time()), so faults and samples share one clock
     seconds: float
     status: int  # 0 when no response came back
     served_by: str
+    target: str = ""
+    path: str = "/"
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 400
 
 
 def hammer(url: str, host: str, workers: int = 4, seconds: float = 10.0, max_requests: int = 100_000
@@ -38,13 +44,13 @@ def hammer(url: str, host: str, workers: int = 4, seconds: float = 10.0, max_req
                 if budget[0] <= 0:
                     return
                 budget[0] -= 1
-            started = time.monotonic()
+            started, clock = time.time(), time.monotonic()
             try:
                 reply = session.get(url, headers={"Host": host}, timeout=5, allow_redirects=False)
                 status, served_by = reply.status_code, reply.headers.get(SERVED_BY, "")
             except requests.RequestException:
                 status, served_by = 0, ""
-            sample = Sample(started, time.monotonic() - started, status, served_by)
+            sample = Sample(started, time.monotonic() - clock, status, served_by)
             with lock:
                 samples.append(sample)
 
@@ -60,7 +66,7 @@ def summarize(samples: list[Sample]) -> dict[str, float | int]:
     """Requests/s, error count and latency percentiles (ms) of one run."""
     if not samples:
         return {"requests": 0}
-    ok = [s for s in samples if 200 <= s.status < 400]
+    ok = [s for s in samples if s.ok]
     span = max(s.started + s.seconds for s in samples) - min(s.started for s in samples)
     latencies = sorted(s.seconds * 1000 for s in ok) or [0.0]
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
@@ -72,3 +78,70 @@ def summarize(samples: list[Sample]) -> dict[str, float | int]:
         "latency_ms_p95": round(quantiles[94], 1),
         "containers": len({s.served_by for s in ok}),
     }
+
+
+# A reader's mix of pages, weighted like a blog's traffic: mostly the home page and posts.
+READER_PATHS = ("/", "/", "/", "/hello-world/", "/?p=1", "/wp-json/wp/v2/posts", "/?s=hello")
+
+
+class Reader:
+    """Background readers (Jepsen's client): request a mix of pages through each target until stopped.
+
+    Every request's time, status, latency, target and answering container is kept. Bounded by
+    ``max_seconds`` and ``max_requests`` whatever happens: the loop stops by itself.
+    """
+
+    def __init__(self, targets: dict[str, str], host: str, workers_per_target: int = 2,
+                 max_seconds: float = 300, max_requests: int = 50_000, timeout: float = 5,
+                 paths: tuple[str, ...] = READER_PATHS) -> None:
+        self.targets, self.host, self.paths, self.timeout = targets, host, paths, timeout
+        self.workers_per_target = workers_per_target
+        self.deadline = 0.0
+        self.max_seconds, self.budget = max_seconds, max_requests
+        self.samples: list[Sample] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _work(self, name: str, base: str, offset: int) -> None:
+        session = requests.Session()
+        i = offset
+        while not self._stop.is_set() and time.monotonic() < self.deadline:
+            with self._lock:
+                if self.budget <= 0:
+                    return
+                self.budget -= 1
+            path = self.paths[i % len(self.paths)]
+            i += 1
+            started, clock = time.time(), time.monotonic()
+            try:
+                reply = session.get(f"{base}{path}", headers={"Host": self.host}, timeout=self.timeout,
+                                    allow_redirects=False)
+                status, served_by = reply.status_code, reply.headers.get(SERVED_BY, "")
+            except requests.RequestException:
+                status, served_by = 0, ""
+            sample = Sample(started, time.monotonic() - clock, status, served_by, name, path)
+            with self._lock:
+                self.samples.append(sample)
+
+    def start(self) -> Reader:
+        self.deadline = time.monotonic() + self.max_seconds
+        for name, base in self.targets.items():
+            for k in range(self.workers_per_target):
+                thread = threading.Thread(target=self._work, args=(name, base.rstrip("/"), k), daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        return self
+
+    def stop(self) -> list[Sample]:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.timeout + 5)
+        with self._lock:
+            return sorted(self.samples, key=lambda s: s.started)
+
+    def __enter__(self) -> Reader:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
