@@ -9,6 +9,7 @@ import etcd as python_etcd
 
 from wpcluster.clients.etcd import cluster_health
 from wpcluster.clients.fleet import Fleetctl
+from wpcluster.clients.site import SiteClient
 from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.cluster import Cluster
 
@@ -95,3 +96,58 @@ def check_registration(cluster: Cluster, etcd_client: python_etcd.Client, apis: 
         assert routed == in_etcd, (
             f"vulcand on {node} routes {sorted(k[1] for k in routed)}, etcd has {sorted(k[1] for k in in_etcd)}"
         )
+
+
+def check_units_on_live_machines(fleet: Fleetctl, units: list[str]) -> None:
+    """Every one of ``units`` is active and running on a machine fleet still lists."""
+    machines = {m.ip for m in fleet.list_machines()}
+    listed = {u.name: u for u in fleet.list_units()}
+    wrong = []
+    for name in units:
+        unit = listed.get(name)
+        if unit is None:
+            wrong.append(f"{name} not listed")
+        elif (unit.active, unit.sub) != ("active", "running"):
+            wrong.append(f"{name} {unit.active}/{unit.sub}")
+        elif unit.ip not in machines:
+            wrong.append(f"{name} on {unit.ip}, which is not a live machine")
+    assert not wrong, f"units not running on live machines: {wrong}"
+
+
+def check_no_container_twice(cluster: Cluster) -> None:
+    """No site container name runs on two nodes at once (a unit running twice after a heal)."""
+    where: dict[str, list[str]] = {}
+    for backend_sid in site_containers(cluster):
+        node, _, name = backend_sid[1].partition(".")
+        where.setdefault(name, []).append(node)
+    twice = {name: nodes for name, nodes in where.items() if len(nodes) > 1}
+    assert not twice, f"containers running on more than one node: {twice}"
+
+
+def check_routes_answer(cluster: Cluster, site: SiteClient, vias: dict[str, str], tries: int = 10) -> None:
+    """Through each of ``vias``: / reaches public containers only, /wp-login.php the admin only."""
+    for name, via in vias.items():
+        public = [site.get("/", via=via) for _ in range(tries)]
+        bad = [(a.status, a.served_by) for a in public if a.status != 200 or a.container == "wordpress-admin"]
+        assert not bad, f"/ through {name}: {bad}"
+        login = site.get("/wp-login.php", via=via)
+        assert login.status == 200 and login.container == "wordpress-admin", (
+            f"/wp-login.php through {name} answered {login.status} from {login.served_by!r}"
+        )
+
+
+def check_site_whole(cluster: Cluster, fleet: Fleetctl, etcd_client: python_etcd.Client, site: SiteClient) -> bool:
+    """Full recovery: the site's WordPress units on live machines, every registered server alive and
+    running once, every route answering through the top LB and every vulcand that runs."""
+    from wpcluster.deploy import wordpress_units  # local: deploy imports the clients this module does
+
+    nodes = [n for n in cluster.nodes if n.is_running()]
+    check_units_on_live_machines(fleet, wordpress_units(cluster.shape))
+    check_registration(cluster, etcd_client, {n.name: VulcandAPI(cluster.vulcand_api_url(n)) for n in nodes})
+    check_no_container_twice(cluster)
+    vulcands = {u.ip for u in fleet.list_units() if u.name.startswith("vulcan@") and u.sub == "running"}
+    vias = {"top LB": f"http://{cluster.site_address}"} | {
+        f"vulcand on {n.name}": cluster.vulcand_url(n) for n in nodes if n.address in vulcands
+    }
+    check_routes_answer(cluster, site, vias)
+    return True

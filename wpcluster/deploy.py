@@ -56,7 +56,12 @@ def unit_plan(shape: Shape) -> list[tuple[str, str]]:
     return plan
 
 
-def site_env(shape: Shape, services: SiteServices, secrets: Secrets) -> dict[str, str]:
+def wordpress_units(shape: Shape) -> list[str]:
+    """The units that serve the site itself (what must survive a node)."""
+    return [name for _, name in unit_plan(shape) if name.startswith("wordpress")]
+
+
+def site_env(shape: Shape, services: SiteServices, secrets: Secrets, etcd_endpoints: list[str]) -> dict[str, str]:
     """/etc/wpcluster/site.env: what units and their containers are configured with."""
     site = shape.site
     return {
@@ -65,6 +70,7 @@ def site_env(shape: Shape, services: SiteServices, secrets: Secrets) -> dict[str
         "VULCAND_PREFIX": site.vulcand_prefix,
         "SIDEKICK_SERVER_TTL": str(site.server_ttl),
         "SIDEKICK_HEARTBEAT": str(site.heartbeat),
+        "WPCLUSTER_ETCD_ENDPOINTS": ",".join(etcd_endpoints),
         "WORDPRESS_DB_NAME": site.database,
         "WORDPRESS_DB_HOST": services.db_host,
         "WORDPRESS_DB_USER": site.db_user,
@@ -115,7 +121,8 @@ class Deployment:
             with step("images and services outside fleet (DB, S3, top LB)"):
                 self.services = self.cluster.prepare_site(self.secrets)
                 check_bucket(self.services, self.secrets)
-            env = "".join(f"{k}={v}\n" for k, v in site_env(shape, self.services, self.secrets).items())
+            values = site_env(shape, self.services, self.secrets, self.cluster.etcd_endpoints)
+            env = "".join(f"{k}={v}\n" for k, v in values.items())
             for node in self.cluster.nodes:
                 node.put_file(SITE_ENV_PATH, env, mode=0o600)
             started = time.monotonic()

@@ -124,6 +124,11 @@ class Reader:
             with self._lock:
                 self.samples.append(sample)
 
+    @property
+    def successes(self) -> int:
+        with self._lock:
+            return sum(1 for s in self.samples if s.ok)
+
     def start(self) -> Reader:
         self.deadline = time.monotonic() + self.max_seconds
         for name, base in self.targets.items():

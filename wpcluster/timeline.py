@@ -33,7 +33,7 @@ def plot(samples: list[Sample], verdict: FaultVerdict, path: Path, title: str) -
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6), sharex=True, height_ratios=[2, 1])
     top.plot(span, [ok[t] for t in span], color="tab:green", label="successes/s")
-    top.bar(span, [bad[t] for t in span], color="tab:red", label="errors/s", width=1.0)
+    top.bar(span, [bad[t] for t in span], color="tab:red", label="errors/s", width=1.0, align="edge")
     top.set_ylabel("requests per second")
     p95 = [sorted(latency[t])[int(0.95 * (len(latency[t]) - 1))] if latency[t] else float("nan") for t in span]
     bottom.plot(span, p95, color="tab:blue", label="p95 latency")

@@ -22,7 +22,7 @@ def test_site_env_carries_the_seeds_variables_and_every_salt():
     shape = load_shape()
     secrets = Secrets.generate()
     services = SiteServices("172.30.8.20:3306", "http://172.30.8.21:9000", "http://172.30.8.21:9000", "b")
-    env = site_env(shape, services, secrets)
+    env = site_env(shape, services, secrets, ["http://172.30.8.101:2379"])
     for name in ("WORDPRESS_DB_NAME", "WORDPRESS_DB_HOST", "WORDPRESS_DB_USER", "WORDPRESS_DB_PASSWORD",
                  "WORDPRESS_CACHE_S3_KEY", "WORDPRESS_CACHE_S3_SECRET", "WORDPRESS_CACHE_S3_BUCKET"):
         assert env[name], name

@@ -1,5 +1,5 @@
 module github.com/wpcluster/tools/linearizability
 
-go 1.26.8
+go 1.21
 
-require github.com/anishathalye/porcupine v1.3.1 // indirect
+require github.com/anishathalye/porcupine v1.3.1

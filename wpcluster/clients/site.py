@@ -84,3 +84,20 @@ class SiteClient:
             raise AssertionError(f"login as {user} failed: {answer.status} served by {answer.served_by}: "
                                  f"{answer.response.text[:300]}")
         return session
+
+    def rest_nonce(self, session: requests.Session, via: str | None = None) -> str:
+        """A REST API nonce for a logged-in session (WordPress's admin-ajax `rest-nonce` action)."""
+        answer = self.get("/wp-admin/admin-ajax.php?action=rest-nonce", via=via, session=session)
+        nonce = answer.response.text.strip()
+        if answer.status != 200 or not nonce.isalnum():
+            raise AssertionError(f"no REST nonce: {answer.status} from {answer.served_by}: {nonce[:200]}")
+        return nonce
+
+    def create_post(self, session: requests.Session, nonce: str, title: str, via: str | None = None) -> int:
+        """Publish a post through the REST API; return its id (raises unless WordPress acknowledged it)."""
+        answer = self.request("POST", "/wp-json/wp/v2/posts", via=via, session=session,
+                              headers={"X-WP-Nonce": nonce}, json={"title": title, "status": "publish"})
+        if answer.status != 201:
+            raise AssertionError(f"post not created: {answer.status} from {answer.served_by}: "
+                                 f"{answer.response.text[:200]}")
+        return int(answer.response.json()["id"])

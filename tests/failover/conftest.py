@@ -1,0 +1,96 @@
+"""The failover suites: faults under load, a verdict and a timeline per fault.
+
+Each test starts from a whole site, runs background readers through the top LB
+and one surviving vulcand, injects one fault through the nemesis, waits for
+full recovery, and leaves in results/<run>/failover/ a PNG timeline, a text
+summary and the figures as JSON. The nemesis heals whatever is left broken.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from fixtures.options import RUN_KEY
+from wpcluster.checkers import check_etcd_healthy, check_site_whole
+from wpcluster.faults import FaultRecord
+from wpcluster.generator import Reader, Sample
+from wpcluster.results import append_figures, run_dir
+from wpcluster.thresholds import FailoverThresholds, failover_thresholds
+from wpcluster.timeline import plot
+from wpcluster.verdict import FaultVerdict, judge
+from wpcluster.waits import eventually
+
+WHOLE_WITHIN = 180.0  # a node restarted by the previous test boots, rejoins and gets its units back
+BASELINE = 30  # successful reads before the fault, so the timeline shows normal service first
+
+
+@pytest.fixture
+def thresholds(cluster) -> FailoverThresholds:
+    return failover_thresholds(cluster.shape)
+
+
+@pytest.fixture(autouse=True)
+def whole_site(cluster, deployment, fleet, etcd, site):
+    """Every failover test starts (and must be able to start) from a whole cluster and site."""
+    eventually(lambda: check_etcd_healthy(cluster) or True, WHOLE_WITHIN, 1, what="etcd2 whole")
+    deployment.wait_units_active(timeout=WHOLE_WITHIN)
+    eventually(lambda: check_site_whole(cluster, fleet, etcd, site), WHOLE_WITHIN, 1, what="site whole")
+
+
+@dataclass
+class Observation:
+    """One fault under load: the readers, the fault record, and when the site was whole again."""
+
+    reader: Reader
+    fault: FaultRecord | None = None
+    recovered_at: float | None = None
+    samples: list[Sample] = field(default_factory=list)
+    verdict: FaultVerdict | None = None
+
+
+@pytest.fixture
+def observe(request, cluster, fleet, etcd, site):
+    """``with observe(survivor) as obs:`` runs readers; record the fault in ``obs.fault``; on exit the
+    test waits (bounded) for full recovery, judges, draws the timeline and saves the figures."""
+    run_id = request.config.stash[RUN_KEY]
+    name = re.sub(r"[^\w.-]+", "_", request.node.name)
+    observations: list[Observation] = []
+
+    class _Context:
+        def __init__(self, survivor, recover_within: float) -> None:
+            targets = {"top LB": f"http://{cluster.site_address}",
+                       f"vulcand on {survivor.name}": cluster.vulcand_url(survivor)}
+            self.obs = Observation(Reader(targets, cluster.shape.site_authority, max_seconds=recover_within + 120))
+            self.recover_within = recover_within
+
+        def __enter__(self) -> Observation:
+            reader = self.obs.reader.start()
+            eventually(lambda: reader.successes >= BASELINE, 30, 0.1, what=f"{BASELINE} reads before the fault")
+            observations.append(self.obs)
+            return self.obs
+
+        def __exit__(self, *exc) -> None:
+            obs = self.obs
+            try:
+                if exc[0] is None and obs.fault is not None and obs.recovered_at is None:
+                    try:
+                        eventually(lambda: check_site_whole(cluster, fleet, etcd, site), self.recover_within, 1,
+                                   what=f"full recovery after {obs.fault.describe()}")
+                        obs.recovered_at = time.time()
+                    except AssertionError:
+                        obs.recovered_at = None
+            finally:
+                obs.samples = obs.reader.stop()
+                if obs.fault is not None and obs.samples:
+                    obs.verdict = judge(obs.samples, obs.fault, obs.recovered_at, until=obs.samples[-1].started)
+                    folder = run_dir(run_id) / "failover"
+                    obs.verdict.save(folder, name)
+                    plot(obs.samples, obs.verdict, folder / f"{name}.png", f"{request.node.name}")
+                    append_figures(run_id, "failover", {"test": name, **obs.verdict.__dict__,
+                                                        "recovery_seconds": obs.verdict.recovery_seconds})
+
+    return _Context
