@@ -10,17 +10,18 @@
 //
 //	{"client": 0, "call": 100, "return": 250,
 //	 "input":  {"op": "cas", "key": "k1", "value": "new", "expected": "old"},
-//	 "output": {"ok": true, "value": null, "unknown": false}}
+//	 "output": {"ok": true, "value": null, "unknown": false, "failed": false}}
 //
 // call and return are nanoseconds on one monotonic clock. For a read,
 // output.value is the value read (null or missing: the key was absent). For a
 // cas, output.ok says whether it swapped. output.unknown marks a write or cas
 // whose outcome is indeterminate (timeout, connection lost after sending, a
 // 5xx): its return time is ignored and put after the end of the history, so
-// it may take effect at any point after its call, or never. Reads that failed
-// (ok false or unknown) and writes that definitely failed (ok false, not
-// unknown) did not change anything and are dropped. Other fields (endpoint,
-// error) are kept as metadata for the visualization.
+// it may take effect at any point after its call, or never. output.failed
+// marks a request that certainly had no effect (never sent); such operations,
+// reads that got no answer (ok false or unknown) and writes that were refused
+// (ok false, not unknown) change nothing and are dropped. Other fields
+// (endpoint, error) are kept as metadata for the visualization.
 //
 // It prints one JSON verdict line and exits 0 when the history is
 // linearizable, 1 when it is not, 2 when the check timed out, and 3 when the
@@ -62,6 +63,7 @@ type outputJSON struct {
 	Ok      *bool   `json:"ok"`
 	Value   *string `json:"value"`
 	Unknown bool    `json:"unknown"`
+	Failed  bool    `json:"failed"`
 }
 
 type operationJSON struct {
@@ -157,6 +159,15 @@ func parseHistory(data []byte) (parsed, error) {
 		default:
 			return parsed{}, fmt.Errorf("%s: input.op is %q, not read, write or cas", where, in.Op)
 		}
+		if out.Failed && out.Unknown {
+			return parsed{}, fmt.Errorf("%s: output cannot be both failed and unknown", where)
+		}
+		ok := out.Ok != nil && *out.Ok
+		// Operations that certainly changed nothing and told nothing.
+		if out.Failed || (model.kind == opRead && out.Unknown) || (model.kind == opWrite && out.Ok != nil && !ok && !out.Unknown) {
+			result.dropped++
+			continue
+		}
 		if !out.Unknown {
 			if out.Ok == nil {
 				return parsed{}, fmt.Errorf("%s: output.ok is missing (and output.unknown is not true)", where)
@@ -168,9 +179,7 @@ func parseHistory(data []byte) (parsed, error) {
 				return parsed{}, fmt.Errorf("%s: returns (%d) before its call (%d)", where, *r.Return, *r.Call)
 			}
 		}
-		ok := out.Ok != nil && *out.Ok
-		// Operations that changed nothing and told nothing.
-		if (model.kind == opRead && (out.Unknown || !ok)) || (model.kind == opWrite && !out.Unknown && !ok) {
+		if model.kind == opRead && !ok {
 			result.dropped++
 			continue
 		}
