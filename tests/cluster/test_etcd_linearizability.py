@@ -1,0 +1,67 @@
+"""etcd2 stays linearizable while members are killed and partitioned (checked by porcupine, not by hand).
+
+Concurrent clients, each bound to one member, read (quorum), write and compare-and-swap a few
+keys while the nemesis kills the leader's member, restarts it, cuts a follower off and heals it.
+The recorded history goes to tools/linearizability (porcupine); its HTML view and verdict land in
+results/<run>/etcd/.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from fixtures.options import RUN_KEY
+from wpcluster.clients.etcd import cluster_health
+from wpcluster.linearizability import check, record_history, summary
+from wpcluster.results import append_figures, run_dir
+from wpcluster.waits import eventually
+
+pytestmark = [pytest.mark.destructive, pytest.mark.slow]
+
+RECORD_SECONDS = 24.0
+MAX_OPERATIONS = 20_000
+
+
+def leader(cluster):
+    health = cluster_health(cluster.etcd_endpoints, names=[n.name for n in cluster.nodes])
+    return cluster.node(health.leaders[0]) if health.leaders else None
+
+
+def test_history_under_member_kills_and_partitions_is_linearizable(request, cluster, nemesis):
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def faults():
+        try:
+            first = leader(cluster)
+            nemesis.kill_member(first)
+            done.wait(5)  # the fault's duration: the clients run against two members meanwhile
+            nemesis.restart_member(first)
+            eventually(lambda: cluster_health(cluster.etcd_endpoints).healthy, 30, 0.5, what="member back")
+            follower = next(n for n in cluster.nodes if n is not leader(cluster))
+            nemesis.partition(follower)
+            done.wait(5)
+            nemesis.heal(follower)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    nemesis_thread = threading.Thread(target=faults, daemon=True)
+    nemesis_thread.start()
+    history = record_history(cluster.etcd_endpoints, keys=4, clients=9, seconds=RECORD_SECONDS,
+                             max_ops=MAX_OPERATIONS)
+    done.set()
+    nemesis_thread.join(60)
+    assert not errors, f"the nemesis failed: {errors[0]!r}"
+    assert [r.kind for r in nemesis.records] == ["etcd-member-kill", "partition"], nemesis.records
+
+    folder = run_dir(request.config.stash[RUN_KEY]) / "etcd"
+    verdict = check(history, timeout_s=120, visualization=folder / "etcd-linearizability.html")
+    figures = {**summary(history), "result": verdict.result, "check_seconds": verdict.seconds,
+               "faults": [f"{r.describe()} {r.started:.1f}-{r.ended:.1f}" for r in nemesis.records]}
+    (folder / "etcd-linearizability.json").write_text(json.dumps(figures, indent=2) + "\n")
+    append_figures(request.config.stash[RUN_KEY], "etcd_linearizability", figures)
+    assert verdict.operations > 100, f"too few operations recorded to judge: {figures}"
+    assert verdict.ok, f"etcd2's history is {verdict.result} under faults: {figures}; see {verdict.visualization}"
