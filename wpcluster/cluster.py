@@ -23,6 +23,7 @@ class SiteServices:
     s3_endpoint: str  # URL, as containers on the nodes reach it
     s3_harness_endpoint: str  # URL, as the harness reaches it
     bucket: str
+    public_url: str  # where visitors fetch the bucket's objects (the cache home for assets)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ def site_env(shape: Shape, services: SiteServices, secrets: Secrets, etcd_endpoi
         "WORDPRESS_CACHE_S3_SECRET": secrets["WORDPRESS_CACHE_S3_SECRET"],
         "WORDPRESS_CACHE_S3_BUCKET": services.bucket,
         "WORDPRESS_CACHE_S3_ENDPOINT": services.s3_endpoint,
+        "WORDPRESS_CACHE_PUBLIC_URL": services.public_url,
         "WORDPRESS_CACHE_HOME": shape.site_url,
         "WORDPRESS_ADMIN_USER": site.admin_user,
         "WORDPRESS_ADMIN_PASSWORD": secrets["WORDPRESS_ADMIN_PASSWORD"],

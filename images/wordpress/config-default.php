@@ -38,11 +38,20 @@ define('WPCLUSTER_CACHE_HOME', rtrim(wpcluster_env('WORDPRESS_CACHE_HOME'), '/')
 define('WP_HOME', WPCLUSTER_CACHE_HOME);
 define('WP_SITEURL', WPCLUSTER_CACHE_HOME);
 
-/* For the project's S3 cache plugin. */
+/*
+ * For the project's S3 cache (mu-plugins/wpcluster-s3-cache.php): the bucket,
+ * its credential, the S3 API endpoint (default AWS's for the region), the
+ * canned ACL sent with each PUT (`none`: no ACL header, for buckets made
+ * public by a bucket policy), and the base URL visitors fetch the objects
+ * from (default <endpoint>/<bucket>; a CDN or CNAME goes here).
+ */
 define('WPCLUSTER_CACHE_S3_KEY', wpcluster_env('WORDPRESS_CACHE_S3_KEY'));
 define('WPCLUSTER_CACHE_S3_SECRET', wpcluster_env('WORDPRESS_CACHE_S3_SECRET'));
 define('WPCLUSTER_CACHE_S3_BUCKET', wpcluster_env('WORDPRESS_CACHE_S3_BUCKET'));
-define('WPCLUSTER_CACHE_S3_ENDPOINT', wpcluster_env('WORDPRESS_CACHE_S3_ENDPOINT'));
+define('WPCLUSTER_CACHE_S3_ENDPOINT', rtrim(wpcluster_env('WORDPRESS_CACHE_S3_ENDPOINT'), '/'));
+define('WPCLUSTER_CACHE_S3_REGION', wpcluster_env('WORDPRESS_CACHE_S3_REGION', 'us-east-1'));
+define('WPCLUSTER_CACHE_S3_ACL', wpcluster_env('WORDPRESS_CACHE_S3_ACL', 'public-read'));
+define('WPCLUSTER_CACHE_PUBLIC_URL', rtrim(wpcluster_env('WORDPRESS_CACHE_PUBLIC_URL'), '/'));
 
 define('WPCLUSTER_ADMIN_ENABLED', wpcluster_env('WORDPRESS_ADMIN_ENABLED') === 'true');
 define('WPCLUSTER_SERVED_BY', wpcluster_env('WPCLUSTER_CONTAINER') . '@' . wpcluster_env('WPCLUSTER_NODE'));

@@ -4,7 +4,10 @@
  *
  *   php setup.php public   wait for the database, then return
  *   php setup.php admin    wait for the database, then install the blog once
- *                          (a blog already installed is left untouched)
+ *                          (a blog already installed is left untouched), then
+ *                          push the static files to the S3 cache's bucket
+ *                          (the must-use plugin wpcluster-s3-cache; a store
+ *                          that does not answer is reported, not fatal)
  *
  * The wait is bounded (WORDPRESS_DB_WAIT seconds, default 60). Wrong
  * credentials or an unknown database fail at once. Messages name the
@@ -138,9 +141,30 @@ function wp_new_blog_notification($blog_title, $blog_url, $user_id, $password)
 require '/usr/share/wordpress/wp-load.php';
 require_once ABSPATH . 'wp-admin/includes/upgrade.php';
 
+/* ---- 3. after 2: the S3 cache's first deploy (wp-includes' and the theme's static files) ---- */
+// Here, before Apache starts, so the bucket holds them by the time the admin
+// container answers; each start pushes only what the bucket lacks. Not
+// fatal: pages keep local URLs for what is not in the bucket, and wp-admin
+// retries.
+function push_static_files()
+{
+    if (!function_exists('wpcluster_s3_cache')) {
+        say('S3 cache: the must-use plugin wpcluster-s3-cache is not loaded; static files stay local');
+        return;
+    }
+    $cache = wpcluster_s3_cache();
+    if ($cache === null) {
+        say('S3 cache off (' . WPCluster_S3_Cache::disabled_reason() . '): static files and uploads stay local');
+        return;
+    }
+    say(sprintf('S3 cache: %s, public URL %s', $cache->client()->where(), $cache->public_url()));
+    $cache->deploy_static('say');
+}
+
 if (is_blog_installed()) {
-    say(sprintf("WordPress %s is already installed at %s ('%s'): nothing to do",
+    say(sprintf("WordPress %s is already installed at %s ('%s')",
         get_bloginfo('version'), $home, get_option('blogname')));
+    push_static_files();
     exit(0);
 }
 
@@ -198,4 +222,5 @@ if (!is_blog_installed() || get_option('permalink_structure') !== $permalinks) {
     fail('the install did not complete (blog not installed or permalinks not set)');
 }
 say(sprintf("installed: admin user id %d, permalinks %s", $result['user_id'], $permalinks));
+push_static_files();
 exit(0);

@@ -21,12 +21,14 @@ def test_units_follow_the_seeds_wordpress_up_order():
 def test_site_env_carries_the_seeds_variables_and_every_salt():
     shape = load_shape()
     secrets = Secrets.generate()
-    services = SiteServices("172.30.8.20:3306", "http://172.30.8.21:9000", "http://172.30.8.21:9000", "b")
+    services = SiteServices("172.30.8.20:3306", "http://172.30.8.21:9000", "http://172.30.8.21:9000", "b",
+                            "http://172.30.8.21:9000/b")
     env = site_env(shape, services, secrets, ["http://172.30.8.101:2379"])
     for name in ("WORDPRESS_DB_NAME", "WORDPRESS_DB_HOST", "WORDPRESS_DB_USER", "WORDPRESS_DB_PASSWORD",
                  "WORDPRESS_CACHE_S3_KEY", "WORDPRESS_CACHE_S3_SECRET", "WORDPRESS_CACHE_S3_BUCKET"):
         assert env[name], name
     assert env["WORDPRESS_CACHE_HOME"] == "http://wordpress.local:8888"
+    assert env["WORDPRESS_CACHE_PUBLIC_URL"] == "http://172.30.8.21:9000/b"
     assert all(env[name] == secrets[name] for name in SALT_NAMES)
     assert "MARIADB_ROOT_PASSWORD" not in env  # the nodes never need the DB's root password
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import botocore.config
 import botocore.exceptions
@@ -21,11 +23,20 @@ def s3_client(services: SiteServices, secrets: Secrets):  # noqa: ANN201 - boto3
     )
 
 
+def public_read_policy(bucket: str) -> str:
+    """Anyone may GET an object; nobody anonymous may list, write or delete (what a CDN origin needs)."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["s3:GetObject"],
+        "Resource": [f"arn:aws:s3:::{bucket}/*"],
+    }]})
+
+
 def ensure_bucket(services: SiteServices, secrets: Secrets) -> bool:
-    """Create the site's bucket if it does not exist; True once it does."""
+    """Create the site's bucket if it does not exist, with its public-read policy; True once done."""
     client = s3_client(services, secrets)
     try:
         client.head_bucket(Bucket=services.bucket)
     except botocore.exceptions.ClientError:
         client.create_bucket(Bucket=services.bucket)
+    client.put_bucket_policy(Bucket=services.bucket, Policy=public_read_policy(services.bucket))
     return True

@@ -46,6 +46,19 @@ VULCAND = GoProgram(
     packages={"vulcand": "github.com/vulcand/vulcand", "vctl": "github.com/vulcand/vulcand/vctl"},
 )
 
+# The lab's S3 store. MinIO stamps its version from ldflags (its own build script does the same).
+MINIO_COMMIT = "7aac2a2c5b7c"  # = the pseudo-version pinned in images/s3/go/go.mod
+MINIO = GoProgram(
+    name="minio",
+    module_dir=PROJECT_ROOT / "images" / "s3" / "go",
+    packages={"minio": "github.com/minio/minio"},
+    ldflags="-s -w " + " ".join(
+        f"-X github.com/minio/minio/cmd.{var}={value}"
+        for var, value in (("Version", "2026-02-12T20:18:48Z"), ("ReleaseTag", "DEVELOPMENT.2026-02-12T20-18-48Z"),
+                           ("CommitID", MINIO_COMMIT), ("ShortCommitID", MINIO_COMMIT), ("CopyrightYear", "2026"))
+    ),
+)
+
 
 def go_version() -> str:
     if shutil.which("go") is None:

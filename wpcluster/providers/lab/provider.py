@@ -362,6 +362,10 @@ class Lab(Cluster):
 
     def _run_host(self, role: str, image: str, address: str, start: bool = True,
                   **options) -> docker.models.containers.Container:  # noqa: ANN003
+        try:  # a stopped host of this run (it died, or a test stopped it) is replaced
+            self.client.containers.get(container_name(role)).remove(force=True)
+        except docker.errors.NotFound:
+            pass
         container = self.client.containers.create(
             image, name=container_name(role), hostname=role, labels=self.labels(role), detach=True,
             network=self.network_name, **options,
@@ -497,7 +501,12 @@ class Lab(Cluster):
                                         "MARIADB_ROOT_PASSWORD": secrets["MARIADB_ROOT_PASSWORD"]})
         s3_is_new = not self._running("s3")
         if s3_is_new:
-            self._run_host("s3", images["s3"], self.shape.host_address("s3"))
+            volume = self.client.volumes.create(f"{PREFIX}-s3-data", labels=self.labels("s3-data"))
+            # The site's key is the store's own credential (MinIO's root user).
+            self._run_host("s3", images["s3"], self.shape.host_address("s3"),
+                           volumes={volume.name: {"bind": "/var/lib/minio", "mode": "rw"}},
+                           environment={"S3_ACCESS_KEY": secrets["WORDPRESS_CACHE_S3_KEY"],
+                                        "S3_SECRET_KEY": secrets["WORDPRESS_CACHE_S3_SECRET"]})
         if not self._running("lb"):
             self._run_host("lb", images["lb"], self.shape.host_address("lb"), start=False,
                            ports={f"{self.shape.site_port}/tcp": ("127.0.0.1", self.shape.site_port)})
@@ -514,11 +523,12 @@ class Lab(Cluster):
             s3_endpoint=f"http://{self.shape.host_endpoint('s3')}",
             s3_harness_endpoint=f"http://{self.shape.host_endpoint('s3')}",
             bucket=site.bucket,
+            public_url=f"http://{self.shape.host_endpoint('s3')}/{site.bucket}",
         )
         with step("waiting for MariaDB and the S3 store"):
             eventually(lambda: _tcp_open(self.shape.host_address("db"), self.shape.lab_ports["db"]), 120, 0.5,
                        what=f"MariaDB answering at {services.db_host}")
-            if s3_is_new:  # the store is the lab's: it comes with the site's bucket, once
+            if s3_is_new:  # the store is the lab's: it comes with the site's bucket and its policy, once
                 eventually(lambda: ensure_bucket(services, secrets), 60, 0.5,
                            what=f"bucket {site.bucket} at {services.s3_harness_endpoint}")
         return services
