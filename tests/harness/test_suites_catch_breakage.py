@@ -65,3 +65,26 @@ def test_routing_suite_fails_when_the_admin_frontend_points_at_the_public_backen
     assert re.search(r"/wp-admin/ through .* reached \{'wordpress-\d", output), (
         f"the failure does not say that wp-admin reached a public container:\n{output[-3000:]}"
     )
+
+
+@pytest.mark.destructive
+def test_cache_suite_fails_when_uploads_stay_local(cluster, deployment):
+    """Take the S3 plugin out of every WordPress container: uploads stay local, pages link local files."""
+    plugin = "/var/lib/wordpress/wp-content/mu-plugins/wpcluster-s3-cache.php"
+    moved = []
+    for node in cluster.nodes:
+        for name in node.exec("docker ps --format '{{.Names}}' --filter name=wordpress").stdout.split():
+            if node.exec(f"docker exec {name} mv {plugin} /tmp/plugin.off").ok:
+                moved.append((node, name))
+    assert moved, "no WordPress container to break"
+    try:
+        result = run_suite(
+            "tests/cache/test_cache.py::test_an_upload_lands_in_the_bucket_in_every_size_and_posts_link_it")
+    finally:
+        for node, name in moved:
+            node.exec(f"docker exec {name} mv /tmp/plugin.off {plugin}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, f"the cache suite passed with the S3 plugin removed:\n{output[-3000:]}"
+    assert "sizes of the upload missing from the bucket" in output, (
+        f"the failure does not say the upload stayed out of the bucket:\n{output[-3000:]}"
+    )

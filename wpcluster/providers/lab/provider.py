@@ -501,12 +501,7 @@ class Lab(Cluster):
                                         "MARIADB_ROOT_PASSWORD": secrets["MARIADB_ROOT_PASSWORD"]})
         s3_is_new = not self._running("s3")
         if s3_is_new:
-            volume = self.client.volumes.create(f"{PREFIX}-s3-data", labels=self.labels("s3-data"))
-            # The site's key is the store's own credential (MinIO's root user).
-            self._run_host("s3", images["s3"], self.shape.host_address("s3"),
-                           volumes={volume.name: {"bind": "/var/lib/minio", "mode": "rw"}},
-                           environment={"S3_ACCESS_KEY": secrets["WORDPRESS_CACHE_S3_KEY"],
-                                        "S3_SECRET_KEY": secrets["WORDPRESS_CACHE_S3_SECRET"]})
+            self.start_store(images["s3"], secrets["WORDPRESS_CACHE_S3_KEY"], secrets["WORDPRESS_CACHE_S3_SECRET"])
         if not self._running("lb"):
             self._run_host("lb", images["lb"], self.shape.host_address("lb"), start=False,
                            ports={f"{self.shape.site_port}/tcp": ("127.0.0.1", self.shape.site_port)})
@@ -532,6 +527,17 @@ class Lab(Cluster):
                 eventually(lambda: ensure_bucket(services, secrets), 60, 0.5,
                            what=f"bucket {site.bucket} at {services.s3_harness_endpoint}")
         return services
+
+    def start_store(self, image: str, key: str, secret: str) -> None:
+        """(Re)start the S3 store with the given credential; its objects live on a volume and survive.
+
+        The site's key is the store's own credential (MinIO's root user). Starting it with another
+        secret is how a test rotates the store's credential behind the site's back.
+        """
+        volume = self.client.volumes.create(f"{PREFIX}-s3-data", labels=self.labels("s3-data"))
+        self._run_host("s3", image, self.shape.host_address("s3"),
+                       volumes={volume.name: {"bind": "/var/lib/minio", "mode": "rw"}},
+                       environment={"S3_ACCESS_KEY": key, "S3_SECRET_KEY": secret})
 
     def _running(self, role: str) -> bool:
         try:
