@@ -48,6 +48,7 @@ class Observation:
     reader: Reader
     fault: FaultRecord | None = None
     recovered_at: float | None = None
+    not_recovered: str = ""  # what the recovery check last saw, when it never passed
     samples: list[Sample] = field(default_factory=list)
     verdict: FaultVerdict | None = None
 
@@ -81,8 +82,8 @@ def observe(request, cluster, fleet, etcd, site):
                         eventually(lambda: check_site_whole(cluster, fleet, etcd, site), self.recover_within, 1,
                                    what=f"full recovery after {obs.fault.describe()}")
                         obs.recovered_at = time.time()
-                    except AssertionError:
-                        obs.recovered_at = None
+                    except AssertionError as exc:
+                        obs.recovered_at, obs.not_recovered = None, str(exc)
             finally:
                 obs.samples = obs.reader.stop()
                 if obs.fault is not None and obs.samples:

@@ -33,7 +33,7 @@ def test_killing_the_admin_node_moves_admin_and_keeps_the_site_up(cluster, fleet
 
     verdict = obs.verdict
     assert verdict is not None and obs.recovered_at is not None, (
-        f"the site did not fully recover within {thresholds.recovery_seconds + 30:.0f}s of killing {victim.name}; "
+        f"the site did not fully recover after killing {victim.name}: {obs.not_recovered}\n"
         f"readers saw {verdict.summary() if verdict else 'nothing'}"
     )
     assert verdict.recovery_seconds <= thresholds.recovery_seconds, (
@@ -62,7 +62,8 @@ def test_pausing_a_node_and_resuming_it(cluster, fleet, nemesis, observe, site, 
         eventually(lambda: victim.address not in {m.ip for m in fleet.list_machines()},
                    thresholds.recovery_seconds + 15, 1, what=f"fleet dropping paused {victim.name}")
         nemesis.resume_node(victim)
-    assert obs.recovered_at is not None, f"no full recovery after pausing {victim.name}:\n{obs.verdict.summary()}"
+    assert obs.recovered_at is not None, (
+        f"no full recovery after pausing {victim.name}: {obs.not_recovered}\n{obs.verdict.summary()}")
 
 
 def test_killing_the_etcd_leader_elects_a_new_one_and_registrations_continue(cluster, fleet, nemesis, etcd,

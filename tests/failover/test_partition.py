@@ -43,7 +43,8 @@ def test_partitioned_node_is_replaced_and_leaves_no_twin_after_the_heal(cluster,
                    thresholds.recovery_seconds, 1, what="the site's units rescheduled on the majority")
         nemesis.heal(victim)
     # Leaving the block waited for full recovery, which includes no container running on two nodes.
-    assert obs.recovered_at is not None, f"no full recovery after healing {victim.name}:\n{obs.verdict.summary()}"
+    assert obs.recovered_at is not None, (
+        f"no full recovery after healing {victim.name}: {obs.not_recovered}\n{obs.verdict.summary()}")
 
     def caught_up():
         stale = {k: v for k, v in written.items() if isolated.read(k).value != v}
