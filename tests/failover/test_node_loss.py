@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from wpcluster.checkers import etcd_servers
 from wpcluster.clients.etcd import cluster_health
+from wpcluster.waits import eventually
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 
@@ -57,8 +59,6 @@ def test_pausing_a_node_and_resuming_it(cluster, fleet, nemesis, observe, site, 
         obs.fault = nemesis.records[-1]
         # A gray failure: the node keeps its address and answers nothing. Hold it until fleet has
         # given up on it, so that its units are rescheduled and the resume has to reconcile twins.
-        from wpcluster.waits import eventually
-
         eventually(lambda: victim.address not in {m.ip for m in fleet.list_machines()},
                    thresholds.recovery_seconds + 15, 1, what=f"fleet dropping paused {victim.name}")
         nemesis.resume_node(victim)
@@ -68,9 +68,6 @@ def test_pausing_a_node_and_resuming_it(cluster, fleet, nemesis, observe, site, 
 
 def test_killing_the_etcd_leader_elects_a_new_one_and_registrations_continue(cluster, fleet, nemesis, etcd,
                                                                              thresholds):
-    from wpcluster.checkers import etcd_servers
-    from wpcluster.waits import eventually
-
     health = cluster_health(cluster.etcd_endpoints, names=[n.name for n in cluster.nodes])
     leader = cluster.node(health.leaders[0])
     nemesis.kill_member(leader)
