@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import requests
 
 from wpcluster.clients.fleet import Fleetctl, FleetctlError, Unit
+from wpcluster.clients.site import SiteClient
 from wpcluster.cluster import Cluster, SiteServices
 from wpcluster.errors import WpclusterError
 from wpcluster.progress import say, step
@@ -24,7 +25,6 @@ from wpcluster.waits import GiveUp, NotReached, eventually
 
 UNITS_DIR = PROJECT_ROOT / "units"
 SITE_ENV_PATH = "/etc/wpcluster/site.env"
-SERVED_BY = "X-Served-By"
 UNITS_ACTIVE_WITHIN = 240.0  # the first pull of the WordPress image on every node dominates
 SITE_ANSWERS_WITHIN = 120.0
 
@@ -200,10 +200,9 @@ class Deployment:
         shape = self.cluster.shape
 
         def answers() -> bool:
-            reply = requests.get(f"http://{self.cluster.site_address}/", headers={"Host": shape.site_authority},
-                                 timeout=5, allow_redirects=False)
-            assert reply.status_code == 200 and SERVED_BY in reply.headers, (
-                f"GET / answered {reply.status_code} served by {reply.headers.get(SERVED_BY)}: {reply.text[:200]}"
+            answer = SiteClient(shape.site_url, f"http://{self.cluster.site_address}", timeout=5).get("/")
+            assert answer.status == 200 and answer.served_by, (
+                f"GET / answered {answer.status} served by {answer.served_by!r}: {answer.response.text[:200]}"
             )
             return True
 
