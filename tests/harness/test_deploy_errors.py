@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import secrets as random
+from dataclasses import replace
 
 import pytest
 
-from wpcluster.clients.s3 import s3_client
 from wpcluster.deploy import DeployError, Deployment
 from wpcluster.errors import WpclusterError
 from wpcluster.secrets import Secrets
@@ -33,22 +34,15 @@ def test_wrong_db_password_names_the_failed_unit_its_node_and_journal(cluster, f
 
 
 @pytest.mark.destructive
-def test_missing_bucket_stops_the_deploy_before_any_unit_is_touched(cluster, fleet, deployment, secrets):
-    s3 = s3_client(deployment.services, secrets)
-    bucket = deployment.services.bucket
-    kept = {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
-            for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
-    for key in kept:
-        s3.delete_object(Bucket=bucket, Key=key)
-    s3.delete_bucket(Bucket=bucket)
-    try:
-        with pytest.raises(DeployError, match=f"bucket '{bucket}'.*cannot be used"):
-            Deployment(cluster, fleet, secrets).deploy()
-        assert deployment.is_up(), "the running site was touched by a deploy that could not start"
-    finally:
-        s3.create_bucket(Bucket=bucket)
-        for key, body in kept.items():
-            s3.put_object(Bucket=bucket, Key=key, Body=body)
+def test_missing_bucket_stops_the_deploy_before_any_unit_is_touched(cluster, fleet, deployment, secrets,
+                                                                     monkeypatch):
+    # The same cluster, deployed against a bucket that does not exist in its store.
+    missing = f"missing-{random.token_hex(4)}"
+    monkeypatch.setattr(cluster, "shape", replace(cluster.shape, site=replace(cluster.shape.site, bucket=missing)))
+    with pytest.raises(DeployError, match=f"bucket '{missing}'.*cannot be used"):
+        Deployment(cluster, fleet, secrets).deploy()
+    monkeypatch.undo()
+    assert deployment.is_up(), "the running site was touched by a deploy that could not start"
 
 
 @pytest.mark.destructive
