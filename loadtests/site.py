@@ -20,6 +20,7 @@ import os
 import random
 import re
 import sys
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -149,7 +150,9 @@ class Reader(FastHttpUser):
 
     @task(1)
     def archive(self) -> None:
-        self.client.get("/category/uncategorized/", name="archive", headers=headers(self))
+        # The date archive: every post is in this year's (the category archive 404s on this
+        # install, a finding left for the site's own issue).
+        self.client.get(time.strftime("/%Y/"), name="archive", headers=headers(self))
 
     @task(1)
     def search(self) -> None:
