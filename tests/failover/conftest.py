@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -49,12 +50,14 @@ class Observation:
     fault: FaultRecord | None = None
     recovered_at: float | None = None
     not_recovered: str = ""  # what the recovery check last saw, when it never passed
+    acknowledged: list[int] = field(default_factory=list)  # posts WordPress said it saved
+    try_post: Callable[[str], None] | None = None  # during the fault: publish a post, if the site lets us
     samples: list[Sample] = field(default_factory=list)
     verdict: FaultVerdict | None = None
 
 
 @pytest.fixture
-def observe(request, cluster, fleet, etcd, site):
+def observe(request, cluster, fleet, etcd, site, secrets):
     """``with observe(survivor) as obs:`` runs readers; record the fault in ``obs.fault``; on exit the
     test waits (bounded) for full recovery, judges, draws the timeline and saves the figures."""
     run_id = request.config.stash[RUN_KEY]
@@ -69,21 +72,36 @@ def observe(request, cluster, fleet, etcd, site):
             self.recover_within = recover_within
 
         def __enter__(self) -> Observation:
+            obs = self.obs
+            session = site.login(cluster.shape.site.admin_user, secrets["WORDPRESS_ADMIN_PASSWORD"])
+            nonce = site.rest_nonce(session)
+
+            def try_post(title: str) -> None:
+                try:  # refused is an allowed outcome during a fault; lost once acknowledged is not
+                    obs.acknowledged.append(site.create_post(session, nonce, title))
+                except Exception:  # noqa: BLE001
+                    pass
+
+            obs.acknowledged.append(site.create_post(session, nonce, f"before {request.node.name}"))
+            obs.try_post = try_post
             reader = self.obs.reader.start()
             eventually(lambda: reader.successes >= BASELINE, 30, 0.1, what=f"{BASELINE} reads before the fault")
             observations.append(self.obs)
             return self.obs
 
-        def __exit__(self, *exc) -> None:
+        def __exit__(self, *raised) -> None:
             obs = self.obs
             try:
-                if exc[0] is None and obs.fault is not None and obs.recovered_at is None:
+                if raised[0] is None and obs.fault is not None and obs.recovered_at is None:
                     try:
                         eventually(lambda: check_site_whole(cluster, fleet, etcd, site), self.recover_within, 1,
                                    what=f"full recovery after {obs.fault.describe()}")
                         obs.recovered_at = time.time()
-                    except AssertionError as exc:
-                        obs.recovered_at, obs.not_recovered = None, str(exc)
+                    except AssertionError as failure:
+                        obs.recovered_at, obs.not_recovered = None, str(failure)
+                if raised[0] is None and obs.recovered_at is not None:
+                    lost = [p for p in obs.acknowledged if site.get(f"/wp-json/wp/v2/posts/{p}").status != 200]
+                    assert not lost, f"posts acknowledged before or during {obs.fault.describe()} are gone: {lost}"
             finally:
                 obs.samples = obs.reader.stop()
                 if obs.fault is not None and obs.samples:

@@ -24,6 +24,7 @@ def test_partitioned_node_is_replaced_and_leaves_no_twin_after_the_heal(cluster,
     with observe(survivor, recover_within=thresholds.recovery_seconds + 60) as obs:
         nemesis.partition(victim)
         obs.fault = nemesis.records[-1]
+        obs.try_post(f"while {victim.name} is cut off")
 
         def refuses_writes():
             try:
