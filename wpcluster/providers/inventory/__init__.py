@@ -1,0 +1,1 @@
+"""The inventory provider: an existing cluster described in a YAML file (issue 6; so far its schema only)."""
