@@ -95,6 +95,20 @@ def login(session, base: str, host: str, user: str, password: str) -> bool:
     return any(c.name.startswith("wordpress_logged_in") for c in session.cookies)
 
 
+@events.report_to_master.add_listener
+def _ship_spread(client_id, data, **_kw) -> None:
+    """Workers send their per-container counts with each stats report, then start afresh."""
+    data["wpcluster_spread"] = {route: dict(counts) for route, counts in SPREAD.items()}
+    SPREAD.clear()
+
+
+@events.worker_report.add_listener
+def _merge_spread(client_id, data, **_kw) -> None:
+    """The master adds every worker's counts, so a distributed run reports the same spread table."""
+    for route, counts in data.get("wpcluster_spread", {}).items():
+        SPREAD[route].update(counts)
+
+
 @events.request.add_listener
 def _count_container(name, response=None, exception=None, **_kw) -> None:
     if response is not None and exception is None:
