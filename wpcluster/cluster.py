@@ -48,6 +48,22 @@ class ExecResult:
         return self
 
 
+PARTITION_CHAIN = "WPCLUSTER-PARTITION"
+# Undo every partition of a node: empty the chain its rules live in.
+HEAL_COMMAND = f"iptables -F {PARTITION_CHAIN} 2>/dev/null || true"
+
+
+def partition_command(peers: list[Node]) -> str:
+    """iptables, run on a node, that drops everything to and from ``peers`` (and what it forwards)."""
+    rules = [f"iptables -N {PARTITION_CHAIN} 2>/dev/null || true"]
+    for hook in ("INPUT", "OUTPUT", "FORWARD"):
+        rules.append(f"iptables -C {hook} -j {PARTITION_CHAIN} 2>/dev/null || iptables -I {hook} -j {PARTITION_CHAIN}")
+    for peer in peers:
+        rules += [f"iptables -A {PARTITION_CHAIN} -s {peer.address} -j DROP",
+                  f"iptables -A {PARTITION_CHAIN} -d {peer.address} -j DROP"]
+    return " && ".join(rules)
+
+
 class Node(abc.ABC):
     """One CoreOS-style host: it runs etcd2, fleetd and docker under systemd."""
 
@@ -115,6 +131,8 @@ class Cluster(abc.ABC):
     shape: Shape
     nodes: list[Node]
     provider: str
+    # Whether the harness may deploy the site here (an inventory's site is certified as it is).
+    deploys: bool = True
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

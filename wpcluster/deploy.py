@@ -114,10 +114,13 @@ class Deployment:
     def deploy(self, keep_on_failure: bool = False, reuse: bool = False) -> Deployment:
         """Deploy (or, with ``reuse``, adopt a site that is already up and whole)."""
         shape = self.cluster.shape
-        if reuse and self.is_up():
+        if (reuse or not self.cluster.deploys) and self.is_up():
             say("the site is already deployed and answering: reusing it")
             self.services = self.cluster.prepare_site(self.secrets)
             return self
+        if not self.cluster.deploys:
+            raise DeployError(f"the {self.cluster.provider} cluster's site is not whole, and wpcluster deploys "
+                              "nothing there", "fix the site, then certify it again")
         with step("deploying the site through fleet"):
             with step("images and services outside fleet (DB, S3, top LB)"):
                 self.services = self.cluster.prepare_site(self.secrets)
@@ -146,6 +149,8 @@ class Deployment:
 
     def undeploy(self, timeout: float = 90) -> None:
         """Destroy every unit of the site and its templates; wait until fleet reports none of them."""
+        if not self.cluster.deploys:
+            return
         with step("destroying the site's units"):
             templates = sorted({template for template, _ in unit_plan(self.cluster.shape) if "@" in template})
             for name in [*reversed(self.units), *templates]:

@@ -19,10 +19,13 @@ def test_environment_names_the_node_address_and_registry(cluster, hosts):
         env = hosts[node.name].file("/etc/environment").content_string
         assert f"COREOS_PUBLIC_IPV4={node.address}\n" in env, f"{node.name}: /etc/environment is {env!r}"
         assert f"COREOS_PRIVATE_IPV4={node.address}\n" in env, f"{node.name}: /etc/environment is {env!r}"
-        assert f"WPCLUSTER_REGISTRY={cluster.registry}\n" in env, f"{node.name}: /etc/environment is {env!r}"
+        if cluster.registry:  # the lab's; an inventory's nodes name their own
+            assert f"WPCLUSTER_REGISTRY={cluster.registry}\n" in env, f"{node.name}: /etc/environment is {env!r}"
 
 
 def test_every_node_can_pull_from_the_lab_registry(cluster):
+    if not cluster.registry:
+        pytest.skip("the cluster names no registry of the harness's")
     image = f"{cluster.registry}/wpcluster/busybox"
     for node in cluster.nodes:
         node.exec(f"docker pull -q {image}", timeout=120).check()

@@ -9,11 +9,20 @@ from wpcluster.cluster import Cluster
 from wpcluster.errors import WpclusterError
 from wpcluster.shape import Shape
 
-PROVIDERS = ("lab",)
+PROVIDERS = ("lab", "inventory")
 
 
-def open_cluster(name: str, shape: Shape, run_id: str | None = None, reuse: bool = False) -> Cluster:
+def open_cluster(name: str, shape: Shape, run_id: str | None = None, reuse: bool = False,
+                 inventory: str | None = None) -> Cluster:
     """Bring up (or, with ``reuse``, attach to a running) cluster of provider ``name``."""
+    if name == "inventory":
+        from wpcluster.labels import new_run_id
+        from wpcluster.providers.inventory.provider import InventoryCluster
+        from wpcluster.providers.inventory.schema import load_inventory
+
+        if not inventory:
+            raise WpclusterError("the inventory provider needs an inventory file", "pass --inventory PATH")
+        return InventoryCluster(load_inventory(inventory), shape, run_id or new_run_id())
     if name == "lab":
         from wpcluster.providers.lab.provider import Lab
 

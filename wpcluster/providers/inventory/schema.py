@@ -1,6 +1,7 @@
 """The inventory file: an existing cluster described in YAML, checked with errors that name the line.
 
     site_url: http://wordpress.example.com:8888
+    site_address: 10.0.0.5:8888                    # optional: where to connect (the seed's /etc/hosts line)
     nodes:
       - {name: core-01, address: 10.0.0.11, user: core, key: ~/.ssh/cluster}
     etcd_endpoints: [http://10.0.0.11:2379]
@@ -37,6 +38,7 @@ class InventoryNode:
 class Inventory:
     source: str
     site_url: str
+    site_address: str  # host:port to connect to for the site ("" = the site URL's own)
     nodes: tuple[InventoryNode, ...]
     etcd_endpoints: tuple[str, ...]
     fleet_endpoint: str
@@ -127,7 +129,8 @@ def parse_inventory(text: str, source: str = "<inventory>") -> Inventory:
     s3 = check.mapping(top["s3"], "s3")
     s3_endpoint = check.url(s3.get("endpoint"), "s3.endpoint", check.text(top["s3"], s3, "endpoint", "s3."))
     return Inventory(
-        source=source, site_url=site_url, nodes=tuple(nodes), etcd_endpoints=etcd,
+        source=source, site_url=site_url, site_address=check.text(root, top, "site_address", "", required=False),
+        nodes=tuple(nodes), etcd_endpoints=etcd,
         fleet_endpoint=check.url(fleet["endpoint"], "fleet.endpoint", endpoint) if endpoint else "",
         fleet_tunnel=tunnel, s3_endpoint=s3_endpoint, s3_bucket=check.text(top["s3"], s3, "bucket", "s3."),
         secrets=check.text(root, top, "secrets", ""),

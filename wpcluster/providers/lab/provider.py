@@ -26,7 +26,7 @@ import requests
 
 from wpcluster import bootstrap
 from wpcluster.clients.s3 import ensure_bucket
-from wpcluster.cluster import Cluster, ExecResult, Node, SiteServices
+from wpcluster.cluster import HEAL_COMMAND, Cluster, ExecResult, Node, SiteServices, partition_command
 from wpcluster.errors import LabError
 from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
 from wpcluster.progress import TIMINGS, say, step
@@ -36,12 +36,12 @@ from wpcluster.providers.lab.images import ImageBuilder, cache_dir
 from wpcluster.results import append_figures, run_dir
 from wpcluster.secrets import Secrets
 from wpcluster.shape import Shape
+from wpcluster.sshagent import SSHAgent
 from wpcluster.waits import NotReached, eventually
 
 PREFIX = "wpcluster"
 # Images the nodes pull from the lab registry (the units name them); the rest run as lab hosts.
 SITE_IMAGES = ("vulcand", "sidekick", "wordpress")
-PARTITION_CHAIN = "WPCLUSTER-PARTITION"
 # Host settings a systemd node container needs where --privileged is refused (see
 # DESIGN.md). `--security-opt systempaths=unconfined` is a CLI spelling: over the
 # API it is empty MaskedPaths and ReadonlyPaths.
@@ -107,17 +107,10 @@ class LabNode(Node):
         self.container.unpause()
 
     def partition(self, peers: list[Node]) -> None:
-        rules = [f"iptables -N {PARTITION_CHAIN} 2>/dev/null || true"]
-        for hook in ("INPUT", "OUTPUT", "FORWARD"):
-            rules.append(f"iptables -C {hook} -j {PARTITION_CHAIN} 2>/dev/null "
-                         f"|| iptables -I {hook} -j {PARTITION_CHAIN}")
-        for peer in peers:
-            rules += [f"iptables -A {PARTITION_CHAIN} -s {peer.address} -j DROP",
-                      f"iptables -A {PARTITION_CHAIN} -d {peer.address} -j DROP"]
-        self.exec(" && ".join(rules)).check()
+        self.exec(partition_command(peers)).check()
 
     def heal(self) -> None:
-        self.exec(f"iptables -F {PARTITION_CHAIN} 2>/dev/null || true").check()
+        self.exec(HEAL_COMMAND).check()
 
     @property
     def testinfra_spec(self) -> str:
@@ -190,8 +183,7 @@ class Lab(Cluster):
         self.etcd_overrides = etcd_overrides or {}
         self.nodes = [LabNode(self, name, shape.node_address(name)) for name in shape.nodes]
         self.discovery_url: str | None = None
-        self._agent: subprocess.Popen[bytes] | None = None
-        self._agent_sock: Path | None = None
+        self._agent: SSHAgent | None = None
 
     # ---- Docker plumbing -------------------------------------------------------------
     @property
@@ -244,8 +236,8 @@ class Lab(Cluster):
     def fleetctl_env(self) -> dict[str, str]:
         """fleetctl reaches nodes over SSH for journal and ssh, with the lab's key in an agent."""
         if self._agent is None:
-            self._start_ssh_agent()
-        return {"SSH_AUTH_SOCK": str(self._agent_sock)}
+            self._agent = SSHAgent(run_dir(self.run_id) / "ssh-agent.sock", [lab_ssh_key()])
+        return self._agent.env
 
     # ---- lifecycle --------------------------------------------------------------------------
     def up(self) -> Lab:
@@ -323,9 +315,7 @@ class Lab(Cluster):
     def close(self) -> None:
         """Stop helpers this object started on the host (the SSH agent)."""
         if self._agent is not None:
-            self._agent.terminate()
-            self._agent.wait(timeout=10)
-            self._agent = None
+            self._agent.close()
 
     @classmethod
     def attach(cls, shape: Shape, client: docker.DockerClient | None = None) -> Lab | None:
@@ -556,16 +546,6 @@ class Lab(Cluster):
             path.write_text(log)
             written.append(path)
         return written
-
-    def _start_ssh_agent(self) -> None:
-        self._agent_sock = run_dir(self.run_id) / "ssh-agent.sock"
-        self._agent_sock.unlink(missing_ok=True)
-        self._agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(self._agent_sock)],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                       start_new_session=True)
-        eventually(self._agent_sock.exists, 5, 0.05, what="ssh-agent socket")
-        subprocess.run(["ssh-add", "-q", str(lab_ssh_key())], check=True,
-                       env={"SSH_AUTH_SOCK": str(self._agent_sock)}, capture_output=True)
 
 
 def _tcp_open(host: str, port: int) -> bool:

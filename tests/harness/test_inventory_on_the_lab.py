@@ -1,0 +1,40 @@
+"""The inventory provider certifies an existing cluster: here, the lab, described in an inventory file."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.harness.test_suites_catch_breakage import run_suite
+from wpcluster.providers.lab.provider import lab_ssh_key
+
+READ_ONLY_SUITES = ["tests/cluster/test_etcd_quorum.py", "tests/cluster/test_nodes.py",
+                    "tests/routing/test_registration.py", "tests/routing/test_routing.py"]
+
+
+@pytest.fixture
+def inventory(cluster, deployment, tmp_path):
+    if cluster.provider != "lab":
+        pytest.skip("this check describes the lab in an inventory")
+    path = tmp_path / "lab-inventory.yaml"
+    path.write_text(yaml.safe_dump({
+        "site_url": cluster.shape.site_url,
+        "site_address": cluster.site_address,
+        "nodes": [{"name": n.name, "address": n.address, "user": "core", "key": str(lab_ssh_key())}
+                  for n in cluster.nodes],
+        "etcd_endpoints": cluster.etcd_endpoints,
+        "fleet": {"endpoint": cluster.fleet_endpoint},
+        "s3": {"endpoint": deployment.services.s3_harness_endpoint, "bucket": deployment.services.bucket},
+        "secrets": str(cluster.secrets_path),
+    }))
+    return path
+
+
+def test_inventory_of_the_lab_passes_the_read_only_suites_and_refuses_destructive_ones(inventory):
+    result = run_suite("--provider", "inventory", f"--inventory={inventory}", "-rs", *READ_ONLY_SUITES,
+                       timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"the read-only suites failed on the lab's inventory:\n{output[-4000:]}"
+    assert "provider inventory" in output, output[-2000:]
+    assert f"destructive tests are refused on the inventory {inventory}" in output, (
+        f"no destructive test was refused:\n{output[-3000:]}")

@@ -1,0 +1,148 @@
+"""The inventory provider: certify an existing cluster, named in a YAML inventory, over SSH.
+
+Nothing is brought up and nothing is deployed: the suites find the cluster and
+the site as they are. Commands run on the nodes through ``ssh`` (as the
+inventory's user, with sudo); node power faults are refused, and destructive
+suites are refused by the harness unless ``--allow-destructive`` names the
+inventory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from wpcluster.cluster import HEAL_COMMAND, Cluster, ExecResult, Node, SiteServices, partition_command
+from wpcluster.errors import WpclusterError
+from wpcluster.providers.inventory.schema import Inventory, InventoryNode
+from wpcluster.providers.lab import gobuild
+from wpcluster.providers.lab.images import cache_dir
+from wpcluster.results import run_dir
+from wpcluster.secrets import Secrets
+from wpcluster.shape import Shape
+from wpcluster.sshagent import SSHAgent
+
+SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+               "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"]
+
+
+class SSHNode(Node):
+    """A node reached over SSH; commands run as root through sudo."""
+
+    def __init__(self, spec: InventoryNode, ssh_config: Path) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.address = spec.address
+        self.ssh_config = ssh_config
+
+    def _ssh(self, remote: str, timeout: float, stdin: str | None = None) -> ExecResult:
+        key = ["-i", str(Path(self.spec.key).expanduser())] if self.spec.key else []
+        command = ["ssh", *SSH_OPTIONS, *key, f"{self.spec.user}@{self.address}", remote]
+        try:
+            done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return ExecResult(remote, 124, "", f"timed out after {timeout:g}s on {self.name}")
+        return ExecResult(remote, done.returncode, done.stdout, done.stderr)
+
+    def exec(self, command: str, timeout: float = 60) -> ExecResult:
+        result = self._ssh(f"sudo sh -c {shlex.quote(command)}", timeout)
+        return dataclasses.replace(result, command=command)
+
+    def put_file(self, path: str, content: str, mode: int = 0o644) -> None:
+        # The content travels on stdin, never on a command line.
+        self._ssh(f"sudo install -D -m {mode:o} /dev/stdin {shlex.quote(path)}", 60, stdin=content).check()
+
+    def _refused(self, what: str) -> None:
+        raise WpclusterError(f"{what} {self.name} is refused on an inventory cluster",
+                             "node power faults belong to the lab and vagrant providers")
+
+    def stop(self) -> None:
+        self._refused("stopping")
+
+    def start(self) -> None:
+        self._refused("starting")
+
+    def kill(self) -> None:
+        self._refused("killing")
+
+    def pause(self) -> None:
+        self._refused("pausing")
+
+    def unpause(self) -> None:
+        self._refused("unpausing")
+
+    def partition(self, peers: list[Node]) -> None:
+        self.exec(partition_command(peers)).check()
+
+    def heal(self) -> None:
+        self.exec(HEAL_COMMAND).check()
+
+    @property
+    def testinfra_spec(self) -> str:
+        return f"ssh://{self.name}?ssh_config={self.ssh_config}"
+
+    def is_running(self) -> bool:
+        return self._ssh("true", 10).ok
+
+
+class InventoryCluster(Cluster):
+    provider = "inventory"
+
+    def __init__(self, inventory: Inventory, shape: Shape, run_id: str) -> None:
+        site = urlsplit(inventory.site_url)
+        self.inventory = inventory
+        self.run_id = run_id
+        # The cluster.toml shape, with the inventory's nodes and site: the inventory is the truth here.
+        self.shape = dataclasses.replace(shape, nodes=tuple(n.name for n in inventory.nodes),
+                                         site_host=site.hostname or "", site_port=site.port or 80)
+        ssh_config = run_dir(run_id) / "inventory-ssh-config"
+        ssh_config.write_text("".join(
+            f"Host {n.name}\n  HostName {n.address}\n  User {n.user}\n"
+            + (f"  IdentityFile {Path(n.key).expanduser()}\n" if n.key else "")
+            + "".join(f"  {SSH_OPTIONS[i + 1].replace('=', ' ')}\n" for i in range(0, len(SSH_OPTIONS), 2))
+            for n in inventory.nodes))
+        self.nodes = [SSHNode(n, ssh_config) for n in inventory.nodes]
+        keys = sorted({Path(n.key).expanduser() for n in inventory.nodes if n.key})
+        self._agent = SSHAgent(run_dir(run_id) / "ssh-agent.sock", keys)
+
+    deploys = False
+
+    @property
+    def etcd_endpoints(self) -> list[str]:
+        return list(self.inventory.etcd_endpoints)
+
+    @property
+    def fleet_endpoint(self) -> str:
+        return self.inventory.fleet_endpoint or self.etcd_endpoints[0]
+
+    @property
+    def fleetctl(self) -> str:
+        return str(gobuild.build(gobuild.FLEET, cache_dir()) / "fleetctl")
+
+    @property
+    def fleetctl_env(self) -> dict[str, str]:
+        return self._agent.env
+
+    @property
+    def registry(self) -> str:
+        return ""
+
+    @property
+    def site_address(self) -> str:
+        site = urlsplit(self.inventory.site_url)
+        return self.inventory.site_address or f"{site.hostname}:{site.port or 80}"
+
+    def secrets(self) -> Secrets:
+        return Secrets.load(Path(self.inventory.secrets).expanduser())
+
+    def prepare_site(self, secrets: Secrets) -> SiteServices:
+        """An inventory's services are the ones it names; nothing is started."""
+        endpoint = self.inventory.s3_endpoint.rstrip("/")
+        return SiteServices(db_host="", s3_endpoint=endpoint, s3_harness_endpoint=endpoint,
+                            bucket=self.inventory.s3_bucket, public_url=f"{endpoint}/{self.inventory.s3_bucket}")
+
+    def close(self) -> None:
+        self._agent.close()
