@@ -49,12 +49,13 @@ def _options(parser) -> None:
     group.add_argument("--gate-min-rps", default=str(DEFAULT_MIN_RPS))
 
 
-def site_host(options) -> str:
-    return options.site_host or urlsplit(options.host or "").netloc
+def site_host(options, host: str = "") -> str:
+    return options.site_host or urlsplit(host or options.host or "").netloc
 
 
 def headers(user) -> dict[str, str]:
-    return {"Host": site_host(user.environment.parsed_options)}
+    # user.host: on a worker the master's --host arrives here, not in the worker's own options
+    return {"Host": site_host(user.environment.parsed_options, user.host)}
 
 
 def fail(message: str) -> None:
@@ -201,7 +202,8 @@ class Admin(HttpUser):
 
     def on_start(self) -> None:
         options = self.environment.parsed_options
-        if not login(self.client, options.host, site_host(options), options.admin_user, options.admin_password):
+        if not login(self.client, self.host, site_host(options, self.host), options.admin_user,
+                     options.admin_password):
             raise RuntimeError("admin login failed")  # Locust records it; preflight already checked
 
     @task(3)
