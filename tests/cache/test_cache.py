@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import secrets as random
 
 import pytest
 
+from fixtures.options import RUN_KEY
 from tests.cache.conftest import anonymous_get, asset_urls, expected_type, jpeg, upload
 from wpcluster.checkers import site_containers
+from wpcluster.results import append_figures
 from wpcluster.waits import eventually
 
 
-def test_bucket_holds_the_theme_and_wp_includes_assets(bucket):
+def test_bucket_holds_the_theme_and_wp_includes_assets(request, bucket, fleet):
     client, name = bucket
+    # The figure the admin container logged for its push on this deployment (a benchmark, not a bound).
+    journal = fleet.journal("wordpress-admin.service", lines=2000)
+    push = re.search(r"S3 cache: static files in \S+: (\d+) pushed \(([\d.]+) MB\).* in ([\d.]+) s", journal)
+    if push:
+        append_figures(request.config.stash[RUN_KEY], "cache", {
+            "first_push_files": int(push.group(1)), "first_push_megabytes": float(push.group(2)),
+            "first_push_seconds": float(push.group(3))})
     keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=name)
             for o in page.get("Contents", [])]
     includes = [k for k in keys if k.startswith("wp-includes/")]
