@@ -34,10 +34,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     args = parser.parse_args()
     shape = load_shape()
-    lab = Lab.attach(shape)
-    if lab is None:
-        print("no lab is up: run `wpcluster lab up && wpcluster deploy` first", file=sys.stderr)
-        return 1
+    lab = Lab.require(shape)
     try:
         figures: dict[str, object] = {"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         journal = Fleetctl(lab).journal("wordpress-admin.service", lines=5000)

@@ -76,10 +76,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=15)
     args = parser.parse_args()
     shape = load_shape()
-    lab = Lab.attach(shape)
-    if lab is None:
-        print("no lab is up: run `wpcluster lab up && wpcluster deploy` first", file=sys.stderr)
-        return 1
+    lab = Lab.require(shape)
     try:
         direct = next(u for (b, _), u in sorted(site_containers(lab).items()) if b == "wordpress")
         targets = {"top_lb": f"http://{lab.site_address}", "one_vulcand": lab.vulcand_url(lab.nodes[0]),

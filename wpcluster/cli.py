@@ -61,10 +61,7 @@ def deploy(args: argparse.Namespace) -> int:
     from wpcluster.deploy import Deployment
     from wpcluster.providers.lab.provider import Lab
 
-    lab = Lab.attach(load_shape(args.shape))
-    if lab is None:
-        print("no lab is up; start one with: wpcluster lab up", file=sys.stderr)
-        return 1
+    lab = Lab.require(load_shape(args.shape))
     deployment = Deployment(lab, Fleetctl(lab), lab.secrets())
     if args.undeploy:
         deployment.undeploy()

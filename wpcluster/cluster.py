@@ -95,13 +95,13 @@ class Node(abc.ABC):
     def unpause(self) -> None:
         """Thaw a paused node."""
 
-    @abc.abstractmethod
     def partition(self, peers: list[Node]) -> None:
-        """Drop all traffic between this node and ``peers`` (both directions)."""
+        """Drop all traffic between this node and ``peers`` (both directions), with iptables on the node."""
+        self.exec(partition_command(peers)).check()
 
-    @abc.abstractmethod
     def heal(self) -> None:
         """Undo every partition this node is part of."""
+        self.exec(HEAL_COMMAND).check()
 
     @property
     @abc.abstractmethod

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from wpcluster.cluster import HEAL_COMMAND, Cluster, ExecResult, Node, SiteServices, partition_command
+from wpcluster.cluster import Cluster, ExecResult, Node, SiteServices
 from wpcluster.errors import WpclusterError
 from wpcluster.providers.inventory.schema import Inventory, InventoryNode
 from wpcluster.providers.lab import gobuild
@@ -73,12 +73,6 @@ class SSHNode(Node):
 
     def unpause(self) -> None:
         self._refused("unpausing")
-
-    def partition(self, peers: list[Node]) -> None:
-        self.exec(partition_command(peers)).check()
-
-    def heal(self) -> None:
-        self.exec(HEAL_COMMAND).check()
 
     @property
     def testinfra_spec(self) -> str:

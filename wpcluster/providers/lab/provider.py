@@ -26,7 +26,7 @@ import requests
 
 from wpcluster import bootstrap
 from wpcluster.clients.s3 import ensure_bucket
-from wpcluster.cluster import HEAL_COMMAND, Cluster, ExecResult, Node, SiteServices, partition_command
+from wpcluster.cluster import Cluster, ExecResult, Node, SiteServices
 from wpcluster.errors import LabError
 from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
 from wpcluster.progress import TIMINGS, say, step
@@ -105,12 +105,6 @@ class LabNode(Node):
 
     def unpause(self) -> None:
         self.container.unpause()
-
-    def partition(self, peers: list[Node]) -> None:
-        self.exec(partition_command(peers)).check()
-
-    def heal(self) -> None:
-        self.exec(HEAL_COMMAND).check()
 
     @property
     def testinfra_spec(self) -> str:
@@ -326,6 +320,14 @@ class Lab(Cluster):
         if len(runs) != 1 or len(nodes) != shape.size:
             return None
         lab = cls(shape, runs.pop(), client)
+        return lab
+
+    @classmethod
+    def require(cls, shape: Shape) -> Lab:
+        """The lab that is up, or an error saying how to bring one up (for tools that need a deployed lab)."""
+        lab = cls.attach(shape)
+        if lab is None:
+            raise LabError("no lab is up", "run `wpcluster lab up && wpcluster deploy` first")
         return lab
 
     def status(self) -> list[dict[str, str]]:
