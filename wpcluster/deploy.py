@@ -5,6 +5,12 @@ wordpress-admin, wordpress@1..5): destroy, submit the template, start. Then
 wait until fleet reports every unit active and the site answers through the
 top load balancer. A unit that fails stops the deploy with its name, node and
 journal; what was started is destroyed again unless the caller keeps it.
+
+A deploy over a site that is already there first takes the old one down and
+waits until every machine has let go of its units. fleet's destroy returns
+before the agents act, and a unit destroyed and submitted again at once races
+its own old instance: the agent may keep the old state and never report the
+new one (`list-units` then never shows it), or stop the new container.
 """
 
 from __future__ import annotations
@@ -129,6 +135,8 @@ class Deployment:
             env = "".join(f"{k}={v}\n" for k, v in values.items())
             for node in self.cluster.nodes:
                 node.put_file(SITE_ENV_PATH, env, mode=0o600)
+            if self.present():
+                self.undeploy()
             started = time.monotonic()
             try:
                 with step(f"submitting and starting {len(self.units)} units in the seed's order"):
@@ -148,7 +156,8 @@ class Deployment:
         return self
 
     def undeploy(self, timeout: float = 90) -> None:
-        """Destroy every unit of the site and its templates; wait until fleet reports none of them."""
+        """Destroy every unit of the site and its templates; wait until fleet lists none of them
+        and no node still runs one (the agents act after fleetctl returns)."""
         if not self.cluster.deploys:
             return
         with step("destroying the site's units"):
@@ -157,11 +166,32 @@ class Deployment:
                 self._destroy_quietly(name)
 
             def none_left() -> bool:
-                left = [u.name for u in self.fleet.list_units() if u.name in self.units]
-                assert not left, f"fleet still lists {left}"
+                listed = self.present()
+                assert not listed, f"fleet still lists {listed}"
+                held = self.held_by_nodes()
+                assert not held, f"still running on the nodes: {held}"
                 return True
 
-            eventually(none_left, timeout, 1, what="every site unit gone from fleet")
+            eventually(none_left, timeout, 1, what="every site unit gone from fleet and the nodes")
+
+    def present(self) -> list[str]:
+        """The site's units fleet still lists, placed or not."""
+        listed = {u.name for u in self.fleet.list_units()} | set(self.fleet.list_unit_files())
+        return [name for name in self.units if name in listed]
+
+    def held_by_nodes(self) -> dict[str, list[str]]:
+        """Node -> the site's units systemd there still has active, failed or changing."""
+        patterns = " ".join(sorted({"'" + (name.split("@")[0] + "@*" if "@" in name else name) + "'"
+                                    for name in self.units}))
+        held: dict[str, list[str]] = {}
+        for node in self.cluster.nodes:
+            if not node.is_running():
+                continue
+            listing = node.exec(f"systemctl list-units --no-legend --plain {patterns}", timeout=20)
+            names = [line.split()[0] for line in listing.stdout.splitlines() if line.strip()]
+            if mine := [n for n in names if n in self.units]:
+                held[node.name] = mine
+        return held
 
     def _destroy_quietly(self, name: str) -> None:
         try:

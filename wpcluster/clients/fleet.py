@@ -100,6 +100,11 @@ class Fleetctl:
     def list_units(self) -> list[Unit]:
         return parse_units(self.run("list-units", "--full", "--no-legend", "--fields=unit,machine,active,sub"))
 
+    def list_unit_files(self) -> list[str]:
+        """Every unit submitted to fleet, whether or not a machine reports a state for it."""
+        return [line.strip() for line in self.run("list-unit-files", "--full", "--no-legend", "--fields=unit")
+                .splitlines() if line.strip()]
+
     def unit(self, name: str) -> Unit | None:
         return next((u for u in self.list_units() if u.name == name), None)
 
