@@ -13,7 +13,7 @@ import secrets
 
 import requests
 
-from wpcluster.errors import LabError
+from wpcluster.errors import LabError, WpclusterError
 from wpcluster.shape import Shape
 
 DISCOVERY_PREFIX = "/v2/keys/_etcd/registry"
@@ -91,3 +91,19 @@ def mint_discovery_url(service: str, size: int, timeout: float = 5) -> str:
         raise LabError(f"the discovery service {service} refused a new token: {reply.status_code} {reply.text[:200]}",
                        "check the discovery service's logs")
     return url
+
+
+def request_discovery_url(new_url: str, size: int, timeout: float = 10) -> str:
+    """Ask a discovery.etcd.io-style service for a fresh token: GET ``new_url`` ({size} filled in)
+    answers with the token's URL in the body (the seed's `curl https://discovery.etcd.io/new?size=3`)."""
+    url = new_url.replace("{size}", str(size))
+    fix = "check the network, or point [vagrant] discovery_service at a discovery service that answers"
+    try:
+        reply = requests.get(url, timeout=timeout)
+    except requests.RequestException as exc:
+        raise WpclusterError(f"the discovery service {url} does not answer: {exc}", fix) from None
+    token_url = reply.text.strip()
+    if reply.status_code != 200 or not token_url.startswith(("http://", "https://")) or " " in token_url:
+        raise WpclusterError(f"the discovery service {url} answered {reply.status_code} without a token URL: "
+                             f"{reply.text[:200]!r}", fix)
+    return token_url

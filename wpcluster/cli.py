@@ -3,12 +3,16 @@
     wpcluster lab up [--reuse]     build images, boot the lab, wait for etcd2 and fleet
     wpcluster lab status           every lab container, its role, run and state
     wpcluster lab down             remove every lab container, network and volume
+    wpcluster vagrant up|status|halt|destroy --vagrant-dir DIR
+                                   the seed's coreos-vagrant cluster, through python-vagrant
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from wpcluster.errors import WpclusterError
 from wpcluster.shape import load_shape
@@ -75,6 +79,33 @@ def deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def vagrant_command(args: argparse.Namespace) -> int:
+    from wpcluster.labels import new_run_id
+    from wpcluster.providers.vagrant.provider import VagrantCluster
+
+    if not args.vagrant_dir:
+        raise WpclusterError("no coreos-vagrant checkout given",
+                             "pass --vagrant-dir DIR (or set WPCLUSTER_VAGRANT_DIR)")
+    cluster = VagrantCluster(load_shape(args.shape), new_run_id(), Path(args.vagrant_dir))
+    if args.action == "up":
+        cluster.up()
+        cluster.close()
+        print(f"\nvagrant cluster up in {cluster.root}" + (f" (discovery {cluster.discovery_url})"
+                                                           if cluster.discovery_url else ""))
+        for node in cluster.nodes:
+            print(f"  {node.name:10} {node.address:15} etcd {cluster.shape.etcd_client_url(node.address)}")
+        print(f"  fleetctl   FLEETCTL_TUNNEL={cluster.fleet_tunnel} {cluster.fleetctl} "
+              f"--endpoint={cluster.fleet_endpoint}")
+    elif args.action == "status":
+        for name, state in cluster.states().items():
+            print(f"{name:10} {state}")
+    elif args.action == "halt":
+        cluster.halt()
+    elif args.action == "destroy":
+        cluster.down()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wpcluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -86,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=lab_up)
     lab.add_parser("status", help="list the lab's containers").set_defaults(func=lab_status)
     lab.add_parser("down", help="remove the lab").set_defaults(func=lab_down)
+    vag = sub.add_parser("vagrant", help="the seed's coreos-vagrant cluster")
+    vag.add_argument("action", choices=("up", "status", "halt", "destroy"))
+    vag.add_argument("--vagrant-dir", default=os.environ.get("WPCLUSTER_VAGRANT_DIR"),
+                     help="the coreos-vagrant checkout (default: $WPCLUSTER_VAGRANT_DIR)")
+    vag.set_defaults(func=vagrant_command)
     dep = sub.add_parser("deploy", help="deploy the site on the lab that is up, through fleet")
     dep.add_argument("--keep", action="store_true", help="leave what was started when the deploy fails")
     dep.add_argument("--undeploy", action="store_true", help="destroy the site's units instead")

@@ -146,14 +146,27 @@ class Cluster(abc.ABC):
         return [self.shape.etcd_client_url(n.address) for n in self.nodes]
 
     @property
-    @abc.abstractmethod
+    def fleet_tunnel(self) -> str:
+        """host:port of a node's SSH that fleetctl tunnels through (the seed's FLEETCTL_TUNNEL), or ""."""
+        return ""
+
+    @property
+    def fleet_endpoints(self) -> list[str]:
+        """The etcd URLs fleetctl's etcd driver talks to: every member, or, through a tunnel,
+        etcd as the tunnel's far end sees it."""
+        if self.fleet_tunnel:
+            return [self.shape.etcd_client_url("127.0.0.1")]
+        return self.etcd_endpoints
+
+    @property
     def fleet_endpoint(self) -> str:
-        """The etcd URL fleetctl's etcd driver talks to."""
+        """The first of ``fleet_endpoints``, for a fleetctl command line a person types."""
+        return self.fleet_endpoints[0]
 
     @property
     def fleetctl_env(self) -> dict[str, str]:
-        """Extra environment for fleetctl (SSH agent, tunnel) on this provider."""
-        return {}
+        """Extra environment for fleetctl: the tunnel, and (in providers) an SSH agent."""
+        return {"FLEETCTL_TUNNEL": self.fleet_tunnel} if self.fleet_tunnel else {}
 
     @property
     @abc.abstractmethod

@@ -45,6 +45,20 @@ class SiteShape:
 
 
 @dataclass(frozen=True)
+class VagrantShape:
+    """The seed's coreos-vagrant cluster (the [vagrant] table): box, channel, provider, discovery."""
+
+    box: str  # "coreos" (the seed's) or "flatcar" (CoreOS is end of life)
+    channel: str
+    provider: str  # vagrant's --provider: virtualbox, libvirt, vmware_desktop
+    discovery_service: str  # {size} becomes the cluster size
+    subnet_prefix: str  # coreos-vagrant puts node i at <prefix>.<100 + i>
+
+
+VAGRANT_BOXES = ("coreos", "flatcar")
+
+
+@dataclass(frozen=True)
 class Shape:
     """A validated cluster shape. Build it with ``load_shape`` or ``parse_shape``."""
 
@@ -62,6 +76,7 @@ class Shape:
     lab_debian_mirror: str
     lab_hosts: dict[str, int] = field(default_factory=dict)
     lab_ports: dict[str, int] = field(default_factory=dict)
+    vagrant: VagrantShape | None = None
     source: str = "<defaults>"
 
     @property
@@ -196,6 +211,13 @@ def parse_shape(text: str, source: str = "<string>") -> Shape:
     if not 0 < site.heartbeat < site.server_ttl:
         raise reader.error("site.heartbeat", f"is {site.heartbeat}; it must be shorter than site.server_ttl")
 
+    vagrant = VagrantShape(**{name: reader.get(f"vagrant.{name}", str) for name in
+                              ("box", "channel", "provider", "discovery_service", "subnet_prefix")})
+    if vagrant.box not in VAGRANT_BOXES:
+        raise reader.error("vagrant.box", f"is {vagrant.box!r}; use one of {', '.join(VAGRANT_BOXES)}")
+    if not vagrant.discovery_service.startswith(("http://", "https://")):
+        raise reader.error("vagrant.discovery_service", "must be an http(s) URL")
+
     return Shape(
         nodes=nodes,
         site_host=reader.get("cluster.site_host", str),
@@ -211,6 +233,7 @@ def parse_shape(text: str, source: str = "<string>") -> Shape:
         lab_debian_mirror=reader.get("lab.debian_mirror", str),
         lab_hosts=hosts,
         lab_ports=ports,
+        vagrant=vagrant,
         source=source,
     )
 

@@ -42,7 +42,8 @@ def test_config_rb_gets_the_seeds_settings_and_keeps_the_rest():
     rendered = render_config_rb(load_shape(), SAMPLE_CONFIG)
     lines = rendered.splitlines()
     assert "$num_instances=3" in lines and "$num_instances=1" not in lines
-    assert "$update_channel='beta'" in lines
+    assert "$update_channel='beta'" in lines and "$instance_name_prefix='core'" in lines
+    assert "$box_os='coreos'" in lines
     assert "$forwarded_ports={8000 => 8888}" in lines
     assert "$vm_memory = 1024" in lines and "#$update_channel='alpha'" in lines
 

@@ -74,7 +74,7 @@ class Fleetctl:
 
     def command(self, *args: str) -> list[str]:
         return [
-            self.cluster.fleetctl, "--driver=etcd", f"--endpoint={','.join(self.cluster.etcd_endpoints)}",
+            self.cluster.fleetctl, "--driver=etcd", f"--endpoint={','.join(self.cluster.fleet_endpoints)}",
             "--strict-host-key-checking=false", "--request-timeout=5", *args,
         ]
 

@@ -5,16 +5,27 @@ Suites never import a provider; they get a ``Cluster`` from ``open_cluster``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from wpcluster.cluster import Cluster
 from wpcluster.errors import WpclusterError
 from wpcluster.shape import Shape
 
-PROVIDERS = ("lab", "inventory")
+PROVIDERS = ("lab", "vagrant", "inventory")
 
 
 def open_cluster(name: str, shape: Shape, run_id: str | None = None, reuse: bool = False,
-                 inventory: str | None = None) -> Cluster:
+                 inventory: str | None = None, vagrant_dir: str | None = None) -> Cluster:
     """Bring up (or, with ``reuse``, attach to a running) cluster of provider ``name``."""
+    if name == "vagrant":
+        from wpcluster.labels import new_run_id
+        from wpcluster.providers.vagrant.provider import VagrantCluster
+
+        if not vagrant_dir:
+            raise WpclusterError("the vagrant provider needs a coreos-vagrant checkout",
+                                 "pass --vagrant-dir PATH (or set WPCLUSTER_VAGRANT_DIR)")
+        # Machines that are already up are started as they are (same discovery URL), kept or not.
+        return VagrantCluster(shape, run_id or new_run_id(), Path(vagrant_dir)).up()
     if name == "inventory":
         from wpcluster.labels import new_run_id
         from wpcluster.providers.inventory.provider import InventoryCluster

@@ -38,9 +38,13 @@ class SSHNode(Node):
         self.address = spec.address
         self.ssh_config = ssh_config
 
-    def _ssh(self, remote: str, timeout: float, stdin: str | None = None) -> ExecResult:
+    def ssh_args(self) -> list[str]:
+        """ssh's arguments up to the remote command: options, identity, user@host."""
         key = ["-i", str(Path(self.spec.key).expanduser())] if self.spec.key else []
-        command = ["ssh", *SSH_OPTIONS, *key, f"{self.spec.user}@{self.address}", remote]
+        return ["ssh", *SSH_OPTIONS, *key, f"{self.spec.user}@{self.address}"]
+
+    def _ssh(self, remote: str, timeout: float, stdin: str | None = None) -> ExecResult:
+        command = [*self.ssh_args(), remote]
         try:
             done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -109,8 +113,12 @@ class InventoryCluster(Cluster):
         return list(self.inventory.etcd_endpoints)
 
     @property
-    def fleet_endpoint(self) -> str:
-        return self.inventory.fleet_endpoint or self.etcd_endpoints[0]
+    def fleet_tunnel(self) -> str:
+        return self.inventory.fleet_tunnel
+
+    @property
+    def fleet_endpoints(self) -> list[str]:
+        return [self.inventory.fleet_endpoint] if self.inventory.fleet_endpoint else super().fleet_endpoints
 
     @property
     def fleetctl(self) -> str:
@@ -118,7 +126,7 @@ class InventoryCluster(Cluster):
 
     @property
     def fleetctl_env(self) -> dict[str, str]:
-        return self._agent.env
+        return {**super().fleetctl_env, **self._agent.env}
 
     @property
     def registry(self) -> str:

@@ -200,10 +200,6 @@ class Lab(Cluster):
 
     # ---- endpoints ---------------------------------------------------------------------
     @property
-    def fleet_endpoint(self) -> str:
-        return self.etcd_endpoints[0]
-
-    @property
     def fleetctl(self) -> str:
         return str(gobuild.build(gobuild.FLEET, cache_dir()) / "fleetctl")
 

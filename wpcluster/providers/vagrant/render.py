@@ -18,20 +18,28 @@ CLOUD_CONFIG = "#cloud-config"
 MARKER = "# set by wpcluster (the seed's exercise 1)"
 
 
-def config_rb_settings(shape: Shape, channel: str = "beta") -> dict[str, str]:
-    """The seed's 1c: three instances, the beta channel, vulcand's port forwarded to the site's."""
+def config_rb_settings(shape: Shape) -> dict[str, str]:
+    """The seed's 1c: three instances, the beta channel, vulcand's port forwarded to the site's.
+
+    Also the machines' name prefix (so that they are the shape's nodes) and the box's OS, which
+    coreos-vagrant ignores and a Flatcar-aware Vagrantfile reads.
+    """
+    if shape.vagrant is None:
+        raise WpclusterError(f"{shape.source} has no [vagrant] table", "add one (see cluster.toml)")
     return {
         "$num_instances": str(shape.size),
-        "$update_channel": f"'{channel}'",
+        "$instance_name_prefix": f"'{shape.nodes[0].rsplit('-', 1)[0]}'",
+        "$update_channel": f"'{shape.vagrant.channel}'",
+        "$box_os": f"'{shape.vagrant.box}'",
         "$forwarded_ports": f"{{{shape.site.vulcand_port} => {shape.site_port}}}",
     }
 
 
-def render_config_rb(shape: Shape, existing: str = "", channel: str = "beta") -> str:
+def render_config_rb(shape: Shape, existing: str = "") -> str:
     """config.rb with the seed's settings, replacing their active assignments and keeping everything else."""
     lines = existing.splitlines()
     missing = []
-    for name, value in config_rb_settings(shape, channel).items():
+    for name, value in config_rb_settings(shape).items():
         pattern = re.compile(rf"^\s*{re.escape(name)}\s*=")
         found = [i for i, line in enumerate(lines) if pattern.match(line)]
         if found:

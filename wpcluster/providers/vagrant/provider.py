@@ -1,0 +1,357 @@
+"""The vagrant provider: the seed's coreos-vagrant cluster, driven through python-vagrant.
+
+Exercise 1 of the seed, done by the harness: render ``config.rb`` and
+``user-data`` in the coreos-vagrant checkout (a fresh discovery URL each time
+machines are created), ``vagrant up``, forget the machines' old host keys in
+``~/.fleetctl/known_hosts``, load Vagrant's SSH identity into an agent and
+point ``FLEETCTL_TUNNEL`` at core-01's SSH. Nodes are reached over
+``vagrant ssh-config``; node faults are ``vagrant halt`` (``--force`` for a
+kill), ``suspend``/``resume`` and ``up``; partitions are iptables over SSH,
+as on every provider.
+
+The site's services outside fleet (registry, MariaDB, S3, top LB) are not run
+for the VMs: site suites on a vagrant cluster are refused with that reason.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from wpcluster.bootstrap import request_discovery_url
+from wpcluster.checkers import check_etcd_healthy, check_fleet_machines
+from wpcluster.cluster import Cluster, SiteServices
+from wpcluster.errors import WpclusterError
+from wpcluster.progress import say, step
+from wpcluster.providers.inventory.provider import SSHNode
+from wpcluster.providers.inventory.schema import InventoryNode
+from wpcluster.providers.lab import gobuild
+from wpcluster.providers.lab.images import cache_dir
+from wpcluster.providers.vagrant.render import render_config_rb, render_user_data
+from wpcluster.results import run_dir
+from wpcluster.secrets import Secrets
+from wpcluster.shape import Shape
+from wpcluster.sshagent import SSHAgent
+from wpcluster.waits import NotReached, eventually
+
+# What each of vagrant's VM providers needs beyond vagrant itself: a program on PATH, or a plugin.
+VM_PROVIDER_NEEDS: dict[str, tuple[str, str]] = {
+    "virtualbox": ("VBoxManage", ""),
+    "libvirt": ("", "vagrant-libvirt"),
+    "vmware_desktop": ("", "vagrant-vmware-desktop"),
+}
+# Where each box flavour's metadata lives, by channel (coreos-vagrant's and Flatcar's box_url).
+BOX_URLS = {
+    "coreos": "https://{channel}.release.core-os.net/amd64-usr/current/coreos_production_vagrant.json",
+    "flatcar": "https://{channel}.release.flatcar-linux.net/amd64-usr/current/flatcar_production_vagrant.json",
+}
+FLEETCTL_KNOWN_HOSTS = Path("~/.fleetctl/known_hosts")
+HEALTHY_WITHIN = 300.0  # etcd2 discovery and fleet's first heartbeats on freshly booted VMs
+
+
+class VagrantError(WpclusterError):
+    """vagrant, its VM provider, its box or the discovery service is not there or refused."""
+
+
+def box_name(shape: Shape) -> str:
+    """The box coreos-vagrant's Vagrantfile asks for: coreos-<channel> (or flatcar-<channel>)."""
+    assert shape.vagrant is not None
+    return f"{shape.vagrant.box}-{shape.vagrant.channel}"
+
+
+def node_addresses(shape: Shape) -> dict[str, str]:
+    """coreos-vagrant's private network: the i-th machine (from 1) is <prefix>.<100 + i>."""
+    assert shape.vagrant is not None
+    return {name: f"{shape.vagrant.subnet_prefix}.{101 + i}" for i, name in enumerate(shape.nodes)}
+
+
+def instance_name_prefix(shape: Shape) -> str:
+    """coreos-vagrant names machines <prefix>-01, -02, ...; the shape's node names must follow that."""
+    prefix = shape.nodes[0].rsplit("-", 1)[0]
+    expected = [f"{prefix}-{i:02d}" for i in range(1, shape.size + 1)]
+    if list(shape.nodes) != expected:
+        raise VagrantError(f"coreos-vagrant names its machines {', '.join(expected)}, but the shape's nodes are "
+                           f"{', '.join(shape.nodes)}", f"name the nodes <prefix>-01.. in {shape.source}")
+    return prefix
+
+
+def known_hosts_name(host: str) -> str:
+    """How known_hosts names ``host`` or ``host:port``: ``[host]:port`` unless the port is 22."""
+    name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+    return f"[{name}]:{port}" if port and port != "22" else (name or host)
+
+
+def forget_host_keys(known_hosts: Path, hosts: list[str]) -> list[str]:
+    """Drop ``hosts``' lines from fleetctl's known_hosts (the seed: new VMs, new host keys). Returns them."""
+    hosts = [known_hosts_name(h) for h in hosts if h]
+    path = known_hosts.expanduser()
+    if not path.exists():
+        return []
+    kept, dropped = [], []
+    for line in path.read_text().splitlines(keepends=True):
+        names = line.split(" ", 1)[0].split(",") if line.strip() and not line.startswith("#") else []
+        (dropped if any(n in hosts for n in names) else kept).append(line)
+    if dropped:
+        path.write_text("".join(kept))
+    return dropped
+
+
+def parse_ssh_config(text: str) -> dict[str, dict[str, str]]:
+    """`vagrant ssh-config` output -> host -> {option: value}."""
+    hosts: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for line in text.splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key == "Host":
+            current = hosts.setdefault(value.strip(), {})
+        elif key and current is not None:
+            current[key] = value.strip().strip('"')
+    return hosts
+
+
+class VagrantNode(SSHNode):
+    """A coreos-vagrant machine: SSH through `vagrant ssh-config`, power faults through vagrant."""
+
+    def __init__(self, cluster: VagrantCluster, name: str, address: str) -> None:
+        super().__init__(InventoryNode(name, address, "core", ""), cluster.ssh_config_path)
+        self.cluster = cluster
+
+    def ssh_args(self) -> list[str]:
+        return ["ssh", "-F", str(self.ssh_config), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", self.name]
+
+    def stop(self) -> None:
+        self.cluster.vagrant(f"halt {self.name}", lambda v: v.halt(vm_name=self.name))
+
+    def kill(self) -> None:
+        self.cluster.vagrant(f"halt --force {self.name}", lambda v: v.halt(vm_name=self.name, force=True))
+
+    def start(self) -> None:
+        self.cluster.vagrant(f"up {self.name}", lambda v: v.up(vm_name=self.name, provider=self.cluster.vm_provider,
+                                                              stream_output=True))
+        self.cluster.refresh_ssh_config()
+
+    def pause(self) -> None:
+        self.cluster.vagrant(f"suspend {self.name}", lambda v: v.suspend(vm_name=self.name))
+
+    def unpause(self) -> None:
+        self.cluster.vagrant(f"resume {self.name}", lambda v: v.resume(vm_name=self.name))
+
+    def is_running(self) -> bool:
+        return self.cluster.states().get(self.name) == "running"
+
+
+class VagrantCluster(Cluster):
+    provider = "vagrant"
+    deploys = False
+
+    def __init__(self, shape: Shape, run_id: str, root: Path) -> None:
+        if shape.vagrant is None:
+            raise VagrantError(f"{shape.source} has no [vagrant] table", "add one (see cluster.toml)")
+        self.shape = shape
+        self.run_id = run_id
+        self.root = root.expanduser().resolve()
+        self.vm_provider = shape.vagrant.provider
+        self.ssh_config_path = run_dir(run_id) / "vagrant-ssh-config"
+        self.log_path = run_dir(run_id) / "vagrant.log"
+        self.discovery_url = ""
+        self.nodes = [VagrantNode(self, name, address) for name, address in node_addresses(shape).items()]
+        self._agent: SSHAgent | None = None
+        self._tunnel = ""
+        self._client = self._python_vagrant()
+
+    # ---- vagrant, through python-vagrant -----------------------------------------------------
+    def _python_vagrant(self):  # noqa: ANN202 - python-vagrant has no type hints
+        if shutil.which("vagrant") is None:
+            raise VagrantError("there is no `vagrant` program on PATH",
+                               "install Vagrant (Debian: `apt-get install vagrant`) and run again")
+        if not (self.root / "Vagrantfile").is_file():
+            raise VagrantError(f"{self.root} has no Vagrantfile",
+                               "pass --vagrant-dir a coreos-vagrant checkout (git clone of coreos/coreos-vagrant)")
+        import vagrant  # python-vagrant; imported here so that the other providers never need it
+
+        # Everything vagrant prints goes to the run's vagrant.log: a failure is explained from it.
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = vagrant.make_file_cm(str(self.log_path))
+        return vagrant.Vagrant(str(self.root), out_cm=log, err_cm=log, env=dict(os.environ))
+
+    def vagrant(self, what: str, call: Callable[[Any], Any]) -> Any:
+        """Run one python-vagrant call, ``call(client)``, and return what it returns; a streamed command's
+        steps show as progress. A failure is explained from what vagrant printed."""
+        before = self.log_path.stat().st_size if self.log_path.exists() else 0
+        try:
+            result = call(self._client)
+            if not inspect.isgenerator(result):
+                return result
+            for line in result:  # a streamed command: show vagrant's steps, keep every line
+                with self.log_path.open("a") as log:
+                    log.write(line)
+                if line.startswith("==> "):
+                    say(line.rstrip()[4:])
+            return None
+        except subprocess.CalledProcessError:
+            with self.log_path.open() as log:
+                log.seek(before)
+                printed = log.read()
+            raise explain_vagrant_failure(what, printed, self.shape) from None
+
+    def states(self) -> dict[str, str]:
+        """Machine name -> vagrant's state (running, poweroff, saved, not_created, ...)."""
+        return {s.name: s.state for s in self.vagrant("status", lambda v: v.status()) if s.name}
+
+    def check_prerequisites(self) -> None:
+        """The VM provider and the box can be had (asked before anything is created)."""
+        assert self.shape.vagrant is not None
+        program, plugin = VM_PROVIDER_NEEDS.get(self.vm_provider, ("", f"vagrant-{self.vm_provider}"))
+        if plugin and plugin not in {p.name for p in self.vagrant("plugin list", lambda v: v.plugin_list())}:
+            raise VagrantError(f"vagrant's {self.vm_provider} provider needs the {plugin} plugin, which is not "
+                               "installed", f"`vagrant plugin install {plugin}`, or set [vagrant] provider in "
+                               f"{self.shape.source}")
+        if program and shutil.which(program) is None:
+            raise VagrantError(f"vagrant's {self.vm_provider} provider needs {program}, which is not on PATH",
+                               f"install it, or set [vagrant] provider in {self.shape.source}")
+        name = box_name(self.shape)
+        if any(b.name == name for b in self.vagrant("box list", lambda v: v.box_list())):
+            return
+        url = BOX_URLS[self.shape.vagrant.box].format(channel=self.shape.vagrant.channel)
+        try:
+            answer = requests.head(url, timeout=10, allow_redirects=True)
+            reason = "" if answer.status_code == 200 else f"it answered {answer.status_code}"
+        except requests.RequestException as exc:
+            reason = f"it does not answer ({exc})"
+        if reason:
+            raise VagrantError(f"the box {name} is not installed and cannot be had from {url}: {reason}",
+                               f"`vagrant box add {name} <box file or URL>`, or set [vagrant] box and channel "
+                               f"in {self.shape.source} to a box you have")
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    def up(self) -> VagrantCluster:
+        """Create (or start) the machines, then wait for etcd2's quorum and every fleet machine."""
+        assert self.shape.vagrant is not None
+        with step(f"vagrant cluster in {self.root}"):
+            states = self.states()
+            fresh = all(states.get(name, "not_created") == "not_created" for name in self.shape.nodes)
+            if fresh:
+                self.check_prerequisites()
+                with step("a fresh etcd discovery URL"):
+                    self.discovery_url = request_discovery_url(self.shape.vagrant.discovery_service, self.shape.size)
+                    say(self.discovery_url)
+                self.render()
+            with step(f"vagrant up --provider={self.vm_provider}"):
+                self.vagrant("up", lambda v: v.up(provider=self.vm_provider, stream_output=True))
+            self.refresh_ssh_config()
+            if fresh:
+                dropped = forget_host_keys(FLEETCTL_KNOWN_HOSTS, [self._tunnel, *[n.address for n in self.nodes]])
+                if dropped:
+                    say(f"forgot {len(dropped)} stale host key(s) in {FLEETCTL_KNOWN_HOSTS}")
+            with step("etcd2 quorum and fleet machines"):
+                self.wait_healthy()
+        return self
+
+    def render(self) -> None:
+        """config.rb and user-data in the checkout, from the shape, keeping what the user has there."""
+        assert self.shape.vagrant is not None
+        instance_name_prefix(self.shape)
+        config_rb, user_data = self.root / "config.rb", self.root / "user-data"
+        sample = self.root / "user-data.sample"
+        existing = user_data.read_text() if user_data.exists() else sample.read_text() if sample.exists() else ""
+        config_rb.write_text(render_config_rb(self.shape, config_rb.read_text() if config_rb.exists() else ""))
+        user_data.write_text(render_user_data(self.shape, self.discovery_url, existing))
+
+    def wait_healthy(self, timeout: float = HEALTHY_WITHIN) -> None:
+        from wpcluster.clients.fleet import Fleetctl
+
+        fleet = Fleetctl(self)
+        try:
+            eventually(lambda: check_etcd_healthy(self) or True, timeout, 2, what="etcd2 healthy on every node")
+            eventually(lambda: check_fleet_machines(self, fleet) or True, timeout, 2,
+                       what=f"fleet listing {self.shape.size} machines")
+        except NotReached as exc:
+            raise VagrantError(str(exc), "look at `vagrant ssh core-01 -c 'journalctl -u etcd2 -u fleet'`") from None
+
+    def refresh_ssh_config(self) -> None:
+        """Write `vagrant ssh-config` for every machine; load its identities; aim the tunnel at the first."""
+        text = self.vagrant("ssh-config", lambda v: v.ssh_config())
+        self.ssh_config_path.parent.mkdir(parents=True, exist_ok=True)
+        self.ssh_config_path.write_text(text)
+        hosts = parse_ssh_config(text)
+        first = hosts.get(self.shape.nodes[0])
+        if first is None:
+            raise VagrantError(f"`vagrant ssh-config` names {sorted(hosts)}, not {self.shape.nodes[0]}",
+                               "check $instance_name_prefix and $num_instances in config.rb")
+        self._tunnel = f"{first.get('HostName', '127.0.0.1')}:{first.get('Port', '22')}"
+        keys = sorted({Path(h["IdentityFile"]).expanduser() for h in hosts.values() if "IdentityFile" in h})
+        if self._agent is not None:
+            self._agent.close()
+        self._agent = SSHAgent(run_dir(self.run_id) / "ssh-agent.sock", keys)
+
+    def halt(self) -> None:
+        self.vagrant("halt", lambda v: v.halt())
+
+    def down(self) -> None:
+        """Destroy the machines and forget their host keys."""
+        self.close()
+        self.vagrant("destroy", lambda v: v.destroy())
+        forget_host_keys(FLEETCTL_KNOWN_HOSTS, [self._tunnel, *[n.address for n in self.nodes]])
+
+    def close(self) -> None:
+        if self._agent is not None:
+            self._agent.close()
+            self._agent = None
+
+    # ---- endpoints ------------------------------------------------------------------------------
+    @property
+    def fleet_tunnel(self) -> str:
+        return self._tunnel
+
+    @property
+    def fleetctl_env(self) -> dict[str, str]:
+        agent = self._agent.env if self._agent is not None else {}
+        return {**super().fleetctl_env, **agent}
+
+    @property
+    def fleetctl(self) -> str:
+        return str(gobuild.build(gobuild.FLEET, cache_dir()) / "fleetctl")
+
+    @property
+    def registry(self) -> str:
+        return ""
+
+    @property
+    def site_address(self) -> str:
+        # coreos-vagrant forwards vulcand's port on core-01 to the site's port on the host.
+        return f"127.0.0.1:{self.shape.site_port}"
+
+    def _no_site(self) -> VagrantError:
+        return VagrantError(
+            "the vagrant provider brings up and certifies the cluster (etcd2, fleet, node faults); it does not run "
+            "the site's registry, MariaDB, S3 store and top LB for the VMs",
+            "deploy the site as the seed's exercise 2 does, then certify it with --provider inventory "
+            "(README: certifying an existing cluster)")
+
+    def secrets(self) -> Secrets:
+        raise self._no_site()
+
+    def prepare_site(self, secrets: Secrets) -> SiteServices:
+        raise self._no_site()
+
+
+def explain_vagrant_failure(what: str, output: str, shape: Shape) -> VagrantError:
+    """Turn what a failed vagrant command printed into the error people can act on."""
+    tail = "\n".join(output.splitlines()[-15:])
+    lowered = output.lower()
+    if re.search(r"provider '[^']+' could not be found", lowered):
+        return VagrantError(f"vagrant has no such VM provider:\n{tail}",
+                            f"install the provider's plugin, or set [vagrant] provider in {shape.source}")
+    if re.search(r"box '[^']+' could not be found|failed to download|could not resolve host", lowered):
+        return VagrantError(f"the box {box_name(shape)} cannot be had:\n{tail}",
+                            f"`vagrant box add {box_name(shape)} <box file or URL>`, or set [vagrant] box and "
+                            f"channel in {shape.source}")
+    return VagrantError(f"`vagrant {what}` failed:\n{tail}", "read vagrant's message above")
