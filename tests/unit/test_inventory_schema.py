@@ -40,3 +40,24 @@ def test_a_bad_inventory_names_the_line(edit, says):
     with pytest.raises(InventoryError) as err:
         parse_inventory(GOOD.replace(*edit), "prod.yaml")
     assert says in str(err.value), str(err.value)
+
+
+def test_a_fleet_tunnel_reaches_fleetctl_as_the_seed_sets_it(tmp_path, monkeypatch):
+    """`fleet: {tunnel: host:port}` becomes FLEETCTL_TUNNEL, and fleetctl then talks to etcd at the far end."""
+    from wpcluster.clients.fleet import Fleetctl
+    from wpcluster.providers.inventory.provider import InventoryCluster
+    from wpcluster.shape import load_shape
+
+    monkeypatch.setenv("WPCLUSTER_RESULTS", str(tmp_path))
+    monkeypatch.setattr(InventoryCluster, "fleetctl", "fleetctl")  # the binary is not what is checked here
+    keyless = GOOD.replace(", key: ~/.ssh/cluster", "")
+    tunnelled = keyless.replace("fleet: {endpoint: http://10.0.0.11:2379}", "fleet: {tunnel: '10.0.0.11:22'}")
+    for text, tunnel, endpoint in [(tunnelled, "10.0.0.11:22", "http://127.0.0.1:2379"),
+                                   (keyless, None, "http://10.0.0.11:2379")]:
+        cluster = InventoryCluster(parse_inventory(text, "prod.yaml"), load_shape(), "run-fleet")
+        try:
+            assert cluster.fleetctl_env.get("FLEETCTL_TUNNEL") == tunnel
+            assert "SSH_AUTH_SOCK" in cluster.fleetctl_env
+            assert f"--endpoint={endpoint}" in Fleetctl(cluster).command("list-units")
+        finally:
+            cluster.close()
