@@ -333,7 +333,7 @@ class VagrantCluster(Cluster):
         return VagrantError(
             "the vagrant provider brings up and certifies the cluster (etcd2, fleet, node faults); it does not run "
             "the site's registry, MariaDB, S3 store and top LB for the VMs",
-            "deploy the site as the seed's exercise 2 does, then certify it with --provider inventory "
+            "deploy the site as the seed's exercise 3 does, then certify it with --provider inventory "
             "(README: certifying an existing cluster)")
 
     def secrets(self) -> Secrets:
