@@ -74,8 +74,15 @@ def test_killing_the_etcd_leader_elects_a_new_one_and_registrations_continue(clu
     assert elected != leader.name
     # Registration still works: a unit restarted on another node is registered again by its sidekick.
     # (fleetd on the leader's node speaks only to its own, dead, member: it cannot act meanwhile.)
-    unit = next(u for u in fleet.list_units()
-                if u.name.startswith("wordpress@") and u.ip != leader.address)
+    # fleet's unit states are refreshed by each agent; right after an election the list may lack some.
+    def a_unit_off_the_leader():
+        listed = fleet.list_units()
+        off = [u for u in listed if u.name.startswith("wordpress@") and u.machine_id and u.ip != leader.address]
+        assert off, f"fleet lists no wordpress unit off {leader.name}: {[(u.name, u.ip, u.active) for u in listed]}"
+        return off[0]
+
+    unit = eventually(a_unit_off_the_leader, thresholds.recovery_seconds, 1,
+                      what=f"fleet listing a wordpress unit off {leader.name} after the election")
     container = unit.name.removesuffix(".service").replace("@", "-")
     fleet.restart(unit.name)
 

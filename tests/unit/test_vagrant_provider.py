@@ -243,6 +243,7 @@ def test_a_box_vagrant_itself_cannot_download(standin, discovery, monkeypatch):
                        "accessed in the remote catalog.")
     with pytest.raises(VagrantError, match="(?s)box coreos-beta cannot be had:.*remote catalog"):
         VagrantCluster(vagrant_shape(discovery.url), "run-updl", standin[1]).up()
+    assert ["destroy", "--force"] in calls(standin[0]), "a failed bring-up left what it created"
 
 
 def test_a_provider_vagrant_itself_does_not_know(standin, discovery, monkeypatch):

@@ -244,15 +244,21 @@ class VagrantCluster(Cluster):
                     self.discovery_url = request_discovery_url(self.shape.vagrant.discovery_service, self.shape.size)
                     say(self.discovery_url)
                 self.render()
-            with step(f"vagrant up --provider={self.vm_provider}"):
-                self.vagrant("up", lambda v: v.up(provider=self.vm_provider, stream_output=True))
-            self.refresh_ssh_config()
-            if fresh:
-                dropped = forget_host_keys(FLEETCTL_KNOWN_HOSTS, [self._tunnel, *[n.address for n in self.nodes]])
-                if dropped:
-                    say(f"forgot {len(dropped)} stale host key(s) in {FLEETCTL_KNOWN_HOSTS}")
-            with step("etcd2 quorum and fleet machines"):
-                self.wait_healthy()
+            try:
+                with step(f"vagrant up --provider={self.vm_provider}"):
+                    self.vagrant("up", lambda v: v.up(provider=self.vm_provider, stream_output=True))
+                self.refresh_ssh_config()
+                if fresh:
+                    dropped = forget_host_keys(FLEETCTL_KNOWN_HOSTS, [self._tunnel, *[n.address for n in self.nodes]])
+                    if dropped:
+                        say(f"forgot {len(dropped)} stale host key(s) in {FLEETCTL_KNOWN_HOSTS}")
+                with step("etcd2 quorum and fleet machines"):
+                    self.wait_healthy()
+            except BaseException:
+                if fresh:  # what this bring-up created goes again; machines that were there stay
+                    say("the bring-up failed: destroying the machines it created (vagrant.log keeps what happened)")
+                    self.down()
+                raise
         return self
 
     def render(self) -> None:
