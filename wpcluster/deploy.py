@@ -108,11 +108,14 @@ class Deployment:
     def units(self) -> list[str]:
         return [name for _, name in unit_plan(self.cluster.shape)]
 
-    def is_up(self) -> bool:
-        """Whether every unit already runs and the site answers (a kept cluster)."""
+    def is_up(self, settle: float = 60) -> bool:
+        """Whether every unit runs and the site answers (a kept cluster). A site that is there is given
+        ``settle`` seconds to be whole (a unit restarted a moment ago), so a blip is not taken for absence."""
         try:
-            self.wait_units_active(timeout=0)
-            self.wait_site_answers(timeout=0)
+            if not self.present():
+                return False
+            self.wait_units_active(timeout=settle)
+            self.wait_site_answers(timeout=settle)
         except (DeployError, FleetctlError, requests.RequestException):
             return False
         return True
@@ -165,14 +168,25 @@ class Deployment:
             for name in [*reversed(self.units), *templates]:
                 self._destroy_quietly(name)
 
-            def none_left() -> bool:
-                listed = self.present()
-                assert not listed, f"fleet still lists {listed}"
-                held = self.held_by_nodes()
-                assert not held, f"still running on the nodes: {held}"
-                return True
+            self.wait_released(timeout=timeout)
 
-            eventually(none_left, timeout, 1, what="every site unit gone from fleet and the nodes")
+    def wait_released(self, names: list[str] | None = None, timeout: float = 90) -> None:
+        """Wait until fleet lists none of ``names`` (default: every site unit) and no node still runs one.
+
+        Submitting a unit again before its destroyed instance is released races that instance.
+        """
+        names = names or self.units
+
+        def none_left() -> bool:
+            listed = [n for n in self.present() if n in names]
+            assert not listed, f"fleet still lists {listed}"
+            held = {node: mine for node, units in self.held_by_nodes().items() if (mine := [u for u in units
+                                                                                         if u in names])}
+            assert not held, f"still running on the nodes: {held}"
+            return True
+
+        what = "every site unit" if names == self.units else ", ".join(names)
+        eventually(none_left, timeout, 1, what=f"{what} gone from fleet and the nodes")
 
     def present(self) -> list[str]:
         """The site's units fleet still lists, placed or not."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -9,10 +10,14 @@ from wpcluster.waits import eventually
 
 
 class SSHAgent:
-    """Started on first use with ``keys`` loaded; ``close`` stops it."""
+    """Started on first use with ``keys`` loaded; ``close`` stops it.
 
-    def __init__(self, socket: Path, keys: list[Path]) -> None:
-        self.socket = socket
+    Its socket lives in ``folder`` (the run's) under this process's id: a nested session of the same
+    run (a harness test) has an agent of its own and cannot take the outer one's socket away.
+    """
+
+    def __init__(self, folder: Path, keys: list[Path]) -> None:
+        self.socket = folder / f"ssh-agent-{os.getpid()}.sock"
         self.keys = keys
         self._process: subprocess.Popen[bytes] | None = None
 

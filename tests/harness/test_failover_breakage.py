@@ -21,6 +21,7 @@ def test_node_kill_suite_names_a_unit_pinned_to_the_dead_machine(cluster, fleet,
     # fleet refuses MachineID beside Conflicts; one admin unit needs no Conflicts anyway.
     pinned.write_text(unit.split("[X-Fleet]")[0] + f"[X-Fleet]\nMachineID={placed.machine_id}\n")
     fleet.destroy(ADMIN)
+    deployment.wait_released([ADMIN])
     try:
         fleet.submit(pinned)
         fleet.start(ADMIN)
@@ -30,6 +31,7 @@ def test_node_kill_suite_names_a_unit_pinned_to_the_dead_machine(cluster, fleet,
             timeout=600)
     finally:
         fleet.destroy(ADMIN)
+        deployment.wait_released([ADMIN])
         fleet.submit(UNITS_DIR / ADMIN)
         fleet.start(ADMIN)
         eventually(lambda: deployment.wait_units_active(timeout=0) or True, 180, 2, what="the admin unit back")

@@ -104,7 +104,7 @@ class InventoryCluster(Cluster):
             for n in inventory.nodes))
         self.nodes = [SSHNode(n, ssh_config) for n in inventory.nodes]
         keys = sorted({Path(n.key).expanduser() for n in inventory.nodes if n.key})
-        self._agent = SSHAgent(run_dir(run_id) / "ssh-agent.sock", keys)
+        self._agent = SSHAgent(run_dir(run_id), keys)
 
     deploys = False
 
