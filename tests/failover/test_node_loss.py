@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 
 
 def node_of_unit(cluster, fleet, unit):
-    placed = fleet.unit(unit)
+    placed = fleet.placed(unit)
     return next(n for n in cluster.nodes if n.address == placed.ip)
 
 

@@ -15,7 +15,7 @@ ADMIN = "wordpress-admin.service"
 @pytest.mark.slow
 def test_node_kill_suite_names_a_unit_pinned_to_the_dead_machine(cluster, fleet, deployment, tmp_path):
     # Pin the admin unit to the machine it runs on: fleet can then never move it off a dead node.
-    placed = fleet.unit(ADMIN)
+    placed = fleet.placed(ADMIN)
     pinned = tmp_path / ADMIN
     unit = (UNITS_DIR / ADMIN).read_text()
     # fleet refuses MachineID beside Conflicts; one admin unit needs no Conflicts anyway.

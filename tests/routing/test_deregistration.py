@@ -15,7 +15,7 @@ REREGISTERED_WITHIN = 60.0
 
 def server_of(cluster, fleet, unit):
     """The (backend, server id) a wordpress unit's container is registered as, and its node."""
-    placed = fleet.unit(unit)
+    placed = fleet.placed(unit)
     node = next(n for n in cluster.nodes if n.address == placed.ip)
     container = unit.removesuffix(".service").replace("@", "-")
     return ("wordpress", f"{node.name}.{container}"), node, container
@@ -67,7 +67,9 @@ def test_a_container_killed_behind_fleets_back_is_deregistered(cluster, fleet, e
 def test_servers_expire_by_ttl_when_the_sidekick_stops(cluster, fleet, etcd, vulcand):
     unit = "wordpress@4.service"
     key, node, _ = server_of(cluster, fleet, unit)
-    sidekick = next(u.name for u in fleet.list_units() if u.name.startswith("discovery@") and u.ip == node.address)
+    sidekick = eventually(lambda: next(u.name for u in fleet.list_units()
+                                       if u.name.startswith("discovery@") and u.ip == node.address),
+                          30, 0.5, what=f"fleet listing the sidekick on {node.name}")
     fleet.stop(sidekick)
     try:
         # The container still runs and nothing deletes its key: a sidekick that deregistered on its

@@ -100,6 +100,18 @@ class Fleetctl:
     def list_units(self) -> list[Unit]:
         return parse_units(self.run("list-units", "--full", "--no-legend", "--fields=unit,machine,active,sub"))
 
+    def placed(self, name: str, timeout: float = 30) -> Unit:
+        """``name`` as fleet lists it once it is placed on a machine. An agent republishes a unit's
+        state on its own schedule, so a listing right after a change can lack the unit for a while."""
+        from wpcluster.waits import eventually  # local: waits is the only non-client import
+
+        def listed_and_placed() -> Unit:
+            unit = self.unit(name)
+            assert unit is not None and unit.machine_id and unit.ip, f"fleet lists {name} as {unit}"
+            return unit
+
+        return eventually(listed_and_placed, timeout, 0.5, what=f"fleet listing {name} on a machine")
+
     def list_unit_files(self) -> list[str]:
         """Every unit submitted to fleet, whether or not a machine reports a state for it."""
         return [line.strip() for line in self.run("list-unit-files", "--full", "--no-legend", "--fields=unit")
