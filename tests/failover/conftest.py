@@ -57,7 +57,7 @@ class Observation:
 
 
 @pytest.fixture
-def observe(request, cluster, fleet, etcd, site, secrets):
+def observe(request, cluster, fleet, etcd, site, secrets, thresholds):
     """``with observe(survivor) as obs:`` runs readers; record the fault in ``obs.fault``; on exit the
     test waits (bounded) for full recovery, judges, draws the timeline and saves the figures."""
     run_id = request.config.stash[RUN_KEY]
@@ -109,7 +109,10 @@ def observe(request, cluster, fleet, etcd, site, secrets):
                     folder = run_dir(run_id) / "failover"
                     obs.verdict.save(folder, name)
                     plot(obs.samples, obs.verdict, folder / f"{name}.png", f"{request.node.name}")
-                    append_figures(run_id, "failover", {"test": name, **obs.verdict.__dict__,
-                                                        "recovery_seconds": obs.verdict.recovery_seconds})
+                    recovery = obs.verdict.recovery_seconds
+                    append_figures(run_id, "failover", {
+                        "test": name, **obs.verdict.__dict__, "recovery_seconds": recovery,
+                        "recovery_goal_seconds": thresholds.recovery_goal_seconds,
+                        "recovery_goal_met": recovery is not None and recovery <= thresholds.recovery_goal_seconds})
 
     return _Context
