@@ -169,9 +169,12 @@ class Cluster(abc.ABC):
         return {"FLEETCTL_TUNNEL": self.fleet_tunnel} if self.fleet_tunnel else {}
 
     @property
-    @abc.abstractmethod
     def fleetctl(self) -> str:
-        """Path of the fleetctl binary matching the cluster's fleet."""
+        """Path of the fleetctl binary matching the nodes' fleet, built once from the Go module proxy."""
+        from wpcluster.providers.lab import gobuild  # local: the interface does not import providers at load
+        from wpcluster.providers.lab.images import cache_dir
+
+        return str(gobuild.build(gobuild.FLEET, cache_dir()) / "fleetctl")
 
     @property
     @abc.abstractmethod

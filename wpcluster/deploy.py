@@ -180,8 +180,7 @@ class Deployment:
         def none_left() -> bool:
             listed = [n for n in self.present() if n in names]
             assert not listed, f"fleet still lists {listed}"
-            held = {node: mine for node, units in self.held_by_nodes().items() if (mine := [u for u in units
-                                                                                         if u in names])}
+            held = self.held_by_nodes(names)
             assert not held, f"still running on the nodes: {held}"
             return True
 
@@ -193,17 +192,14 @@ class Deployment:
         listed = {u.name for u in self.fleet.list_units()} | set(self.fleet.list_unit_files())
         return [name for name in self.units if name in listed]
 
-    def held_by_nodes(self) -> dict[str, list[str]]:
-        """Node -> the site's units systemd there still has active, failed or changing."""
-        patterns = " ".join(sorted({"'" + (name.split("@")[0] + "@*" if "@" in name else name) + "'"
-                                    for name in self.units}))
+    def held_by_nodes(self, names: list[str]) -> dict[str, list[str]]:
+        """Node -> those of ``names`` that systemd there still has active, failed or changing."""
         held: dict[str, list[str]] = {}
         for node in self.cluster.nodes:
             if not node.is_running():
                 continue
-            listing = node.exec(f"systemctl list-units --no-legend --plain {patterns}", timeout=20)
-            names = [line.split()[0] for line in listing.stdout.splitlines() if line.strip()]
-            if mine := [n for n in names if n in self.units]:
+            listing = node.exec(f"systemctl list-units --no-legend --plain {' '.join(names)}", timeout=20)
+            if mine := [line.split()[0] for line in listing.stdout.splitlines() if line.strip()]:
                 held[node.name] = mine
         return held
 

@@ -74,9 +74,9 @@ class Shape:
     lab_first_node_host: int
     lab_debian_suite: str
     lab_debian_mirror: str
+    vagrant: VagrantShape
     lab_hosts: dict[str, int] = field(default_factory=dict)
     lab_ports: dict[str, int] = field(default_factory=dict)
-    vagrant: VagrantShape | None = None
     source: str = "<defaults>"
 
     @property

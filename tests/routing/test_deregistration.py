@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wpcluster.checkers import etcd_servers, vulcand_servers
+from wpcluster.checkers import etcd_servers, site_containers, vulcand_servers
 from wpcluster.waits import eventually
 
 # The sidekick acts on Docker's stop/die events at once; this allows for etcd and vulcand's watch.
@@ -40,13 +40,13 @@ def wait_registered(cluster, etcd, vulcand, key, want: bool, within: float, why:
 @pytest.mark.destructive
 def test_stopping_a_unit_deregisters_it_and_starting_brings_it_back(cluster, fleet, etcd, vulcand):
     unit = "wordpress@2.service"
-    key, node, container = server_of(cluster, fleet, unit)
+    key, _, _ = server_of(cluster, fleet, unit)
     fleet.stop(unit)
     try:
         # fleet may report the unit stopped while `docker stop` still waits for Apache to exit; the
         # bound counts from the container's end, which is when the sidekick hears of it.
-        eventually(lambda: container not in node.exec("docker ps --format '{{.Names}}'").stdout.split(), 30, 0.25,
-                   what=f"{container} gone from {node.name} after fleetctl stop")
+        eventually(lambda: key not in site_containers(cluster), 30, 0.25,
+                   what=f"{key[1]} no longer running after fleetctl stop")
         wait_registered(cluster, etcd, vulcand, key, False, DEREGISTERED_WITHIN, f"fleetctl stop {unit}")
     finally:
         fleet.start(unit)

@@ -49,10 +49,15 @@ def rendered_checkout(source: Path, dest: Path) -> Path:
     return dest
 
 
+def run_vagrant(vagrant: str, checkout: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`vagrant <args>` in the checkout, with a Vagrant home of its own (nothing from the user's)."""
+    return subprocess.run([vagrant, *args], cwd=checkout, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, VAGRANT_HOME=str(checkout / ".vagrant.d")))
+
+
 def validate(vagrant: str, checkout: Path) -> subprocess.CompletedProcess[str]:
     # --ignore-provider: the machine running the tests needs no VirtualBox to check the configuration.
-    return subprocess.run([vagrant, "validate", "--ignore-provider"], cwd=checkout, capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ, VAGRANT_HOME=str(checkout / ".vagrant.d")))
+    return run_vagrant(vagrant, checkout, "validate", "--ignore-provider")
 
 
 @pytest.mark.parametrize("source", checkouts(), ids=lambda p: p.name)
@@ -64,8 +69,7 @@ def test_vagrant_validate_accepts_the_rendered_files(vagrant, source, tmp_path):
 
 def test_vagrant_validate_machines_are_the_shapes_nodes(vagrant, tmp_path):
     checkout = rendered_checkout(STANDIN_CHECKOUT, tmp_path / "checkout")
-    done = subprocess.run([vagrant, "status", "--machine-readable"], cwd=checkout, capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ, VAGRANT_HOME=str(checkout / ".vagrant.d")))
+    done = run_vagrant(vagrant, checkout, "status", "--machine-readable")
     machines = sorted({line.split(",")[1] for line in done.stdout.splitlines() if ",state," in line})
     assert machines == list(load_shape().nodes), done.stdout + done.stderr
 

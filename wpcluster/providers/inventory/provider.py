@@ -18,8 +18,6 @@ from urllib.parse import urlsplit
 from wpcluster.cluster import Cluster, ExecResult, Node, SiteServices
 from wpcluster.errors import WpclusterError
 from wpcluster.providers.inventory.schema import Inventory, InventoryNode
-from wpcluster.providers.lab import gobuild
-from wpcluster.providers.lab.images import cache_dir
 from wpcluster.results import run_dir
 from wpcluster.secrets import Secrets
 from wpcluster.shape import Shape
@@ -119,10 +117,6 @@ class InventoryCluster(Cluster):
     @property
     def fleet_endpoints(self) -> list[str]:
         return [self.inventory.fleet_endpoint] if self.inventory.fleet_endpoint else super().fleet_endpoints
-
-    @property
-    def fleetctl(self) -> str:
-        return str(gobuild.build(gobuild.FLEET, cache_dir()) / "fleetctl")
 
     @property
     def fleetctl_env(self) -> dict[str, str]:

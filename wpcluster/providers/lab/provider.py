@@ -30,7 +30,7 @@ from wpcluster.cluster import Cluster, ExecResult, Node, SiteServices
 from wpcluster.errors import LabError
 from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
 from wpcluster.progress import TIMINGS, say, step
-from wpcluster.providers.lab import gobuild, network, site_hosts
+from wpcluster.providers.lab import network, site_hosts
 from wpcluster.providers.lab.engine import ensure_engine
 from wpcluster.providers.lab.images import ImageBuilder, cache_dir
 from wpcluster.results import append_figures, run_dir
@@ -199,10 +199,6 @@ class Lab(Cluster):
         return run_dir(self.run_id) / "diagnostics" / "lab-up"
 
     # ---- endpoints ---------------------------------------------------------------------
-    @property
-    def fleetctl(self) -> str:
-        return str(gobuild.build(gobuild.FLEET, cache_dir()) / "fleetctl")
-
     @property
     def registry(self) -> str:
         return self.shape.registry

@@ -33,8 +33,6 @@ from wpcluster.errors import WpclusterError
 from wpcluster.progress import say, step
 from wpcluster.providers.inventory.provider import SSHNode
 from wpcluster.providers.inventory.schema import InventoryNode
-from wpcluster.providers.lab import gobuild
-from wpcluster.providers.lab.images import cache_dir
 from wpcluster.providers.vagrant.render import render_config_rb, render_user_data
 from wpcluster.results import run_dir
 from wpcluster.secrets import Secrets
@@ -63,30 +61,18 @@ class VagrantError(WpclusterError):
 
 def box_name(shape: Shape) -> str:
     """The box coreos-vagrant's Vagrantfile asks for: coreos-<channel> (or flatcar-<channel>)."""
-    assert shape.vagrant is not None
     return f"{shape.vagrant.box}-{shape.vagrant.channel}"
 
 
 def node_addresses(shape: Shape) -> dict[str, str]:
     """coreos-vagrant's private network: the i-th machine (from 1) is <prefix>.<100 + i>."""
-    assert shape.vagrant is not None
     return {name: f"{shape.vagrant.subnet_prefix}.{101 + i}" for i, name in enumerate(shape.nodes)}
-
-
-def instance_name_prefix(shape: Shape) -> str:
-    """coreos-vagrant names machines <prefix>-01, -02, ...; the shape's node names must follow that."""
-    prefix = shape.nodes[0].rsplit("-", 1)[0]
-    expected = [f"{prefix}-{i:02d}" for i in range(1, shape.size + 1)]
-    if list(shape.nodes) != expected:
-        raise VagrantError(f"coreos-vagrant names its machines {', '.join(expected)}, but the shape's nodes are "
-                           f"{', '.join(shape.nodes)}", f"name the nodes <prefix>-01.. in {shape.source}")
-    return prefix
 
 
 def known_hosts_name(host: str) -> str:
     """How known_hosts names ``host`` or ``host:port``: ``[host]:port`` unless the port is 22."""
-    name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
-    return f"[{name}]:{port}" if port and port != "22" else (name or host)
+    name, _, port = host.partition(":")
+    return f"[{name}]:{port}" if port and port != "22" else name
 
 
 def forget_host_keys(known_hosts: Path, hosts: list[str]) -> list[str]:
@@ -153,8 +139,6 @@ class VagrantCluster(Cluster):
     deploys = False
 
     def __init__(self, shape: Shape, run_id: str, root: Path) -> None:
-        if shape.vagrant is None:
-            raise VagrantError(f"{shape.source} has no [vagrant] table", "add one (see cluster.toml)")
         self.shape = shape
         self.run_id = run_id
         self.root = root.expanduser().resolve()
@@ -208,7 +192,6 @@ class VagrantCluster(Cluster):
 
     def check_prerequisites(self) -> None:
         """The VM provider and the box can be had (asked before anything is created)."""
-        assert self.shape.vagrant is not None
         program, plugin = VM_PROVIDER_NEEDS.get(self.vm_provider, ("", f"vagrant-{self.vm_provider}"))
         if plugin and plugin not in {p.name for p in self.vagrant("plugin list", lambda v: v.plugin_list())}:
             raise VagrantError(f"vagrant's {self.vm_provider} provider needs the {plugin} plugin, which is not "
@@ -234,7 +217,6 @@ class VagrantCluster(Cluster):
     # ---- lifecycle ------------------------------------------------------------------------------
     def up(self) -> VagrantCluster:
         """Create (or start) the machines, then wait for etcd2's quorum and every fleet machine."""
-        assert self.shape.vagrant is not None
         with step(f"vagrant cluster in {self.root}"):
             states = self.states()
             fresh = all(states.get(name, "not_created") == "not_created" for name in self.shape.nodes)
@@ -263,8 +245,6 @@ class VagrantCluster(Cluster):
 
     def render(self) -> None:
         """config.rb and user-data in the checkout, from the shape, keeping what the user has there."""
-        assert self.shape.vagrant is not None
-        instance_name_prefix(self.shape)
         config_rb, user_data = self.root / "config.rb", self.root / "user-data"
         sample = self.root / "user-data.sample"
         existing = user_data.read_text() if user_data.exists() else sample.read_text() if sample.exists() else ""
@@ -321,10 +301,6 @@ class VagrantCluster(Cluster):
     def fleetctl_env(self) -> dict[str, str]:
         agent = self._agent.env if self._agent is not None else {}
         return {**super().fleetctl_env, **agent}
-
-    @property
-    def fleetctl(self) -> str:
-        return str(gobuild.build(gobuild.FLEET, cache_dir()) / "fleetctl")
 
     @property
     def registry(self) -> str:

@@ -18,17 +18,25 @@ CLOUD_CONFIG = "#cloud-config"
 MARKER = "# set by wpcluster (the seed's exercise 1)"
 
 
+def instance_name_prefix(shape: Shape) -> str:
+    """coreos-vagrant names machines <prefix>-01, -02, ...; the shape's node names must follow that."""
+    prefix = shape.nodes[0].rsplit("-", 1)[0]
+    expected = [f"{prefix}-{i:02d}" for i in range(1, shape.size + 1)]
+    if list(shape.nodes) != expected:
+        raise WpclusterError(f"coreos-vagrant names its machines {', '.join(expected)}, but the shape's nodes are "
+                             f"{', '.join(shape.nodes)}", f"name the nodes <prefix>-01.. in {shape.source}")
+    return prefix
+
+
 def config_rb_settings(shape: Shape) -> dict[str, str]:
     """The seed's 1c: three instances, the beta channel, vulcand's port forwarded to the site's.
 
     Also the machines' name prefix (so that they are the shape's nodes) and the box's OS, which
     coreos-vagrant ignores and a Flatcar-aware Vagrantfile reads.
     """
-    if shape.vagrant is None:
-        raise WpclusterError(f"{shape.source} has no [vagrant] table", "add one (see cluster.toml)")
     return {
         "$num_instances": str(shape.size),
-        "$instance_name_prefix": f"'{shape.nodes[0].rsplit('-', 1)[0]}'",
+        "$instance_name_prefix": f"'{instance_name_prefix(shape)}'",
         "$update_channel": f"'{shape.vagrant.channel}'",
         "$box_os": f"'{shape.vagrant.box}'",
         "$forwarded_ports": f"{{{shape.site.vulcand_port} => {shape.site_port}}}",
