@@ -49,9 +49,16 @@ def etcd2_environment(shape: Shape, node: str, discovery_url: str | None, cluste
 
 
 def fleet_config(shape: Shape, node: str) -> dict[str, str]:
-    """fleetd's settings: local etcd, as CoreOS ran it, and the node's public IP."""
+    """fleetd's settings: its own etcd member first, then every other member; the node's public IP.
+
+    CoreOS gave fleetd only the local member. With that member down for longer than the agent
+    TTL, fleetd cannot heartbeat, the machine drops out of the cluster, its units move, and
+    fleetd's registration back-off (up to a minute) keeps it out well after the member is back.
+    The other members keep it in the cluster through a member outage.
+    """
+    others = [shape.etcd_client_url(shape.node_address(n)) for n in shape.nodes if n != node]
     return {
-        "etcd_servers": json.dumps([f"http://127.0.0.1:{shape.etcd_client_port}"]),
+        "etcd_servers": json.dumps([f"http://127.0.0.1:{shape.etcd_client_port}", *others]),
         "public_ip": json.dumps(shape.node_address(node)),
         "agent_ttl": json.dumps(shape.fleet_agent_ttl),
     }

@@ -120,6 +120,17 @@ class Deployment:
             return False
         return True
 
+    def adopt(self) -> Deployment:
+        """Take the site that is deployed as it is, whole or broken, without touching a unit.
+
+        A self-check breaks the site on purpose and then certifies it in a nested session: that
+        session must see the breakage, not repair it by deploying again.
+        """
+        if not self.present():
+            raise DeployError("no site is deployed to certify as it is", "deploy it first: `wpcluster deploy`")
+        self.services = self.cluster.prepare_site(self.secrets)
+        return self
+
     def deploy(self, keep_on_failure: bool = False, reuse: bool = False) -> Deployment:
         """Deploy (or, with ``reuse``, adopt a site that is already up and whole)."""
         shape = self.cluster.shape

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from wpcluster.checkers import check_etcd_healthy
-from wpcluster.waits import eventually
 
 
 @pytest.fixture(autouse=True)
-def healthy_etcd(cluster, pytestconfig):
+def healthy_etcd(request, cluster, gates, pytestconfig):
     """Wait for a whole cluster before the test, so one test's faults never leak into the next."""
-    eventually(lambda: check_etcd_healthy(cluster) or True, pytestconfig.getoption("--settle-timeout"), 0.5,
-               what="etcd2 healthy with every member before the test")
+    gates.require(request, "etcd-healthy", lambda: check_etcd_healthy(cluster) or True,
+                  pytestconfig.getoption("--settle-timeout"), 0.5)

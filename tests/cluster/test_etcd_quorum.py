@@ -23,6 +23,7 @@ def client_of(cluster, node):
     return member_client(cluster.shape.etcd_client_url(node.address))
 
 
+@pytest.mark.checks("etcd-healthy")
 def test_every_member_healthy_and_listed(cluster):
     check_etcd_healthy(cluster)
 

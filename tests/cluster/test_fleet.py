@@ -16,10 +16,10 @@ MACHINES_BACK_WITHIN = 150.0
 
 
 @pytest.fixture(autouse=True)
-def every_machine_listed(cluster, fleet):
+def every_machine_listed(request, cluster, fleet, gates):
     """Start each test with every node registered in fleet."""
-    eventually(lambda: check_fleet_machines(cluster, fleet) or True, MACHINES_BACK_WITHIN, 1,
-               what="fleet listing every node")
+    gates.require(request, "fleet-machines", lambda: check_fleet_machines(cluster, fleet) or True,
+                  MACHINES_BACK_WITHIN)
 
 
 def test_fleetctl_is_the_pinned_release(fleet):

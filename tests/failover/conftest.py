@@ -35,11 +35,14 @@ def thresholds(cluster) -> FailoverThresholds:
 
 
 @pytest.fixture(autouse=True)
-def whole_site(cluster, deployment, fleet, etcd, site):
+def whole_site(request, cluster, deployment, fleet, etcd, site, gates):
     """Every failover test starts (and must be able to start) from a whole cluster and site."""
-    eventually(lambda: check_etcd_healthy(cluster) or True, WHOLE_WITHIN, 1, what="etcd2 whole")
-    deployment.wait_units_active(timeout=WHOLE_WITHIN)
-    eventually(lambda: check_site_whole(cluster, fleet, etcd, site), WHOLE_WITHIN, 1, what="site whole")
+    def whole() -> bool:
+        check_etcd_healthy(cluster)
+        deployment.wait_units_active(timeout=0)
+        return check_site_whole(cluster, fleet, etcd, site)
+
+    gates.require(request, "site-whole", whole, WHOLE_WITHIN)
 
 
 @dataclass

@@ -5,14 +5,17 @@ from __future__ import annotations
 import pytest
 
 from wpcluster.checkers import check_registration
-from wpcluster.waits import eventually
 
 # A unit restarted by the previous test may still be pulling or booting.
 REGISTERED_WITHIN = 90.0
 
 
 @pytest.fixture(autouse=True)
-def fully_registered(cluster, deployment, etcd, vulcand, fleet):
-    deployment.wait_units_active()
-    eventually(lambda: check_registration(cluster, etcd, vulcand) or True, REGISTERED_WITHIN, 1,
-               what="every site container registered in etcd and every vulcand")
+def fully_registered(request, cluster, deployment, etcd, vulcand, gates):
+    """Every unit active and every running container registered (URL included) in etcd and every vulcand."""
+    def registered() -> bool:
+        deployment.wait_units_active(timeout=0)
+        check_registration(cluster, etcd, vulcand)
+        return True
+
+    gates.require(request, "site-registered", registered, REGISTERED_WITHIN)

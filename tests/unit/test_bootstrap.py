@@ -1,5 +1,7 @@
 """What a node is told at boot, derived from the shape."""
 
+import json
+
 from wpcluster import bootstrap
 from wpcluster.shape import load_shape
 
@@ -31,4 +33,5 @@ def test_environment_and_fleet_config():
         "COREOS_PUBLIC_IPV4=172.30.8.103\nCOREOS_PRIVATE_IPV4=172.30.8.103\nWPCLUSTER_REGISTRY=10.0.0.1:5000\n"
     )
     conf = bootstrap.fleet_config(shape, "core-03")
-    assert conf["public_ip"] == '"172.30.8.103"' and conf["etcd_servers"] == '["http://127.0.0.1:2379"]'
+    assert conf["public_ip"] == '"172.30.8.103"' and json.loads(conf["etcd_servers"]) == [
+        "http://127.0.0.1:2379", "http://172.30.8.101:2379", "http://172.30.8.102:2379"]
