@@ -7,11 +7,13 @@ import re
 
 import etcd as python_etcd
 
+from wpcluster.admin_surface import ADMIN_BACKEND, ADMIN_CONTAINER, Probe, Reply, static_leaks
 from wpcluster.clients.etcd import cluster_health
 from wpcluster.clients.fleet import Fleetctl
 from wpcluster.clients.site import SiteClient
 from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.cluster import Cluster
+from wpcluster.routes import RouteTable
 
 
 def check_etcd_healthy(cluster: Cluster) -> None:
@@ -151,3 +153,39 @@ def check_site_whole(cluster: Cluster, fleet: Fleetctl, etcd_client: python_etcd
     }
     check_routes_answer(cluster, site, vias)
     return True
+
+
+def describe_problems(problems: list[str], heading: str) -> str:
+    return heading + "".join(f"\n  {p}" for p in problems)
+
+
+def check_route_table_sane(table: RouteTable) -> None:
+    """No frontend that vulcand would refuse or that cannot answer (bad JSON, bad route, no servers)."""
+    assert not table.problems, describe_problems(table.problems, "vulcand's route table in etcd has problems:")
+
+
+def check_admin_routes(table: RouteTable, probes: list[Probe], host: str) -> None:
+    """vulcand's route order sends every admin-only request of the corpus to the admin backend."""
+    leaks = static_leaks(table, probes, host)
+    lines = [f"frontend {frontend} takes {len(paths)}: {', '.join(paths[:12])}{' ...' if len(paths) > 12 else ''}"
+             for frontend, paths in leaks.items()]
+    assert not leaks, describe_problems(
+        lines, f"vulcand's route table would send admin-only requests elsewhere than {ADMIN_BACKEND}:")
+
+
+def check_admin_surface_through(name: str, replies: list[Reply], table: RouteTable, host: str,
+                                shown: int = 40) -> None:
+    """Every reply came from the admin container, or (for a path Apache does not serve as admin) was a
+    public container's refusal. The failure lists each request that reached elsewhere and who took it."""
+    wrong = [r for r in replies if not r.acceptable]
+    lines = []
+    for reply in wrong[:shown]:
+        frontend = table.route(reply.probe.method, reply.probe.path, host)
+        taken = f"frontend {frontend.id} ({frontend.route})" if frontend else "no frontend"
+        who = reply.served_by if "@" in reply.served_by else f"no container ({reply.served_by or 'vulcand itself'})"
+        lines.append(f"{reply.probe} ({reply.probe.why}) -> {who}, {reply.status}; taken by {taken}")
+    if len(wrong) > shown:
+        lines.append(f"... and {len(wrong) - shown} more")
+    assert not wrong, describe_problems(
+        lines, f"through {name}, {len(wrong)} of {len(replies)} admin-surface requests reached something other "
+               f"than {ADMIN_CONTAINER}:")

@@ -31,6 +31,7 @@ from wpcluster.waits import GiveUp, NotReached, eventually
 
 UNITS_DIR = PROJECT_ROOT / "units"
 SITE_ENV_PATH = "/etc/wpcluster/site.env"
+ADMIN_ENV_PATH = "/etc/wpcluster/admin.env"
 UNITS_ACTIVE_WITHIN = 240.0  # the first pull of the WordPress image on every node dominates
 SITE_ANSWERS_WITHIN = 120.0
 
@@ -68,7 +69,13 @@ def wordpress_units(shape: Shape) -> list[str]:
 
 
 def site_env(shape: Shape, services: SiteServices, secrets: Secrets, etcd_endpoints: list[str]) -> dict[str, str]:
-    """/etc/wpcluster/site.env: what units and their containers are configured with."""
+    """/etc/wpcluster/site.env: what every unit and every WordPress container is configured with.
+
+    Public containers serve reads only (vulcand sends every write and the admin surface to the
+    admin container), so this holds only what a read needs: the database, the bucket's public
+    URL (to rewrite asset URLs) and the shared salts (a login made on the admin is valid on every
+    container). The admin's password and the S3 credential are in ``admin_env`` alone.
+    """
     site = shape.site
     return {
         "VULCAND_PORT": str(site.vulcand_port),
@@ -81,17 +88,23 @@ def site_env(shape: Shape, services: SiteServices, secrets: Secrets, etcd_endpoi
         "WORDPRESS_DB_HOST": services.db_host,
         "WORDPRESS_DB_USER": site.db_user,
         "WORDPRESS_DB_PASSWORD": secrets["WORDPRESS_DB_PASSWORD"],
-        "WORDPRESS_CACHE_S3_KEY": secrets["WORDPRESS_CACHE_S3_KEY"],
-        "WORDPRESS_CACHE_S3_SECRET": secrets["WORDPRESS_CACHE_S3_SECRET"],
         "WORDPRESS_CACHE_S3_BUCKET": services.bucket,
         "WORDPRESS_CACHE_S3_ENDPOINT": services.s3_endpoint,
         "WORDPRESS_CACHE_PUBLIC_URL": services.public_url,
         "WORDPRESS_CACHE_HOME": shape.site_url,
-        "WORDPRESS_ADMIN_USER": site.admin_user,
-        "WORDPRESS_ADMIN_PASSWORD": secrets["WORDPRESS_ADMIN_PASSWORD"],
-        "WORDPRESS_ADMIN_EMAIL": site.admin_email,
         **{name: secrets[name] for name in SALT_NAMES},
     }
+
+
+# What only the admin container may hold: it installs the blog and pushes assets and uploads.
+ADMIN_SECRET_NAMES = ("WORDPRESS_ADMIN_PASSWORD", "WORDPRESS_CACHE_S3_KEY", "WORDPRESS_CACHE_S3_SECRET")
+
+
+def admin_env(shape: Shape, secrets: Secrets) -> dict[str, str]:
+    """/etc/wpcluster/admin.env: added to site.env for the admin container only."""
+    site = shape.site
+    return {"WORDPRESS_ADMIN_USER": site.admin_user, "WORDPRESS_ADMIN_EMAIL": site.admin_email,
+            **{name: secrets[name] for name in ADMIN_SECRET_NAMES}}
 
 
 @dataclass
@@ -145,10 +158,11 @@ class Deployment:
             with step("images and services outside fleet (DB, S3, top LB)"):
                 self.services = self.cluster.prepare_site(self.secrets)
                 check_bucket(self.services, self.secrets)
-            values = site_env(shape, self.services, self.secrets, self.cluster.etcd_endpoints)
-            env = "".join(f"{k}={v}\n" for k, v in values.items())
+            files = {SITE_ENV_PATH: site_env(shape, self.services, self.secrets, self.cluster.etcd_endpoints),
+                     ADMIN_ENV_PATH: admin_env(shape, self.secrets)}
             for node in self.cluster.nodes:
-                node.put_file(SITE_ENV_PATH, env, mode=0o600)
+                for path, values in files.items():
+                    node.put_file(path, "".join(f"{k}={v}\n" for k, v in values.items()), mode=0o600)
             if self.present():
                 self.undeploy()
             started = time.monotonic()

@@ -10,8 +10,9 @@ events and reconciles on a period as well, so a missed event is repaired:
   of a node that dies (or whose sidekick stops) expire by themselves;
 * a container that stops or dies is deregistered at once;
 * on start, servers registered for this node that no longer run are removed;
-* the frontends send ``/wp-admin`` paths and ``/wp-login.php`` to
-  ``wordpressadmin`` and everything else to ``wordpress``.
+* the frontends send every admin path (wp-admin/, wp-login.php, xmlrpc.php,
+  wp-cron.php, in every form Apache serves them) and every write (POST, PUT,
+  PATCH, DELETE) to ``wordpressadmin``, and everything else to ``wordpress``.
 
 Containers that are not the site's are ignored. It speaks etcd's v2 keys API
 (requests) and the Docker Engine API (http.client over the Unix socket), so it
@@ -44,15 +45,51 @@ PUBLIC_NAME = re.compile(r"^wordpress-(\d+)$")
 ADMIN_NAME = "wordpress-admin"
 BACKENDS = {"public": "wordpress", "admin": "wordpressadmin"}
 # vulcand v0.9.2's routes have no `||` and frontends no priority: routes are tried in reverse
-# alphabetical order of their text, so the anchored admin regexp (`^...`) is always tried before
-# the catch-all (`/.*`). PassHostHeader keeps the site's Host for WordPress's own redirects;
-# Stream passes through empty-bodied redirects that vulcand's buffer would turn into 500s.
+# byte order of their text, and a path matcher sees the path as sent (not decoded, not cleaned).
+# PassHostHeader keeps the site's Host for WordPress's own redirects; Stream passes through
+# empty-bodied redirects that vulcand's buffer would turn into 500s.
 SETTINGS = {"PassHostHeader": True, "Stream": True}
+# The doors only the admin container may serve: wp-admin/ and the files that log in or act.
+ADMIN_DIRECTORY = "wp-admin"
+ADMIN_FILES = ("wp-login.php", "xmlrpc.php", "wp-cron.php")
+
+
+def spelled(word: str) -> str:
+    """A regexp for ``word`` (letters, digits, ``-`` and ``.``) with any character percent-encoded
+    or not, as Apache decodes them: ``wp-%61dmin`` is wp-admin to Apache, so it is to this route."""
+    out = []
+    for char in word:
+        code = f"{ord(char):02x}"
+        hex_digit = f"[{code[1]}{code[1].upper()}]" if code[1].isalpha() else code[1]
+        out.append(f"(?:{'[.]' if char == '.' else char}|%{code[0]}{hex_digit})")
+    return "".join(out)
+
+
+def admin_path_regexp() -> str:
+    """Every path Apache serves as an admin path: the admin doors after any run of slashes (Apache
+    merges them), with any path info after them, in any percent-encoding of their letters; and any
+    path with a dot segment (``/./``, ``/../``, ``%2e``: Apache resolves them, so such a path can
+    land anywhere, wp-admin/ included, and only the admin container may see it)."""
+    doors = "|".join([spelled(ADMIN_DIRECTORY), *map(spelled, ADMIN_FILES)])
+    dot_segment = "(?:[.]|%2[eE]){1,2}"
+    return f"^(?:/+(?:{doors})(?:/.*)?|.*/{dot_segment}(?:/.*)?)$"
+
+
+# Every state-changing request, wherever it is sent (the REST API, ?rest_route=, comments):
+# public containers serve reads only. Its route starts `PathRegexp(`^/`)`, so it sorts before
+# the admin route and the catch-all; a route starting with Method(...) would sort after both.
+WRITE_METHODS = "^(POST|PUT|PATCH|DELETE)$"
 FRONTENDS = {
     "wordpressadmin": {
         "Type": "http",
         "BackendId": "wordpressadmin",
-        "Route": "PathRegexp(`^/(wp-admin(/.*)?|wp-login[.]php)$`)",
+        "Route": f"PathRegexp(`{admin_path_regexp()}`)",
+        "Settings": SETTINGS,
+    },
+    "wordpresswrites": {
+        "Type": "http",
+        "BackendId": "wordpressadmin",
+        "Route": f"PathRegexp(`^/`) && MethodRegexp(`{WRITE_METHODS}`)",
         "Settings": SETTINGS,
     },
     "wordpress": {"Type": "http", "BackendId": "wordpress", "Route": "PathRegexp(`/.*`)", "Settings": SETTINGS},

@@ -12,6 +12,9 @@ from wpcluster.checkers import site_containers
 REQUESTS = 60  # per path and entry point: enough for round-robin to reach all five several times
 
 
+ENTRY_IDS = ["top-lb", "vulcand-1", "vulcand-2", "vulcand-3"]
+
+
 def entry_points(cluster):
     """The top LB, then every node's vulcand."""
     return [("top LB", f"http://{cluster.site_address}")] + [
@@ -28,7 +31,7 @@ def public_names(cluster):
     return {f"wordpress-{i}" for i in range(1, cluster.shape.site.wordpress_instances + 1)}
 
 
-@pytest.mark.parametrize("index", range(4), ids=["top-lb", "vulcand-1", "vulcand-2", "vulcand-3"])
+@pytest.mark.parametrize("index", range(4), ids=ENTRY_IDS)
 def test_home_reaches_all_public_containers_and_never_the_admin(cluster, site, index):
     name, via = entry_points(cluster)[index]
     containers, statuses = spread(site, "/", via)
@@ -46,13 +49,16 @@ def test_admin_paths_reach_only_the_admin_container(cluster, site, path):
         assert set(containers) == {"wordpress-admin"}, f"{path} through {name} reached {dict(containers)}"
 
 
-def test_a_public_container_refuses_wp_admin_when_asked_directly(cluster, site):
+def test_a_public_container_refuses_the_admin_doors_and_writes_when_asked_directly(cluster, site):
     public = {sid: url for (backend, sid), url in site_containers(cluster).items() if backend == "wordpress"}
     assert public, "no public container runs"
     for sid, url in public.items():
-        for path in ("/wp-admin/", "/wp-login.php", "/xmlrpc.php"):
+        for path in ("/wp-admin/", "/wp-login.php", "/xmlrpc.php", "/wp-cron.php"):
             answer = site.get(path, via=url)
             assert answer.status == 403, f"{sid} at {url} answered {answer.status} for {path}, expected 403"
+        for method, path in (("POST", "/"), ("POST", "/wp-json/wp/v2/posts"), ("DELETE", "/wp-json/wp/v2/posts/1")):
+            answer = site.request(method, path, via=url)
+            assert answer.status == 403, f"{sid} at {url} answered {answer.status} for {method} {path}, expected 403"
 
 
 def test_an_admin_logs_in_through_the_lb_and_opens_the_dashboard(cluster, site, secrets):

@@ -1,7 +1,7 @@
 """The deploy step's plan and the configuration it hands the nodes."""
 
 from wpcluster.cluster import SiteServices
-from wpcluster.deploy import site_env, unit_plan
+from wpcluster.deploy import admin_env, site_env, unit_plan
 from wpcluster.providers.lab.site_hosts import haproxy_config
 from wpcluster.secrets import SALT_NAMES, SECRET_NAMES, Secrets
 from wpcluster.shape import load_shape
@@ -25,12 +25,23 @@ def test_site_env_carries_the_seeds_variables_and_every_salt():
                             "http://172.30.8.21:9000/b")
     env = site_env(shape, services, secrets, ["http://172.30.8.101:2379"])
     for name in ("WORDPRESS_DB_NAME", "WORDPRESS_DB_HOST", "WORDPRESS_DB_USER", "WORDPRESS_DB_PASSWORD",
-                 "WORDPRESS_CACHE_S3_KEY", "WORDPRESS_CACHE_S3_SECRET", "WORDPRESS_CACHE_S3_BUCKET"):
+                 "WORDPRESS_CACHE_S3_BUCKET"):
         assert env[name], name
     assert env["WORDPRESS_CACHE_HOME"] == "http://wordpress.local:8888"
     assert env["WORDPRESS_CACHE_PUBLIC_URL"] == "http://172.30.8.21:9000/b"
     assert all(env[name] == secrets[name] for name in SALT_NAMES)
     assert "MARIADB_ROOT_PASSWORD" not in env  # the nodes never need the DB's root password
+
+
+def test_only_the_admin_env_holds_the_admin_password_and_the_s3_credential():
+    shape = load_shape()
+    secrets = Secrets.generate()
+    services = SiteServices("db:3306", "http://s3:9000", "http://s3:9000", "b", "http://s3:9000/b")
+    public = site_env(shape, services, secrets, ["http://172.30.8.101:2379"])
+    admin = admin_env(shape, secrets)
+    for name in ("WORDPRESS_ADMIN_PASSWORD", "WORDPRESS_CACHE_S3_KEY", "WORDPRESS_CACHE_S3_SECRET"):
+        assert name not in public and secrets[name] not in public.values(), name
+        assert admin[name] == secrets[name], name
 
 
 def test_secrets_are_fresh_and_redacted(tmp_path):

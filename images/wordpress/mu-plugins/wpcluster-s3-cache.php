@@ -8,6 +8,7 @@
  * from the container's environment, through config-default.php's constants:
  *
  *   WORDPRESS_CACHE_S3_KEY, _SECRET, _BUCKET   the bucket and its credential; the plugin is off without them
+ *                                 (public containers need only the bucket: they rewrite, never push)
  *   WORDPRESS_CACHE_S3_ENDPOINT   the S3 API, e.g. http://172.30.8.21:9000 (default https://s3.<region>.amazonaws.com)
  *   WORDPRESS_CACHE_S3_REGION     SigV4 region (default us-east-1)
  *   WORDPRESS_CACHE_S3_ACL        canned ACL sent with every PUT (default public-read; `none` sends none,
@@ -93,8 +94,14 @@ final class WPCluster_S3_Cache
             $key = self::setting('WPCLUSTER_CACHE_S3_KEY', 'WORDPRESS_CACHE_S3_KEY');
             $secret = self::setting('WPCLUSTER_CACHE_S3_SECRET', 'WORDPRESS_CACHE_S3_SECRET');
             $bucket = self::setting('WPCLUSTER_CACHE_S3_BUCKET', 'WORDPRESS_CACHE_S3_BUCKET');
+            $admin = defined('WPCLUSTER_ADMIN_ENABLED') ? (bool) WPCLUSTER_ADMIN_ENABLED
+                : getenv('WORDPRESS_ADMIN_ENABLED') === 'true';
+            // Public containers serve reads only (every write goes to the admin container), so
+            // they rewrite URLs and never push: they are not given the credential.
+            $required = $admin ? array('KEY' => $key, 'SECRET' => $secret, 'BUCKET' => $bucket)
+                : array('BUCKET' => $bucket);
             $missing = array();
-            foreach (array('KEY' => $key, 'SECRET' => $secret, 'BUCKET' => $bucket) as $name => $value) {
+            foreach ($required as $name => $value) {
                 if ($value === '') {
                     $missing[] = "WORDPRESS_CACHE_S3_$name";
                 }
@@ -116,8 +123,6 @@ final class WPCluster_S3_Cache
             $public = rtrim(self::setting('WPCLUSTER_CACHE_PUBLIC_URL', 'WORDPRESS_CACHE_PUBLIC_URL',
                 $client->endpoint() . '/' . rawurlencode($bucket)), '/');
             $acl = self::setting('WPCLUSTER_CACHE_S3_ACL', 'WORDPRESS_CACHE_S3_ACL', 'public-read');
-            $admin = defined('WPCLUSTER_ADMIN_ENABLED') ? (bool) WPCLUSTER_ADMIN_ENABLED
-                : getenv('WORDPRESS_ADMIN_ENABLED') === 'true';
             self::$instance = new self($client, $public, $acl === 'none' ? '' : $acl, $admin);
         }
         return self::$instance;

@@ -1,0 +1,87 @@
+"""Admin isolation over the whole admin surface: every admin file, entry point, variant and write.
+
+The corpus comes from the deployed WordPress (every file under wp-admin/ in the admin container)
+plus the variants Apache serves as the same file (``wpcluster/admin_surface.py``). Two views of
+one promise, "only the admin container serves the admin surface and every write":
+
+* static: every frontend under vulcand's prefix in etcd, in vulcand v0.9.2's route order
+  (``wpcluster/routes.py``), must send each admin-only request to the admin backend;
+* dynamic: the whole corpus, sent as written, through the top LB and every vulcand, must be
+  answered by wordpress-admin (or, for a path Apache does not serve as admin, refused by a public
+  container).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.routing.test_routing import ENTRY_IDS, entry_points
+from wpcluster.admin_surface import ADMIN_CONTAINER, corpus, deployed_admin_files, send_all
+from wpcluster.checkers import check_admin_routes, check_admin_surface_through, check_route_table_sane
+from wpcluster.deploy import ADMIN_SECRET_NAMES
+from wpcluster.routes import read_table
+
+
+@pytest.fixture(scope="module")
+def admin_corpus(cluster, deployment):
+    return corpus(deployed_admin_files(cluster))
+
+
+@pytest.fixture
+def route_table(cluster, etcd):
+    return read_table(etcd, cluster.shape.site.vulcand_prefix)
+
+
+def fail(message: str):
+    pytest.fail(message, pytrace=False)  # the message names every problem; a traceback adds nothing
+
+
+def test_the_corpus_covers_every_admin_file_and_the_variants(admin_corpus):
+    files = [p for p in admin_corpus if p.why == "file"]
+    assert len(files) > 100, f"only {len(files)} files under wp-admin/ in the admin container"
+    kinds = {p.why.split(" of ")[0] for p in admin_corpus}
+    for kind in ("variant: repeated slash", "variant: dot segment", "variant: percent-encoded letter "
+                 "(lower-case hex)", "variant: letter case", "variant: trailing slash", "variant: query string",
+                 "write", "entry point"):
+        assert kind in kinds or any(k.startswith(kind) for k in kinds), f"no {kind} in the corpus: {sorted(kinds)}"
+
+
+def test_the_route_table_has_nothing_vulcand_would_refuse(route_table):
+    try:
+        check_route_table_sane(route_table)
+    except AssertionError as exc:
+        fail(str(exc))
+
+
+def test_the_route_table_sends_the_whole_admin_surface_to_the_admin_backend(cluster, route_table, admin_corpus):
+    try:
+        check_admin_routes(route_table, admin_corpus, cluster.shape.site_host)
+    except AssertionError as exc:
+        fail(str(exc))
+
+
+@pytest.mark.parametrize("index", range(4), ids=ENTRY_IDS)
+def test_the_admin_surface_reaches_only_the_admin_container(cluster, route_table, admin_corpus, index):
+    name, via = entry_points(cluster)[index]
+    replies = send_all(admin_corpus, via, cluster.shape.site_authority)
+    try:
+        check_admin_surface_through(name, replies, route_table, cluster.shape.site_host)
+    except AssertionError as exc:
+        fail(str(exc))
+
+
+def test_public_containers_hold_no_admin_password_or_s3_credential(cluster, secrets):
+    seen = {}
+    for node in cluster.nodes:
+        for name in node.exec("docker ps --format '{{.Names}}' --filter name=wordpress").stdout.split():
+            env = json.loads(node.exec(f"docker inspect --format '{{{{json .Config.Env}}}}' {name}").check().stdout)
+            seen[f"{name}@{node.name}"] = {line.split("=", 1)[0]: line.split("=", 1)[1] for line in env}
+    assert any(k.startswith(f"{ADMIN_CONTAINER}@") for k in seen), f"no admin container among {sorted(seen)}"
+    for container, env in seen.items():
+        held = [n for n in ADMIN_SECRET_NAMES if n in env or secrets[n] in env.values()]
+        if container.startswith(f"{ADMIN_CONTAINER}@"):
+            assert held == list(ADMIN_SECRET_NAMES), f"{container} lacks {set(ADMIN_SECRET_NAMES) - set(held)}"
+        else:
+            assert not held, f"public container {container} holds {held} (visible in docker inspect)"
