@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import etcd as python_etcd
 
@@ -12,8 +14,9 @@ from wpcluster.clients.etcd import cluster_health
 from wpcluster.clients.fleet import Fleetctl
 from wpcluster.clients.site import SiteClient
 from wpcluster.clients.vulcand import VulcandAPI
-from wpcluster.cluster import Cluster
+from wpcluster.cluster import Cluster, Node
 from wpcluster.routes import RouteTable
+from wpcluster.waits import eventually
 
 
 def check_etcd_healthy(cluster: Cluster) -> None:
@@ -189,3 +192,91 @@ def check_admin_surface_through(name: str, replies: list[Reply], table: RouteTab
     assert not wrong, describe_problems(
         lines, f"through {name}, {len(wrong)} of {len(replies)} admin-surface requests reached something other "
                f"than {ADMIN_CONTAINER}:")
+
+
+def container_ended_at(node: Node, container: str, since: float, timeout: float = 60) -> float:
+    """When Docker on ``node`` reported ``container`` dead (its ``die`` event), waiting for it if need be.
+
+    The units run containers with ``--rm``, so the container is gone by the time anyone looks:
+    its events remain.
+    """
+    def died() -> float:
+        found = node.exec(f"docker events --since {since:.3f} --until {time.time() + 1:.3f} "
+                          f"--filter container={container} --filter event=die --format '{{{{.TimeNano}}}}'",
+                          timeout=20)
+        stamps = [int(s) for s in found.stdout.split() if s.isdigit()]
+        assert stamps, f"Docker on {node.name} reports no end of {container} since {since:.1f}"
+        return stamps[-1] / 1e9
+
+    return eventually(died, timeout, 0.25, what=f"{container} ended on {node.name}")
+
+
+def _answered_by(served_by: str, avoid: str) -> bool:
+    """``avoid`` is one container as X-Served-By names it (``wordpress-2@core-03``) or a node (``@core-03``)."""
+    return served_by == avoid or (avoid.startswith("@") and served_by.endswith(avoid))
+
+
+def routed_cleanly(site: SiteClient, via: str, avoid: str, requests: int) -> str:
+    """"" when ``requests`` in a row through ``via`` were all answered 200 by a live container, none of them
+    ``avoid`` (a server vulcand still sends to fails or hangs its turn of the round robin); else what
+    went wrong."""
+    seen = []
+    for _ in range(requests):
+        try:
+            answer = site.get("/", via=via)
+        except Exception as exc:  # noqa: BLE001 - a hung or refused request is the finding
+            seen.append(f"no answer ({type(exc).__name__})")
+            continue
+        if answer.status != 200 or not answer.served_by or _answered_by(answer.served_by, avoid):
+            seen.append(f"{answer.status} from {answer.served_by or 'vulcand itself'}")
+    return ", ".join(seen)
+
+
+def wait_traffic_avoids(site: SiteClient, vias: dict[str, str], avoid: str, since: float, within: float,
+                        servers: int, what: str) -> dict[str, float]:
+    """Each via (name -> URL) stops sending to ``avoid`` (a container, or a node's) within ``within`` seconds
+    of ``since`` (when it ended). Returns, per via, the seconds from ``since`` to the first clean round.
+
+    A round is twice as many requests as there are servers, so round robin gives the dead one two turns.
+    """
+    timings: dict[str, float] = {}
+    last: dict[str, str] = {}
+    deadline = since + within
+
+    def one_round(name: str) -> None:
+        started = time.time()
+        last[name] = wrong = routed_cleanly(site, vias[name], avoid, 2 * servers)
+        if not wrong:
+            timings[name] = round(max(0.0, started - since), 2)
+
+    while True:
+        with ThreadPoolExecutor(len(vias)) as pool:  # every vulcand probed at once: one clock for all
+            list(pool.map(one_round, [name for name in vias if name not in timings]))
+        if len(timings) == len(vias):
+            return timings
+        if time.time() > deadline:
+            still = {name: last[name] for name in vias if name not in timings}
+            raise AssertionError(
+                f"{within:g}s after {what}, requests still do not avoid {avoid}: "
+                + "; ".join(f"through {name}: {seen}" for name, seen in still.items()))
+        time.sleep(0.2)
+
+
+def server_key_index(etcd_client: python_etcd.Client, prefix: str, key: tuple[str, str]) -> int:
+    """The etcd index at which a server's key was created (a new registration gets a new one)."""
+    backend, sid = key
+    return etcd_client.read(f"/{prefix}/backends/{backend}/servers/{sid}").createdIndex
+
+
+def check_registered_as_running(cluster: Cluster, etcd_client: python_etcd.Client, key: tuple[str, str],
+                                created_after: int | None = None) -> None:
+    """``key``'s container runs and is registered at the node address and port it runs on, under a key
+    created after ``created_after`` (a restarted container is a new registration, not the old key)."""
+    running = site_containers(cluster).get(key)
+    assert running, f"{key[1]} does not run (yet)"
+    prefix = cluster.shape.site.vulcand_prefix
+    url = etcd_servers(etcd_client, prefix).get(key)
+    assert url == running, f"{key[1]} is registered at {url}, but runs at {running}"
+    if created_after is not None:
+        index = server_key_index(etcd_client, prefix, key)
+        assert index > created_after, f"{key[1]}'s key was created at index {index}, before the restart"
