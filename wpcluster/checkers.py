@@ -90,10 +90,12 @@ def check_registration(cluster: Cluster, etcd_client: python_etcd.Client, apis: 
     running = site_containers(cluster)
     assert running, "no site container runs on any node"
     in_etcd = etcd_servers(etcd_client, cluster.shape.site.vulcand_prefix)
-    missing = sorted(k[1] for k in running if in_etcd.get(k) != running[k])
-    extra = sorted(k[1] for k in in_etcd if k not in running)
-    assert not missing and not extra, (
-        f"etcd disagrees with the containers: not registered (or wrong URL) {missing}; "
+    missing = sorted(k[1] for k in running if k not in in_etcd)
+    wrong = sorted(f"{k[1]} registered at {in_etcd[k]} but runs at {running[k]}"
+                   for k in running if k in in_etcd and in_etcd[k] != running[k])
+    extra = sorted(f"{k[1]} at {in_etcd[k]}" for k in in_etcd if k not in running)
+    assert not missing and not wrong and not extra, (
+        f"etcd disagrees with the containers: not registered {missing}; wrong URL {wrong}; "
         f"registered but not running {extra}"
     )
     for node, api in apis.items():

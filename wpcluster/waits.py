@@ -47,3 +47,29 @@ def eventually(
             seen = f"{type(last).__name__}: {last}" if isinstance(last, Exception) else repr(last)
             raise NotReached(f"{what} not reached within {timeout:g}s; last seen: {seen}")
         time.sleep(interval)
+
+
+def holds_for(check: Callable[[], object], seconds: float, interval: float = 1.0, what: str = "condition") -> int:
+    """Call ``check`` every ``interval`` for ``seconds``; raise AssertionError the first time it fails.
+
+    The complement of ``eventually``: a property that must hold through a window (a machine that
+    must stay listed while its etcd member is down), not one that must come true. Returns how
+    many times it was checked.
+    """
+    __tracebackhide__ = True
+    deadline = time.monotonic() + seconds
+    checks = 0
+    while True:
+        started = time.monotonic()
+        try:
+            value = check()
+        except Exception as exc:  # noqa: BLE001 - any failure breaks the property
+            raise AssertionError(f"{what} stopped holding after {started - (deadline - seconds):.1f}s "
+                                 f"of {seconds:g}s: {type(exc).__name__}: {exc}") from None
+        if not value and value is not None:
+            raise AssertionError(f"{what} stopped holding after {started - (deadline - seconds):.1f}s "
+                                 f"of {seconds:g}s: {value!r}")
+        checks += 1
+        if time.monotonic() >= deadline:
+            return checks
+        time.sleep(max(0.0, min(interval, deadline - time.monotonic())))

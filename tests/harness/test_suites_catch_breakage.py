@@ -1,71 +1,131 @@
-"""The suites are worth something only if they fail on a broken cluster: break it, run them, read the verdict."""
+"""The suites are worth something only if they fail on a broken deployment.
+
+Each check here seeds one defect (``tests/harness/defects.py``), runs the test that must catch it
+in a nested session against the same lab, and judges that session's JUnit
+(``tests/harness/nested.py``): the named test FAILED in its call phase, with an ``E`` line that
+names the defect, and the hollow copy of that test (same fixtures, empty body) is not accepted.
+The defect is undone before the check judges, and the site is whole again before the next test.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import subprocess
-import sys
-
 import pytest
 
-from wpcluster.checkers import check_etcd_healthy
-from wpcluster.shape import PROJECT_ROOT
+from tests.harness.defects import (
+    fleetd_with_only_its_own_member,
+    frontend_written,
+    sidekicks_replaced,
+    vulcand_cut_from_etcd,
+)
+from tests.harness.nested import run_nested
+from wpcluster.checkers import check_etcd_healthy, check_registration, etcd_servers, site_containers
 from wpcluster.waits import eventually
 
+pytestmark = pytest.mark.destructive
 
-def run_suite(*selection: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run part of a suite against the session's running lab and site (reused, and left up)."""
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--keep-cluster",
-         "--settle-timeout=5", *selection],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, env=dict(os.environ),
-    )
+ROUTING = "tests/routing"
+QUORUM = "tests/cluster/test_etcd_quorum.py::test_every_member_healthy_and_listed"
+ADMIN_SURFACE = f"{ROUTING}/test_admin_surface.py"
+STATIC_ROUTES = f"{ADMIN_SURFACE}::test_the_route_table_sends_the_whole_admin_surface_to_the_admin_backend"
+SURFACE = f"{ADMIN_SURFACE}::test_the_admin_surface_reaches_only_the_admin_container"
+STOPPED = f"{ROUTING}/test_deregistration.py::test_stopping_a_unit_deregisters_it_and_starting_brings_it_back"
+KILLED = f"{ROUTING}/test_deregistration.py::test_a_container_killed_behind_fleets_back_is_deregistered"
+REGISTERED = f"{ROUTING}/test_registration.py::test_every_container_registered_in_etcd_and_vulcand_and_they_agree"
+MEMBER_OUTAGE = "tests/cluster/test_fleet.py::test_a_member_outage_past_the_agent_ttl_keeps_the_machine_and_its_units"
+UPLOAD = "tests/cache/test_cache.py::test_an_upload_lands_in_the_bucket_in_every_size_and_posts_link_it"
 
 
-@pytest.mark.destructive
+@pytest.fixture
+def whole_again(cluster, deployment, etcd, vulcand):
+    """After the check, every unit active and every container registered as it runs."""
+    yield
+    deployment.wait_units_active(timeout=120)
+    eventually(lambda: check_registration(cluster, etcd, vulcand) or True, 120, 1,
+               what="every container registered again after the self-check")
+
+
+def node_running(cluster, fleet, unit):
+    placed = fleet.placed(unit)
+    return next(n for n in cluster.nodes if n.address == placed.ip)
+
+
 def test_quorum_suite_fails_naming_a_member_kept_down(cluster, nemesis):
     down = cluster.nodes[-1]
     nemesis.stop_member(down)
-    result = run_suite("tests/cluster/test_etcd_quorum.py::test_every_member_healthy_and_listed")
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, f"the quorum suite passed with {down.name}'s member down:\n{output[-3000:]}"
-    expected = f"{down.name} ({cluster.shape.etcd_client_url(down.address)}): UNHEALTHY"
-    assert expected in output, f"the failure does not name the member that is down:\n{output[-3000:]}"
+    nested = run_nested("member-kept-down", QUORUM)
+    nemesis.start_member(down)
+    nested.prove(QUORUM, rf"{down.name} \({cluster.shape.etcd_client_url(down.address)}\): UNHEALTHY")
 
 
 def test_quorum_suite_passes_on_the_healthy_cluster(cluster):
     # The same selection on a whole cluster passes: the failure above is the breakage's, not the harness's.
     eventually(lambda: check_etcd_healthy(cluster) or True, 45, 0.5, what="etcd2 whole again")
-    result = run_suite("tests/cluster/test_etcd_quorum.py::test_every_member_healthy_and_listed")
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    run_nested("healthy", QUORUM, hollow=False).expect_passed(QUORUM)
 
 
-@pytest.mark.destructive
-def test_routing_suite_fails_when_a_wrong_route_sends_wp_admin_to_the_public_backend(cluster, deployment, etcd):
-    # A frontend someone added by hand: it takes /wp-admin paths to the public backend, and its route
-    # sorts before the admin frontend's (vulcand tries routes in reverse alphabetical order of their
-    # text), so it wins. The sidekicks keep their own frontends right but leave other keys alone.
-    folder = f"/{cluster.shape.site.vulcand_prefix}/frontends/wpc-wrong-route"
-    etcd.write(f"{folder}/frontend", json.dumps({
-        "Type": "http", "BackendId": "wordpress", "Route": "PathRegexp(`^/wp-admin.*`)",
-        "Settings": {"PassHostHeader": True, "Stream": True},
-    }))
-    try:
-        result = run_suite("tests/routing/test_routing.py::test_admin_paths_reach_only_the_admin_container", "-x")
-    finally:
-        etcd.delete(folder, recursive=True)
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, (
-        f"the routing suite passed with wp-admin routed to the public backend:\n{output[-3000:]}"
-    )
-    assert re.search(r"/wp-admin/ through .* reached \{[^}]*'wordpress-\d+'", output), (
-        f"the failure does not say that wp-admin reached a public container:\n{output[-3000:]}"
-    )
+def test_a_frontend_leaking_one_admin_sub_path_is_named_by_both_routing_checks(cluster, etcd, whole_again):
+    # Its route sorts before the admin route (reverse byte order: `^/w` > `^(`), so it wins.
+    leaked = "/wp-admin/options-general.php"
+    spec = {"Type": "http", "BackendId": "wordpress", "Route": f"PathRegexp(`^{leaked.replace('.', '[.]')}$`)",
+            "Settings": {"PassHostHeader": True, "Stream": True}}
+    with frontend_written(etcd, cluster.shape.site.vulcand_prefix, "wpc-leak", spec):
+        nested = run_nested("frontend-leaks-a-sub-path", STATIC_ROUTES, f"{SURFACE}[top-lb]")
+    nested.prove(STATIC_ROUTES, rf"frontend wpc-leak .*GET {leaked}")
+    nested.prove(f"{SURFACE}[top-lb]",
+                 rf"GET {leaked} \(file\) -> wordpress-\d+@core-\d+, 403; taken by frontend wpc-leak")
 
 
-@pytest.mark.destructive
+def test_an_admin_route_without_apaches_variants_is_named(cluster, fleet, etcd, whole_again):
+    prefix = cluster.shape.site.vulcand_prefix
+    with sidekicks_replaced(fleet, cluster.nodes, "no-variants"):
+        eventually(lambda: "wp-admin(/.*)?|wp-login" in etcd.read(f"/{prefix}/frontends/wordpressadmin/frontend").value,
+                   30, 0.5, what="the defective admin route in etcd")
+        nested = run_nested("admin-route-without-variants", STATIC_ROUTES, f"{SURFACE}[vulcand-1]")
+    nested.prove(STATIC_ROUTES, r"frontend wordpress \(backend wordpress.*GET //wp-admin/")
+    nested.prove(f"{SURFACE}[vulcand-1]", r"GET //wp-admin/ \(variant: repeated slash of /wp-admin/\) -> "
+                                          r"wordpress-\d+@core-\d+, 403; taken by frontend wordpress ")
+
+
+def test_a_sidekick_that_never_deregisters_is_named(cluster, fleet, whole_again):
+    node = node_running(cluster, fleet, "wordpress@2.service")
+    with sidekicks_replaced(fleet, [node], "never-deregisters"):
+        nested = run_nested("sidekick-never-deregisters", STOPPED)
+    nested.prove(STOPPED, rf"after fleetctl stop wordpress@2.service .* do not avoid wordpress-2@{node.name}")
+
+
+def test_a_sidekick_that_relies_on_the_ttl_alone_is_named(cluster, fleet, whole_again):
+    node = node_running(cluster, fleet, "wordpress@3.service")
+    with sidekicks_replaced(fleet, [node], "ttl-only"):
+        nested = run_nested("sidekick-ttl-only", KILLED)
+    nested.prove(KILLED, rf"5s after docker kill wordpress-3 on {node.name}, requests still do not avoid")
+
+
+def test_a_sidekick_that_registers_the_wrong_port_is_named(cluster, fleet, etcd, whole_again):
+    node = node_running(cluster, fleet, "wordpress@1.service")
+    key = ("wordpress", f"{node.name}.wordpress-1")
+    with sidekicks_replaced(fleet, [node], "wrong-port"):
+        eventually(lambda: etcd_servers(etcd, cluster.shape.site.vulcand_prefix).get(key)
+                   != site_containers(cluster).get(key), 30, 0.5, what=f"{key[1]} registered at the wrong port")
+        nested = run_nested("sidekick-wrong-port", REGISTERED)
+    nested.prove(REGISTERED, rf"wrong URL \[[^\]]*{node.name}\.wordpress-1 registered at http://{node.address}:"
+                             rf"(\d+) but runs at http://{node.address}:\d+")
+
+
+def test_a_vulcand_that_cannot_reach_etcd_is_named(cluster, whole_again):
+    node = cluster.nodes[0]
+    with vulcand_cut_from_etcd(cluster, node):
+        nested = run_nested("vulcand-cut-from-etcd", KILLED)
+    nested.prove(KILLED, rf"through vulcand on {node.name}: (502|no answer|504)")
+
+
+@pytest.mark.slow
+def test_a_fleetd_that_knows_only_its_own_member_is_named(cluster):
+    node = cluster.nodes[1]
+    with fleetd_with_only_its_own_member(node):
+        nested = run_nested("fleetd-only-its-own-member", MEMBER_OUTAGE, timeout=400)
+    nested.prove(MEMBER_OUTAGE, rf"fleet listing {node.name} with its etcd member down stopped holding")
+
+
 def test_cache_suite_fails_when_uploads_stay_local(cluster, deployment):
     """Take the S3 plugin out of every WordPress container: uploads stay local, pages link local files."""
     plugin = "/var/lib/wordpress/wp-content/mu-plugins/wpcluster-s3-cache.php"
@@ -76,13 +136,8 @@ def test_cache_suite_fails_when_uploads_stay_local(cluster, deployment):
                 moved.append((node, name))
     assert moved, "no WordPress container to break"
     try:
-        result = run_suite(
-            "tests/cache/test_cache.py::test_an_upload_lands_in_the_bucket_in_every_size_and_posts_link_it")
+        nested = run_nested("s3-plugin-removed", UPLOAD)
     finally:
         for node, name in moved:
             node.exec(f"docker exec {name} mv /tmp/plugin.off {plugin}")
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, f"the cache suite passed with the S3 plugin removed:\n{output[-3000:]}"
-    assert "sizes of the upload missing from the bucket" in output, (
-        f"the failure does not say the upload stayed out of the bucket:\n{output[-3000:]}"
-    )
+    nested.prove(UPLOAD, r"sizes of the upload missing from the bucket")

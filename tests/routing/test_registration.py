@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from wpcluster.checkers import check_registration, etcd_servers, site_containers
 
 
+@pytest.mark.checks("site-registered")
 def test_every_container_registered_in_etcd_and_vulcand_and_they_agree(cluster, etcd, vulcand):
     check_registration(cluster, etcd, vulcand)
 
