@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import subprocess
+import tempfile
 from pathlib import Path
 
 from wpcluster.waits import eventually
@@ -12,12 +13,14 @@ from wpcluster.waits import eventually
 class SSHAgent:
     """Started on first use with ``keys`` loaded; ``close`` stops it.
 
-    Its socket lives in ``folder`` (the run's) under this process's id: a nested session of the same
-    run (a harness test) has an agent of its own and cannot take the outer one's socket away.
+    Its socket lives in a private folder of its own under the system's temporary directory: a nested
+    session of the same run (a harness test) has an agent of its own and cannot take the outer one's
+    socket away, and the path stays under the 108 bytes a Unix socket's address may have (a run's
+    results folder, nested, does not).
     """
 
-    def __init__(self, folder: Path, keys: list[Path]) -> None:
-        self.socket = folder / f"ssh-agent-{os.getpid()}.sock"
+    def __init__(self, keys: list[Path]) -> None:
+        self.socket = Path(tempfile.mkdtemp(prefix="wpcluster-agent-")) / "agent.sock"
         self.keys = keys
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -39,3 +42,6 @@ class SSHAgent:
             self._process.terminate()
             self._process.wait(timeout=10)
             self._process = None
+        self.socket.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.socket.parent.rmdir()

@@ -1,8 +1,8 @@
 """Defects seeded into a running deployment, each undone when its block ends.
 
 Sidekick defects are mutations of the real ``images/sidekick/sidekick.py``: the discovery unit on
-each chosen node is stopped through fleet and a container of the same image, with the same
-environment and the mutated source mounted over the original, stands in for it. Each mutation
+each chosen node gets a systemd drop-in that mounts the mutated source over the original in its
+container, and is restarted; the drop-in goes and the unit restarts again when the block ends. Each mutation
 names the exact lines it changes, so a change to the sidekick that moves them fails here loudly
 instead of seeding nothing.
 """
@@ -14,13 +14,15 @@ import json
 from collections.abc import Iterator
 
 from wpcluster.cluster import Cluster, Node
+from wpcluster.deploy import UNITS_DIR
 from wpcluster.shape import PROJECT_ROOT
 from wpcluster.waits import eventually
 
 SIDEKICK_SOURCE = PROJECT_ROOT / "images" / "sidekick" / "sidekick.py"
 SIDEKICK_PATH_IN_IMAGE = "/usr/local/bin/sidekick.py"
-STANDIN = "discovery-defect"
-STANDIN_SOURCE = "/tmp/wpcluster-defect/sidekick.py"
+STANDIN_SOURCE = "/var/lib/wpcluster-defect/sidekick.py"  # the node's dockerd has a private /tmp
+DROPIN_DIR = "/etc/systemd/system"
+DROPIN = "wpcluster-defect.conf"
 
 _NO_STALE = ("    stale = [key for key in registered if owned_by(node, key[1]) and key not in wanted]",
              "    stale = []  # DEFECT: never deletes a server")
@@ -57,6 +59,19 @@ def _sidekick_unit(fleet, node: Node) -> str:  # noqa: ANN001 - a Fleetctl
                       60, 0.5, what=f"the sidekick running on {node.name}")
 
 
+def _defect_dropin() -> str:
+    """A systemd drop-in for the discovery unit: the same ExecStart with the mutated source mounted.
+
+    The unit stays fleet's and keeps running (restarted by systemd on the node): stopping it through
+    fleet instead makes fleet 1.0's list-units show nothing but the stopped unit until it starts.
+    """
+    template = (UNITS_DIR / "discovery@.service").read_text()
+    exec_start = next(line for line in template.splitlines() if line.startswith("ExecStart="))
+    assert " --rm " in exec_start, f"discovery@.service's ExecStart has no --rm to add a mount after: {exec_start}"
+    mounted = exec_start.replace(" --rm ", f" --rm -v {STANDIN_SOURCE}:{SIDEKICK_PATH_IN_IMAGE}:ro ", 1)
+    return f"# wpcluster self-check: a seeded defect\n[Service]\nExecStart=\n{mounted}\n"
+
+
 @contextlib.contextmanager
 def sidekicks_replaced(fleet, nodes: list[Node], defect: str) -> Iterator[None]:  # noqa: ANN001
     """On each of ``nodes``, the sidekick runs with ``defect`` while the block runs."""
@@ -65,21 +80,15 @@ def sidekicks_replaced(fleet, nodes: list[Node], defect: str) -> Iterator[None]:
     try:
         for node in nodes:
             unit = _sidekick_unit(fleet, node)
-            container = unit.removesuffix(".service").replace("@", "-")
-            inspect = json.loads(node.exec(f"docker inspect {container}").check().stdout)[0]
-            env = " ".join(f"-e '{line}'" for line in inspect["Config"]["Env"] if not line.startswith("PATH="))
-            image = inspect["Config"]["Image"]
             node.put_file(STANDIN_SOURCE, source)
-            fleet.stop(unit)
+            node.put_file(f"{DROPIN_DIR}/{unit}.d/{DROPIN}", _defect_dropin())
             replaced.append((node, unit))
-            node.exec(f"docker rm -f {STANDIN} >/dev/null 2>&1; docker run -d --name {STANDIN} "
-                      f"-v /var/run/docker.sock:/var/run/docker.sock "
-                      f"-v {STANDIN_SOURCE}:{SIDEKICK_PATH_IN_IMAGE}:ro {env} {image}").check()
+            node.exec(f"systemctl daemon-reload && systemctl restart {unit}", timeout=90).check()
         yield
     finally:
         for node, unit in replaced:
-            node.exec(f"docker rm -f {STANDIN}")
-            fleet.start(unit)
+            node.exec(f"rm -f {DROPIN_DIR}/{unit}.d/{DROPIN} && systemctl daemon-reload && systemctl restart {unit}",
+                      timeout=90)
         for node, _ in replaced:
             _sidekick_unit(fleet, node)
 
@@ -94,12 +103,16 @@ def _vulcand_ip(node: Node) -> str:
 def vulcand_cut_from_etcd(cluster: Cluster, node: Node) -> Iterator[None]:
     """vulcand on ``node`` cannot reach etcd (its packets to the client port are dropped): it keeps
     routing by what it last saw. Afterwards vulcand is restarted, so it reads etcd afresh."""
-    rule = f"INPUT -s {_vulcand_ip(node)} -p tcp --dport {cluster.shape.etcd_client_port} -j DROP"
-    node.exec(f"iptables -I {rule}").check()
+    # Its etcd client talks to every member it learns of: to its own node's (INPUT) and to the
+    # others' (FORWARD, out of the node's bridge).
+    match = f"-s {_vulcand_ip(node)} -p tcp --dport {cluster.shape.etcd_client_port} -j DROP"
+    for chain in ("INPUT", "FORWARD"):
+        node.exec(f"iptables -I {chain} {match}").check()
     try:
         yield
     finally:
-        node.exec(f"iptables -D {rule}")
+        for chain in ("INPUT", "FORWARD"):
+            node.exec(f"iptables -D {chain} {match}")
         unit = node.exec("systemctl list-units --no-legend --plain 'vulcan@*'").stdout.split()
         if unit:
             node.exec(f"systemctl restart {unit[0]}").check()

@@ -102,7 +102,7 @@ class InventoryCluster(Cluster):
             for n in inventory.nodes))
         self.nodes = [SSHNode(n, ssh_config) for n in inventory.nodes]
         keys = sorted({Path(n.key).expanduser() for n in inventory.nodes if n.key})
-        self._agent = SSHAgent(run_dir(run_id), keys)
+        self._agent = SSHAgent(keys)
 
     deploys = False
 

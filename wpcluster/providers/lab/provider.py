@@ -222,7 +222,7 @@ class Lab(Cluster):
     def fleetctl_env(self) -> dict[str, str]:
         """fleetctl reaches nodes over SSH for journal and ssh, with the lab's key in an agent."""
         if self._agent is None:
-            self._agent = SSHAgent(run_dir(self.run_id), [lab_ssh_key()])
+            self._agent = SSHAgent([lab_ssh_key()])
         return self._agent.env
 
     # ---- lifecycle --------------------------------------------------------------------------

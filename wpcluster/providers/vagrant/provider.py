@@ -276,7 +276,7 @@ class VagrantCluster(Cluster):
         keys = sorted({Path(h["IdentityFile"]).expanduser() for h in hosts.values() if "IdentityFile" in h})
         if self._agent is not None:
             self._agent.close()
-        self._agent = SSHAgent(run_dir(self.run_id), keys)
+        self._agent = SSHAgent(keys)
 
     def halt(self) -> None:
         self.vagrant("halt", lambda v: v.halt())
