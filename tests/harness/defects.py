@@ -13,6 +13,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 
+from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.cluster import Cluster, Node
 from wpcluster.deploy import UNITS_DIR
 from wpcluster.shape import PROJECT_ROOT
@@ -103,16 +104,29 @@ def _vulcand_ip(node: Node) -> str:
 def vulcand_cut_from_etcd(cluster: Cluster, node: Node) -> Iterator[None]:
     """vulcand on ``node`` cannot reach etcd (its packets to the client port are dropped): it keeps
     routing by what it last saw. Afterwards vulcand is restarted, so it reads etcd afresh."""
-    # Its etcd client talks to every member it learns of: to its own node's (INPUT) and to the
-    # others' (FORWARD, out of the node's bridge).
-    match = f"-s {_vulcand_ip(node)} -p tcp --dport {cluster.shape.etcd_client_port} -j DROP"
-    for chain in ("INPUT", "FORWARD"):
-        node.exec(f"iptables -I {chain} {match}").check()
+    # Both directions: a watch (a long poll) already asked for would otherwise still deliver its one
+    # answer. Its own node's member is reached through INPUT/OUTPUT, the others' through FORWARD.
+    ip, port = _vulcand_ip(node), cluster.shape.etcd_client_port
+    rules = [f"INPUT -s {ip} -p tcp --dport {port} -j DROP", f"OUTPUT -d {ip} -p tcp --sport {port} -j DROP",
+             f"FORWARD -s {ip} -p tcp --dport {port} -j DROP", f"FORWARD -d {ip} -p tcp --sport {port} -j DROP"]
+    for rule in rules:
+        node.exec(f"iptables -I {rule}").check()
     try:
+        # Seeded, not assumed: vulcand's API reads etcd, so it stops answering once the cut holds.
+        api = VulcandAPI(cluster.vulcand_api_url(node), timeout=2)
+
+        def api_cut() -> bool:
+            try:
+                api.servers("wordpress")
+            except Exception:  # noqa: BLE001 - a timeout or a 500 both mean it lost etcd
+                return True
+            raise AssertionError(f"vulcand on {node.name} still reads etcd")
+
+        eventually(api_cut, 20, 0.5, what=f"vulcand on {node.name} cut from etcd")
         yield
     finally:
-        for chain in ("INPUT", "FORWARD"):
-            node.exec(f"iptables -D {chain} {match}")
+        for rule in rules:
+            node.exec(f"iptables -D {rule}")
         unit = node.exec("systemctl list-units --no-legend --plain 'vulcan@*'").stdout.split()
         if unit:
             node.exec(f"systemctl restart {unit[0]}").check()
