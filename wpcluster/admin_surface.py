@@ -58,12 +58,14 @@ class Probe:
 
 
 def _encode_one_letter(path: str, hex_upper: bool = False) -> str | None:
-    """``path`` with its first letter after the first ``-`` (or its first letter) percent-encoded."""
+    """``path`` with one letter of its first ``wp-`` word (or first word) percent-encoded: the first
+    letter after the ``-``, or with ``hex_upper`` the first whose code has a hex letter (``m`` is
+    ``%6D``), so that both cases of hex digit are tried."""
     start = path.find("-") + 1
     for i in range(start, len(path)):
-        if path[i].isalpha():
-            code = f"%{ord(path[i]):02X}" if hex_upper else f"%{ord(path[i]):02x}"
-            return path[:i] + code + path[i + 1:]
+        code = f"{ord(path[i]):02x}"
+        if path[i].isalpha() and (not hex_upper or code[1].isalpha()):
+            return path[:i] + "%" + (code.upper() if hex_upper else code) + path[i + 1:]
     return None
 
 

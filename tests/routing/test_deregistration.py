@@ -60,9 +60,12 @@ def wait_registered_as_running(cluster, fleet, etcd, unit, old_index: int | None
     return eventually(registered, REREGISTERED_WITHIN, 0.5, what=f"{unit} registered as it runs")
 
 
-def registered_before(cluster, fleet, etcd, unit):
+def registered_before(cluster, fleet, etcd, gates, unit):
     """The precondition, checked here and not by the routing suite's gate (which also asks every
-    vulcand's API: one that lost etcd cannot answer, and this test is what must find that out)."""
+    vulcand's API: one that lost etcd cannot answer, and this test is what must find that out).
+    If an earlier test found registration broken for good, this fails at once, naming it."""
+    gates.fail_if_closed("site-registered")
+
     def as_running():
         key, node, container = server_of(cluster, fleet, unit)
         check_registered_as_running(cluster, etcd, key)
@@ -77,9 +80,9 @@ def record(run_id, test, figures):
 
 @pytest.mark.destructive
 @pytest.mark.checks("site-registered")
-def test_stopping_a_unit_deregisters_it_and_starting_brings_it_back(cluster, fleet, etcd, site, run_id):
+def test_stopping_a_unit_deregisters_it_and_starting_brings_it_back(cluster, fleet, etcd, site, gates, run_id):
     unit = "wordpress@2.service"
-    key, node, container = registered_before(cluster, fleet, etcd, unit)
+    key, node, container = registered_before(cluster, fleet, etcd, gates, unit)
     old_index = key_index(etcd, cluster, key)
     since = time.time()
     fleet.stop(unit)
@@ -96,9 +99,9 @@ def test_stopping_a_unit_deregisters_it_and_starting_brings_it_back(cluster, fle
 
 @pytest.mark.destructive
 @pytest.mark.checks("site-registered")
-def test_a_container_killed_behind_fleets_back_is_deregistered(cluster, fleet, etcd, site, run_id):
+def test_a_container_killed_behind_fleets_back_is_deregistered(cluster, fleet, etcd, site, gates, run_id):
     unit = "wordpress@3.service"
-    key, node, container = registered_before(cluster, fleet, etcd, unit)
+    key, node, container = registered_before(cluster, fleet, etcd, gates, unit)
     old_index = key_index(etcd, cluster, key)
     since = time.time()
     node.exec(f"docker kill {container}").check()
@@ -117,9 +120,9 @@ def test_a_container_killed_behind_fleets_back_is_deregistered(cluster, fleet, e
 @pytest.mark.destructive
 @pytest.mark.slow
 @pytest.mark.checks("site-registered")
-def test_with_its_sidekick_gone_a_dead_container_expires_by_ttl(cluster, fleet, etcd, site, run_id):
+def test_with_its_sidekick_gone_a_dead_container_expires_by_ttl(cluster, fleet, etcd, site, gates, run_id):
     unit = "wordpress@4.service"
-    key, node, container = registered_before(cluster, fleet, etcd, unit)
+    key, node, container = registered_before(cluster, fleet, etcd, gates, unit)
     sidekick = eventually(lambda: next(u.name for u in fleet.list_units()
                                        if u.name.startswith("discovery@") and u.ip == node.address),
                           30, 0.5, what=f"fleet listing the sidekick on {node.name}")

@@ -1,0 +1,93 @@
+"""vulcand v0.9.2's route table as the harness reads it: grammar, order, what a path matcher sees."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wpcluster.admin_surface import corpus, static_leaks, variants
+from wpcluster.routes import RouteError, build_table, parse_route
+
+ADMIN = "PathRegexp(`^/(wp-admin(/.*)?|wp-login[.]php)$`)"
+
+
+def table(routes: dict[str, tuple[str, str]], servers: dict[str, list[str]] | None = None):
+    values = {fid: json.dumps({"Type": "http", "BackendId": backend, "Route": route})
+              for fid, (backend, route) in routes.items()}
+    return build_table(values, servers or {"wordpress": ["a"], "wordpressadmin": ["b"]})
+
+
+def test_routes_are_tried_in_reverse_byte_order_of_their_text():
+    t = table({"public": ("wordpress", "PathRegexp(`/.*`)"), "admin": ("wordpressadmin", ADMIN),
+               "exact": ("wordpress", 'Path("/wp-login.php")')})
+    assert [f.id for f in t.frontends] == ["admin", "public", "exact"]
+    # Path("/wp-login.php") sorts after the catch-all PathRegexp: it never wins.
+    assert t.route("GET", "/wp-login.php").id == "admin"
+    assert t.route("GET", "/hello/").id == "public"
+
+
+def test_a_method_route_sorts_after_every_path_regexp_route():
+    t = table({"public": ("wordpress", "PathRegexp(`/.*`)"),
+               "writes": ("wordpressadmin", 'Method("POST") && PathRegexp(`/.*`)')})
+    assert t.route("POST", "/").id == "public"
+
+
+def test_path_matchers_see_the_raw_path_without_the_query():
+    t = table({"admin": ("wordpressadmin", ADMIN), "public": ("wordpress", "PathRegexp(`/.*`)")})
+    assert t.route("GET", "/wp-login.php?action=lostpassword").id == "admin"
+    for raw in ("//wp-admin/", "/wp-%61dmin/", "/./wp-admin/"):  # not decoded, not cleaned
+        assert t.route("GET", raw).id == "public", raw
+
+
+def test_regexps_search_and_paths_match_whole():
+    assert parse_route("PathRegexp(`/wp-admin`)")(("GET", "/x/wp-admin/y", "h", {}))
+    assert not parse_route('Path("/foo")')(("GET", "/foo/", "h", {}))
+    assert parse_route('Path("/a/<id>")')(("GET", "/a/7", "h", {}))
+    assert parse_route('Host("Example.com") && Method("GET")')(("GET", "/", "example.com:8888", {}))
+
+
+@pytest.mark.parametrize("route, says", [
+    ("PathRegexp(`/a`) || Path(`/b`)", "|| is not supported"),
+    ("Foo(`/a`)", "unsupported function: Foo"),
+    ("PathRegexp(`(`)", "bad regular expression"),
+    ("PathRegexp(`/a`", "not a matcher call"),
+    ("Path(``)", "empty URL expression"),
+    ("PathRegexp(/a)", "string literals"),
+    ("Header(`X`)", "takes 2 arguments"),
+])
+def test_routes_vulcand_refuses_are_named(route, says):
+    with pytest.raises(RouteError, match=says):
+        parse_route(route)
+
+
+def test_bad_frontends_are_named_and_left_out():
+    values = {"json": "{nope", "route": json.dumps({"BackendId": "wordpress", "Route": "Foo("}),
+              "ghost": json.dumps({"BackendId": "nowhere", "Route": "PathRegexp(`^/g$`)"}),
+              "empty": json.dumps({"BackendId": "idle", "Route": "PathRegexp(`^/e$`)"}),
+              "public": json.dumps({"BackendId": "wordpress", "Route": "PathRegexp(`/.*`)"})}
+    t = build_table(values, {"wordpress": ["a"], "idle": []})
+    assert [f.id for f in t.frontends] == ["empty", "public"]
+    text = "\n".join(t.problems)
+    for named in ("frontend json: its value is not JSON", "frontend route: vulcand cannot parse",
+                  "frontend ghost: its backend 'nowhere' does not exist", "frontend empty: its backend 'idle' has no"):
+        assert named in text, text
+
+
+def test_variants_of_an_admin_path():
+    found = {p.why.split(" of ")[0]: p for p in variants("/wp-admin/")}
+    assert found["variant: repeated slash"].path == "//wp-admin/"
+    assert found["variant: dot-dot segment"].path == "/wp-includes/../wp-admin/"
+    assert found["variant: percent-encoded letter (lower-case hex)"].path == "/wp-%61dmin/"
+    assert found["variant: percent-encoded letter (upper-case hex)"].path == "/wp-ad%6Din/"
+    assert found["variant: trailing slash"].path == "/wp-admin"
+    assert found["variant: letter case"].path == "/WP-ADMIN/" and not found["variant: letter case"].admin_only
+
+
+def test_the_2015_admin_route_leaks_the_variants_and_every_write():
+    probes = corpus(["wp-admin/index.php", "wp-admin/css/about.css"])
+    t = table({"admin": ("wordpressadmin", ADMIN), "public": ("wordpress", "PathRegexp(`/.*`)")})
+    leaked = static_leaks(t, probes, "wordpress.local")
+    paths = next(iter(leaked.values()))
+    assert "GET //wp-admin/" in paths and "POST /wp-json/wp/v2/posts" in paths and "GET /xmlrpc.php" in paths
+    assert "GET /wp-admin/index.php" not in paths and "GET /WP-ADMIN/" not in paths
