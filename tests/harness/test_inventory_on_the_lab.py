@@ -6,16 +6,21 @@ import pytest
 import yaml
 
 from tests.harness.nested import run_nested
+from wpcluster.checkers import check_site_whole
 from wpcluster.providers.lab.provider import lab_ssh_key
+from wpcluster.waits import eventually
 
 READ_ONLY_SUITES = ["tests/cluster/test_etcd_quorum.py", "tests/cluster/test_nodes.py",
                     "tests/routing/test_registration.py", "tests/routing/test_routing.py"]
 
 
 @pytest.fixture
-def inventory(cluster, deployment, tmp_path):
+def inventory(cluster, deployment, fleet, etcd, site, tmp_path):
     if cluster.provider != "lab":
         pytest.skip("this check describes the lab in an inventory")
+    # The nested session certifies the site as it is: it must be whole first (an earlier test may
+    # have moved units that are still booting).
+    eventually(lambda: check_site_whole(cluster, fleet, etcd, site), 180, 1, what="the site whole")
     path = tmp_path / "lab-inventory.yaml"
     path.write_text(yaml.safe_dump({
         "site_url": cluster.shape.site_url,

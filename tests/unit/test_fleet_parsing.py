@@ -23,3 +23,12 @@ def test_parse_units_placed_and_unplaced():
         Unit("hello.service", "1b2c3d4e5f60718293a4b5c6d7e8f901", "172.30.8.101", "active", "running"),
         Unit("hello@2.service", "", "", "inactive", "dead"),
     ]
+
+
+def test_parse_units_aligned_with_several_tabs():
+    # fleetctl pads its columns with tabs: a short name, or an unplaced unit's "-", gets more than one.
+    text = ("hello.service\t\t52cf78c74e3c104db6d7e351b30f252c/172.30.8.103\tactive\trunning\n"
+            "wordpress-admin.service\t62f3166ac8c2b7cb41d90eb8cad33808/172.30.8.101\tactive\trunning\n"
+            "discovery@2.service\t-\t\t\t\t\t\tinactive\tdead\n")
+    assert [u.name for u in parse_units(text)] == ["hello.service", "wordpress-admin.service", "discovery@2.service"]
+    assert parse_units(text)[2] == Unit("discovery@2.service", "", "", "inactive", "dead")

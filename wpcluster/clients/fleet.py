@@ -56,8 +56,9 @@ def parse_units(text: str) -> list[Unit]:
     """
     units = []
     for line in text.splitlines():
-        fields = [f.strip() for f in line.split("\t")]
-        if len(fields) != 4 or not fields[0]:
+        # fleetctl aligns columns with tabs: a short name is followed by more than one.
+        fields = [f.strip() for f in line.split("\t") if f.strip()]
+        if len(fields) != 4:
             continue
         name, machine, active, sub = fields
         machine_id, _, ip = machine.partition("/")
