@@ -39,16 +39,24 @@ def plot(samples: list[Sample], verdict: FaultVerdict, path: Path, title: str) -
     bottom.plot(span, p95, color="tab:blue", label="p95 latency")
     bottom.set_ylabel("p95 latency (ms)")
     bottom.set_xlabel("seconds since the readers started")
+    shades = {"before": ("tab:gray", "baseline"), "during": ("tab:orange", "fault"), "after": ("tab:green", "after")}
     for axis in (top, bottom):
-        end = (verdict.fault_ended or samples[-1].started) - origin
-        axis.axvspan(verdict.fault_started - origin, end, color="tab:orange", alpha=0.2, label="fault")
+        if verdict.windows:
+            for name, (color, label) in shades.items():
+                window = verdict.windows[name]
+                axis.axvspan(float(window["start"]) - origin, float(window["end"]) - origin, color=color,
+                             alpha=0.15, label=f"{label} (goodput {window['goodput_ratio']})")
+        else:
+            end = (verdict.fault_ended or samples[-1].started) - origin
+            axis.axvspan(verdict.fault_started - origin, end, color="tab:orange", alpha=0.2, label="fault")
         if verdict.recovered_at is not None:
             axis.axvline(verdict.recovered_at - origin, color="black", linestyle="--", label="full recovery")
         axis.grid(alpha=0.3)
     top.legend(loc="upper right", fontsize=8)
     recovery = f"{verdict.recovery_seconds:.1f}s" if verdict.recovery_seconds is not None else "none"
+    brownout = f", brownout {verdict.brownout_seconds:.1f}s" if verdict.brownout_seconds is not None else ""
     top.set_title(f"{title}\n{verdict.requests} requests, {verdict.error_rate:.2%} errors, "
-                  f"longest gap {verdict.longest_gap_seconds:.1f}s, recovery {recovery}", fontsize=10)
+                  f"longest gap {verdict.longest_gap_seconds:.1f}s, recovery {recovery}{brownout}", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)

@@ -9,6 +9,64 @@ from pathlib import Path
 from wpcluster.faults import FaultRecord
 from wpcluster.generator import Sample
 
+# Goodput below this fraction of the baseline is a brownout. Losing one node of three takes about a
+# third of the site's capacity away (five containers on three nodes), which is the deployment working
+# as designed; below half, a visitor sees a site that fails or stalls.
+BROWNOUT_FRACTION = 0.5
+# The width of the bins goodput is counted in for the brownout (successes by completion time).
+BIN_SECONDS = 1.0
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+def successes_per_second(samples: list[Sample], start: float, end: float) -> float:
+    """Successful requests completed in [start, end), per second."""
+    done = sum(1 for s in samples if s.ok and start <= s.started + s.seconds < end)
+    return done / (end - start) if end > start else 0.0
+
+
+def brownout_seconds(samples: list[Sample], start: float, end: float, baseline: float,
+                     fraction: float = BROWNOUT_FRACTION, width: float = BIN_SECONDS) -> float:
+    """The longest stretch in [start, end) whose goodput stays below ``fraction`` of ``baseline``
+    successes/s, in bins of ``width`` seconds. A request that hangs completes nothing, so a hang
+    is a brownout even when no error is ever returned."""
+    if baseline <= 0 or end <= start:
+        return 0.0
+    bins = max(1, int((end - start) / width + 0.999))
+    counts = [0] * bins
+    for s in samples:
+        done = s.started + s.seconds
+        if s.ok and start <= done < end:
+            counts[min(bins - 1, int((done - start) / width))] += 1
+    longest = run = 0
+    for count in counts:
+        run = run + 1 if count / width < fraction * baseline else 0
+        longest = max(longest, run)
+    return round(longest * width, 1)
+
+
+def window_figures(samples: list[Sample], start: float, end: float, baseline: float | None) -> dict[str, object]:
+    """One window of one entry point: requests started in it, goodput against ``baseline`` successes/s,
+    error rate and latency percentiles (of every request, a slow failure included)."""
+    inside = [s for s in samples if start <= s.started < end]
+    rate = successes_per_second(samples, start, end)
+    latencies = [s.seconds * 1000 for s in inside]
+    errors = sum(1 for s in inside if not s.ok)
+    return {
+        "start": round(start, 3), "end": round(end, 3), "seconds": round(end - start, 1),
+        "requests": len(inside), "successes_per_second": round(rate, 2),
+        "goodput_ratio": round(rate / baseline, 3) if baseline else None,
+        "error_rate": round(errors / len(inside), 4) if inside else 0.0,
+        **{f"p{q}_ms": (round(v, 1) if (v := percentile(latencies, q / 100)) is not None else None)
+           for q in (50, 95, 99)},
+        "brownout_seconds": brownout_seconds(samples, start, end, baseline) if baseline else None,
+    }
+
 
 @dataclass
 class FaultVerdict:
@@ -22,6 +80,12 @@ class FaultVerdict:
     longest_gap_seconds: float
     by_target: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    fault_kind: str = ""
+    # before (the baseline), during (fault to heal, or to recovery for a fault healed later) and
+    # after: the first entry point's figures (the top LB, what a visitor uses) with every entry
+    # point's under by_target.
+    windows: dict[str, dict[str, object]] = field(default_factory=dict)
+    brownout_seconds: float | None = None  # the top LB's, from the fault's start to the end
 
     @property
     def recovery_seconds(self) -> float | None:
@@ -37,6 +101,13 @@ class FaultVerdict:
         for target, figures in self.by_target.items():
             lines.append(f"  {target}: {figures['requests']:.0f} requests, {figures['errors']:.0f} errors "
                          f"({figures['error_rate']:.2%}), longest gap {figures['longest_gap_seconds']:.1f}s")
+        for name, figures in self.windows.items():
+            lines.append(f"  {name:6}: {figures['seconds']}s, {figures['requests']} requests, goodput "
+                         f"{figures['goodput_ratio']} of the baseline, errors {figures['error_rate']:.2%}, "
+                         f"p95 {figures['p95_ms']} ms (first entry point)")
+        if self.brownout_seconds is not None:
+            lines.append(f"  brownout (goodput under {BROWNOUT_FRACTION:.0%} of the baseline): "
+                         f"{self.brownout_seconds:.1f}s")
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -62,15 +133,34 @@ def _figures(samples: list[Sample], start: float, end: float) -> dict[str, float
             "longest_gap_seconds": longest_gap(samples, start, end)}
 
 
-def judge(samples: list[Sample], fault: FaultRecord, recovered_at: float | None, until: float) -> FaultVerdict:
-    """Judge the readers' history from the fault's start to ``until`` (the end of observation)."""
+def judge(samples: list[Sample], fault: FaultRecord, recovered_at: float | None, until: float,
+          baseline_from: float | None = None) -> FaultVerdict:
+    """Judge the readers' history from the fault's start to ``until`` (the end of observation), with
+    the windows before (from ``baseline_from``), during and after the fault."""
     window = [s for s in samples if fault.started <= s.started <= until]
     overall = _figures(window, fault.started, until)
     verdict = FaultVerdict(
         fault=fault.describe(), fault_started=fault.started, fault_ended=fault.ended, recovered_at=recovered_at,
         requests=int(overall["requests"]), errors=int(overall["errors"]), error_rate=overall["error_rate"],
-        longest_gap_seconds=overall["longest_gap_seconds"],
+        longest_gap_seconds=overall["longest_gap_seconds"], fault_kind=fault.kind,
     )
-    for target in sorted({s.target for s in window}):
+    targets = sorted({s.target for s in window})
+    for target in targets:
         verdict.by_target[target] = _figures([s for s in window if s.target == target], fault.started, until)
+    if baseline_from is not None and baseline_from < fault.started:
+        healed = fault.ended or recovered_at or until
+        spans = {"before": (baseline_from, fault.started), "during": (fault.started, min(healed, until)),
+                 "after": (min(healed, until), until)}
+        ordered = sorted(targets, key=lambda t: (t != "top LB", t))
+        for name, (start, end) in spans.items():
+            by_target = {}
+            for target in ordered:
+                mine = [s for s in samples if s.target == target]
+                baseline = successes_per_second(mine, baseline_from, fault.started)
+                by_target[target] = window_figures(mine, start, end, baseline)
+            verdict.windows[name] = {**(by_target[ordered[0]] if ordered else {}), "by_target": by_target}
+        if ordered:
+            mine = [s for s in samples if s.target == ordered[0]]
+            verdict.brownout_seconds = brownout_seconds(
+                mine, fault.started, until, successes_per_second(mine, baseline_from, fault.started))
     return verdict

@@ -26,7 +26,11 @@ from wpcluster.verdict import FaultVerdict, judge
 from wpcluster.waits import eventually
 
 WHOLE_WITHIN = 180.0  # a node restarted by the previous test boots, rejoins and gets its units back
-BASELINE = 30  # successful reads before the fault, so the timeline shows normal service first
+# The baseline window before each fault: at least this long, and this many successful reads, so that
+# goodput during and after the fault is compared with steady service (etcd's robustness reports use
+# the same three windows).
+BASELINE_SECONDS = 10.0
+BASELINE = 30
 
 
 @pytest.fixture
@@ -57,6 +61,7 @@ class Observation:
     try_post: Callable[[str], None] | None = None  # during the fault: publish a post, if the site lets us
     samples: list[Sample] = field(default_factory=list)
     verdict: FaultVerdict | None = None
+    baseline_from: float | None = None  # when the readers started: the before window's start
 
 
 @pytest.fixture
@@ -88,7 +93,10 @@ def observe(request, cluster, fleet, etcd, site, secrets, thresholds):
             obs.acknowledged.append(site.create_post(session, nonce, f"before {request.node.name}"))
             obs.try_post = try_post
             reader = self.obs.reader.start()
-            eventually(lambda: reader.successes >= BASELINE, 30, 0.1, what=f"{BASELINE} reads before the fault")
+            obs.baseline_from = time.time()
+            eventually(lambda: reader.successes >= BASELINE and time.time() - obs.baseline_from >= BASELINE_SECONDS,
+                       BASELINE_SECONDS + 30, 0.1,
+                       what=f"a {BASELINE_SECONDS:g}s baseline of at least {BASELINE} reads before the fault")
             observations.append(self.obs)
             return self.obs
 
@@ -108,7 +116,8 @@ def observe(request, cluster, fleet, etcd, site, secrets, thresholds):
             finally:
                 obs.samples = obs.reader.stop()
                 if obs.fault is not None and obs.samples:
-                    obs.verdict = judge(obs.samples, obs.fault, obs.recovered_at, until=obs.samples[-1].started)
+                    obs.verdict = judge(obs.samples, obs.fault, obs.recovered_at, until=obs.samples[-1].started,
+                                        baseline_from=obs.baseline_from)
                     folder = run_dir(run_id) / "failover"
                     obs.verdict.save(folder, name)
                     plot(obs.samples, obs.verdict, folder / f"{name}.png", f"{request.node.name}")

@@ -4,7 +4,7 @@ from wpcluster.faults import FaultRecord
 from wpcluster.generator import Sample
 from wpcluster.thresholds import seconds
 from wpcluster.timeline import plot
-from wpcluster.verdict import judge, longest_gap
+from wpcluster.verdict import brownout_seconds, judge, longest_gap
 
 
 def history(outage=(10.0, 14.0), length=30.0, step=0.1):
@@ -44,3 +44,35 @@ def test_timeline_is_a_png(tmp_path):
 
 def test_durations():
     assert seconds("30s") == 30 and seconds("500ms") == 0.5 and seconds("2m") == 120
+
+
+def test_windows_measure_goodput_against_the_baseline_and_a_hang_is_a_brownout():
+    # 10 req/s for 30 s; from 12 s to 19 s every request hangs for 4 s and fails: no error is
+    # returned before 16 s, yet nothing succeeds from 12 s to 19 s.
+    samples = []
+    for i in range(300):
+        t = 1000 + i * 0.1
+        hung = 1012 <= t < 1019
+        samples.append(Sample(t, 4.0 if hung else 0.02, 0 if hung else 200, "" if hung else "wordpress-1@core-01",
+                              "top LB", "/"))
+    fault = FaultRecord("partition", "core-03", started=1011, ended=1020)
+    verdict = judge(samples, fault, recovered_at=1022, until=1030, baseline_from=1000)
+    before, during, after = (verdict.windows[w] for w in ("before", "during", "after"))
+    assert before["goodput_ratio"] == 1.0 and before["error_rate"] == 0
+    assert during["goodput_ratio"] < 0.3 and during["p95_ms"] == 4000.0
+    assert after["goodput_ratio"] >= 0.95
+    assert 7 <= verdict.brownout_seconds <= 8, verdict.brownout_seconds
+    assert set(during["by_target"]) == {"top LB"} and "brownout" in verdict.summary()
+
+
+def test_brownout_ignores_a_dip_above_the_fraction():
+    samples = [Sample(1000 + i * 0.1, 0.02, 200 if i % 3 else 502, "w@c", "top LB") for i in range(200)]
+    assert brownout_seconds(samples, 1000, 1020, baseline=10.0) == 0.0
+
+
+def test_timeline_shades_the_three_windows(tmp_path):
+    fault = FaultRecord("node-kill", "core-02", started=1012, ended=1020)
+    samples = history()
+    verdict = judge(samples, fault, 1022, 1030, baseline_from=1000)
+    path = plot(samples, verdict, tmp_path / "w.png", "node kill, windows")
+    assert path.stat().st_size > 10_000 and set(verdict.windows) == {"before", "during", "after"}
