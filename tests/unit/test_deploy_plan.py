@@ -59,5 +59,10 @@ def test_haproxy_balances_and_health_checks_every_vulcand():
     cfg = haproxy_config(shape)
     assert "bind *:8888" in cfg
     for name in shape.nodes:
-        assert f"server {name} {shape.node_address(name)}:8000 check port 8182" in cfg
-    assert "option httpchk GET /v2/status" in cfg
+        assert f"server {name} {shape.node_address(name)}:8000 check" in cfg
+    # The API, a request through the proxy, and the node's etcd member: all three must pass.
+    for step in ("connect port 8182", "uri /v2/status", "connect port 8000",
+                 "uri /wp-includes/images/blank.gif hdr Host wordpress.local:8888", "connect port 2379",
+                 "uri /health", "expect string true"):
+        assert f"http-check {step}" in cfg or step in cfg, step
+

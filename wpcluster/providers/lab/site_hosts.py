@@ -8,14 +8,23 @@ from wpcluster.shape import Shape
 def haproxy_config(shape: Shape) -> str:
     """HAProxy on the site port, round-robin over every node's vulcand.
 
-    Each vulcand is health-checked through its API (``/v2/status``), so a node
-    whose vulcand is gone leaves rotation within a few seconds, and requests
-    that fail on one are retried on another.
+    A vulcand stays in rotation only while all three hold, checked every second (out after two
+    misses, back after two passes):
+
+    * its API answers (``/v2/status``): the process is up;
+    * its proxy routes a request to a container (a static file through the site's Host): it can
+      serve, not only answer;
+    * its node's etcd member is healthy (``/health``: a leader in sight). A node cut off from the
+      others keeps its vulcand up and routing by what it last saw, to servers it may no longer
+      reach; only this check takes it out (the API-only check left it in for a whole partition).
+
+    A request that fails on one vulcand (refused, empty, 502, 503, timed out) is retried on another.
+    That hides from visitors a server a vulcand still sends to after its container is gone; the
+    verdicts judge each vulcand directly as well, without retries.
     """
     site = shape.site
     servers = "\n".join(
-        f"    server {name} {shape.node_address(name)}:{site.vulcand_port} "
-        f"check port {site.vulcand_api_port} inter 1s fall 2 rise 2"
+        f"    server {name} {shape.node_address(name)}:{site.vulcand_port} check inter 1s fall 2 rise 2"
         for name in shape.nodes
     )
     return f"""\
@@ -32,6 +41,7 @@ defaults
     timeout connect 2s
     timeout client 30s
     timeout server 30s
+    timeout check 2s
 
 frontend site
     bind *:{shape.site_port}
@@ -39,8 +49,20 @@ frontend site
 
 backend vulcands
     balance roundrobin
-    option httpchk GET /v2/status
+    option httpchk
+    http-check connect port {site.vulcand_api_port}
+    http-check send meth GET uri /v2/status
     http-check expect status 200
+    http-check connect port {site.vulcand_port}
+    http-check send meth GET uri {HEALTH_ASSET} hdr Host {shape.site_authority}
+    http-check expect status 200
+    http-check connect port {shape.etcd_client_port}
+    http-check send meth GET uri /health
+    http-check expect string true
     retry-on conn-failure empty-response response-timeout 502 503
 {servers}
 """
+
+
+# A static file of WordPress core, cheap for Apache to serve: the health check's request through the proxy.
+HEALTH_ASSET = "/wp-includes/images/blank.gif"
