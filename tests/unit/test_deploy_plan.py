@@ -65,4 +65,7 @@ def test_haproxy_balances_and_health_checks_every_vulcand():
                  "uri /wp-includes/images/blank.gif hdr Host wordpress.local:8888", "connect port 2379",
                  "uri /health", "expect string true"):
         assert f"http-check {step}" in cfg or step in cfg, step
+    # With etcd's majority lost everywhere, the vulcands still serve their last routes.
+    assert "use_backend vulcands if { nbsrv(vulcands) gt 0 }" in cfg
+    assert "default_backend vulcands_on_last_routes" in cfg
 

@@ -8,7 +8,7 @@ from wpcluster.shape import Shape
 def haproxy_config(shape: Shape) -> str:
     """HAProxy on the site port, round-robin over every node's vulcand.
 
-    A vulcand stays in rotation only while all three hold, checked every second (out after two
+    A vulcand is in rotation only while all three hold, checked every second (out after two
     misses, back after two passes):
 
     * its API answers (``/v2/status``): the process is up;
@@ -18,15 +18,27 @@ def haproxy_config(shape: Shape) -> str:
       others keeps its vulcand up and routing by what it last saw, to servers it may no longer
       reach; only this check takes it out (the API-only check left it in for a whole partition).
 
+    When no vulcand passes (etcd has lost its majority everywhere), the vulcands that still serve
+    are used as they are: they route by their last routes, which is better than no site at all.
+
     A request that fails on one vulcand (refused, empty, 502, 503, timed out) is retried on another.
     That hides from visitors a server a vulcand still sends to after its container is gone; the
     verdicts judge each vulcand directly as well, without retries.
     """
     site = shape.site
-    servers = "\n".join(
-        f"    server {name} {shape.node_address(name)}:{site.vulcand_port} check inter 1s fall 2 rise 2"
-        for name in shape.nodes
-    )
+
+    def servers() -> str:
+        return "\n".join(f"    server {name} {shape.node_address(name)}:{site.vulcand_port} "
+                         "check inter 1s fall 2 rise 2" for name in shape.nodes)
+
+    serves = f"""\
+    option httpchk
+    http-check connect port {site.vulcand_api_port}
+    http-check send meth GET uri /v2/status
+    http-check expect status 200
+    http-check connect port {site.vulcand_port}
+    http-check send meth GET uri {HEALTH_ASSET} hdr Host {shape.site_authority}
+    http-check expect status 200"""
     return f"""\
 global
     log stdout format raw local0 info
@@ -45,22 +57,24 @@ defaults
 
 frontend site
     bind *:{shape.site_port}
-    default_backend vulcands
+    use_backend vulcands if {{ nbsrv(vulcands) gt 0 }}
+    default_backend vulcands_on_last_routes
 
 backend vulcands
     balance roundrobin
-    option httpchk
-    http-check connect port {site.vulcand_api_port}
-    http-check send meth GET uri /v2/status
-    http-check expect status 200
-    http-check connect port {site.vulcand_port}
-    http-check send meth GET uri {HEALTH_ASSET} hdr Host {shape.site_authority}
-    http-check expect status 200
+{serves}
     http-check connect port {shape.etcd_client_port}
     http-check send meth GET uri /health
     http-check expect string true
     retry-on conn-failure empty-response response-timeout 502 503
-{servers}
+{servers()}
+
+# Only while no vulcand's etcd member is healthy (the majority lost): whatever still serves.
+backend vulcands_on_last_routes
+    balance roundrobin
+{serves}
+    retry-on conn-failure empty-response response-timeout 502 503
+{servers()}
 """
 
 
