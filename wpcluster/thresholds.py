@@ -32,6 +32,11 @@ class FailoverThresholds:
     error_rate: float
     # A new etcd leader after the old one is killed: election timeout 1 s, plus pre-vote.
     new_leader_seconds: float
+    # The longest stretch in which goodput through the top LB stays under half the baseline
+    # (verdict.BROWNOUT_FRACTION), for every node and member fault: the live vulcands keep a dead
+    # node's servers until their TTL runs out, and the top LB's checks take a dead or cut-off
+    # vulcand out within 2 s. A hung request is an outage too: it completes nothing.
+    brownout_seconds: float
 
 
 def failover_thresholds(shape: Shape) -> FailoverThresholds:
@@ -42,4 +47,5 @@ def failover_thresholds(shape: Shape) -> FailoverThresholds:
         longest_gap_seconds=shape.site.server_ttl + 5,
         error_rate=0.05,
         new_leader_seconds=5,
+        brownout_seconds=shape.site.server_ttl + 5,
     )
