@@ -218,20 +218,21 @@ def _answered_by(served_by: str, avoid: str) -> bool:
     return served_by == avoid or (avoid.startswith("@") and served_by.endswith(avoid))
 
 
-def routed_cleanly(site: SiteClient, via: str, avoid: str, requests: int) -> str:
-    """"" when ``requests`` in a row through ``via`` were all answered 200 by a live container, none of them
-    ``avoid`` (a server vulcand still sends to fails or hangs its turn of the round robin); else what
-    went wrong."""
+def probe_round(site: SiteClient, via: str, avoid: str, requests: int) -> list[tuple[float, str]]:
+    """``requests`` in a row through ``via``: (when each was sent, "" if a live container other than
+    ``avoid`` answered 200, else what happened). A server vulcand still sends to fails or hangs its
+    turn of the round robin."""
     seen = []
     for _ in range(requests):
+        sent = time.time()
         try:
             answer = site.get("/", via=via)
         except Exception as exc:  # noqa: BLE001 - a hung or refused request is the finding
-            seen.append(f"no answer ({type(exc).__name__})")
+            seen.append((sent, f"no answer ({type(exc).__name__})"))
             continue
-        if answer.status != 200 or not answer.served_by or _answered_by(answer.served_by, avoid):
-            seen.append(f"{answer.status} from {answer.served_by or 'vulcand itself'}")
-    return ", ".join(seen)
+        wrong = answer.status != 200 or not answer.served_by or _answered_by(answer.served_by, avoid)
+        seen.append((sent, f"{answer.status} from {answer.served_by or 'vulcand itself'}" if wrong else ""))
+    return seen
 
 
 # Clean rounds in a row that prove a server is out of rotation: vulcand's rebalancer lowers the
@@ -242,35 +243,42 @@ CONFIRMING_ROUNDS = 4
 def wait_traffic_avoids(site: SiteClient, vias: dict[str, str], avoid: str, since: float, within: float,
                         servers: int, what: str) -> dict[str, float]:
     """Each via (name -> URL) stops sending to ``avoid`` (a container, or a node's) within ``within`` seconds
-    of ``since`` (when it ended). Returns, per via, the seconds from ``since`` to the first of
-    ``CONFIRMING_ROUNDS`` clean rounds in a row; that streak must start within the bound.
+    of ``since`` (when it ended): no request *sent* after the bound may fail or reach it, and
+    ``CONFIRMING_ROUNDS`` clean rounds in a row must follow the last one that did. Judged by send
+    time, because a request sent to a dead server just before it left rotation hangs past the bound.
+    Returns, per via, the seconds from ``since`` to the send of the last request that went wrong.
 
     A round is twice as many requests as there are servers, so round robin gives the dead one two turns.
     """
     timings: dict[str, float] = {}
-    streaks: dict[str, tuple[float, int]] = {}  # via -> (when its clean streak began, rounds in it)
-    last: dict[str, str] = {}
+    last_bad: dict[str, tuple[float, str]] = {}
+    streak: dict[str, int] = {}
     deadline = since + within
+    give_up = deadline + 60  # rounds that never come clean still end
 
     def one_round(name: str) -> None:
-        started = time.time()
-        last[name] = wrong = routed_cleanly(site, vias[name], avoid, 2 * servers)
-        began, rounds = streaks.get(name, (started, 0))
-        streaks[name] = (began, rounds + 1) if not wrong else (started, 0)
-        if not wrong and rounds + 1 >= CONFIRMING_ROUNDS and began <= deadline:
-            timings[name] = round(max(0.0, began - since), 2)
+        results = probe_round(site, vias[name], avoid, 2 * servers)
+        wrong = [(sent, seen) for sent, seen in results if seen]
+        if wrong:
+            last_bad[name] = max(wrong)
+            streak[name] = 0
+        else:
+            streak[name] = streak.get(name, 0) + 1
+            if streak[name] >= CONFIRMING_ROUNDS:
+                timings[name] = round(max(0.0, last_bad.get(name, (since, ""))[0] - since), 2)
 
     while True:
         with ThreadPoolExecutor(len(vias)) as pool:  # every vulcand probed at once: one clock for all
             list(pool.map(one_round, [name for name in vias if name not in timings]))
-        if len(timings) == len(vias):
-            return timings
-        late = [name for name in vias if name not in timings
-                and (streaks[name][1] == 0 or streaks[name][0] > deadline) and time.time() > deadline]
-        if late:
+        late = {name: bad for name, bad in last_bad.items() if bad[0] > deadline}
+        if late or time.time() > give_up:
+            still = late or {name: last_bad.get(name, (0.0, "no clean rounds")) for name in vias if name not in timings}
             raise AssertionError(
                 f"{within:g}s after {what}, requests still do not avoid {avoid}: "
-                + "; ".join(f"through {name}: {last[name] or 'clean only after the bound'}" for name in late))
+                + "; ".join(f"through {name}: {seen} (sent {sent - since:.1f}s after)"
+                            for name, (sent, seen) in still.items()))
+        if len(timings) == len(vias):
+            return timings
         time.sleep(0.2)
 
 
