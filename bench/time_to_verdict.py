@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +32,7 @@ import etcd as python_etcd
 from wpcluster.checkers import check_etcd_healthy, check_registration
 from wpcluster.clients.etcd import keys_client
 from wpcluster.clients.vulcand import VulcandAPI
+from wpcluster.junit import read_junit
 from wpcluster.providers.lab.provider import Lab
 from wpcluster.shape import PROJECT_ROOT, load_shape
 from wpcluster.waits import eventually
@@ -48,10 +48,7 @@ def run_suite(suite: str, folder: Path) -> dict[str, object]:
                            "--site-as-is", f"--junitxml={junit}", suite], cwd=PROJECT_ROOT, capture_output=True,
                           text=True, env=dict(os.environ, WPCLUSTER_RESULTS=str(folder)))
     seconds = round(time.monotonic() - started, 1)
-    outcomes: Counter[str] = Counter()
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        kind = next((child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed")
-        outcomes[kind] += 1
+    outcomes = Counter(case.outcome for case in read_junit(junit).values())
     times = sorted(folder.glob("*/bench/verdict_times.json"))
     return {"suite": suite, "seconds": seconds, "exit_code": done.returncode, "outcomes": dict(outcomes),
             "verdict_times": json.loads(times[-1].read_text())[-1] if times else None,

@@ -18,10 +18,9 @@ import os
 import re
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from pathlib import Path
 
+from wpcluster.junit import CaseOutcome, read_junit
 from wpcluster.results import RESULTS_ENV, run_dir
 from wpcluster.shape import PROJECT_ROOT
 
@@ -32,51 +31,6 @@ def hollow_id(test: str) -> str:
     """The node id (or name) of a test's hollow copy: ``test_x[a]`` -> ``test_x-hollow[a]``."""
     base, bracket, params = test.partition("[")
     return f"{base}{HOLLOW_SUFFIX}{bracket}{params}"
-
-
-@dataclass(frozen=True)
-class CaseOutcome:
-    """One testcase of a JUnit file: passed, failed (in its call), error (setup/teardown) or skipped."""
-
-    nodeid: str
-    outcome: str
-    message: str  # the failure's or error's message attribute
-    e_lines: str  # the ``E`` lines of the failure text (pytest's own words for what went wrong)
-
-
-def _nodeid(case: ET.Element, root: Path) -> str:
-    classname, name = case.get("classname", ""), case.get("name", "")
-    parts = classname.split(".")
-    # pytest writes classname as the module path with dots (and a class, if any): find the file.
-    for cut in range(len(parts), 0, -1):
-        path = Path(*parts[:cut]).with_suffix(".py")
-        if (root / path).exists():
-            return "::".join([path.as_posix(), *parts[cut:], name])
-    return f"{classname}::{name}"
-
-
-def read_junit(path: Path, root: Path = PROJECT_ROOT) -> dict[str, CaseOutcome]:
-    """Every testcase in a JUnit file, by pytest node id (relative to ``root``, the session's rootdir)."""
-    cases: dict[str, CaseOutcome] = {}
-    for case in ET.parse(path).getroot().iter("testcase"):
-        nodeid = _nodeid(case, root)
-        failure, error, skipped = case.find("failure"), case.find("error"), case.find("skipped")
-        if error is not None:  # a setup or teardown error: even with a failed call, not a clean verdict
-            outcome, element = "error", error
-        elif failure is not None:
-            outcome, element = "failed", failure
-        elif skipped is not None:
-            outcome, element = "skipped", skipped
-        else:
-            outcome, element = "passed", None
-        text = (element.text or "") if element is not None else ""
-        e_lines = "\n".join(line[1:].strip() for line in text.splitlines() if line.startswith("E "))
-        if outcome == "failed" and not e_lines:
-            # pytest.fail(..., pytrace=False) records the message alone, without a source listing.
-            e_lines = text.strip()
-        cases[nodeid] = CaseOutcome(nodeid, outcome, element.get("message", "") if element is not None else "",
-                                    e_lines)
-    return cases
 
 
 def expect_failure(cases: dict[str, CaseOutcome], test: str, names_defect: str) -> CaseOutcome:
@@ -103,11 +57,9 @@ def expect_failure(cases: dict[str, CaseOutcome], test: str, names_defect: str) 
 
 @dataclass
 class NestedRun:
-    """A finished nested session: its exit code, output, and JUnit outcomes."""
+    """A finished nested session: its output (for messages only) and its JUnit outcomes."""
 
-    returncode: int
     output: str
-    folder: Path
     cases: dict[str, CaseOutcome]
 
     def prove(self, test: str, names_defect: str) -> CaseOutcome:
@@ -129,8 +81,7 @@ class NestedRun:
         assert case.outcome == "passed", f"{test} {case.outcome}: {case.e_lines or case.message}\n{self.output[-2000:]}"
 
 
-def run_nested(check: str, *selection: str, timeout: float = 300, hollow: bool = True,
-               extra_env: dict[str, str] | None = None) -> NestedRun:
+def run_nested(check: str, *selection: str, timeout: float = 300, hollow: bool = True) -> NestedRun:
     """Run ``selection`` against the session's running lab and site (adopted as it is, and left up).
 
     The nested session's JUnit, results and diagnostics go to ``results/<run>/selfchecks/<check>/``.
@@ -144,10 +95,10 @@ def run_nested(check: str, *selection: str, timeout: float = 300, hollow: bool =
             "--settle-timeout=5", f"--junitxml={junit}", "-o", "junit_logging=no"]
     if hollow:
         args += ["-p", "tests.harness.hollow", "--hollow-copies"]
-    env = dict(os.environ, **{RESULTS_ENV: str(folder / "results")}, **(extra_env or {}))
+    env = dict(os.environ, **{RESULTS_ENV: str(folder / "results")})
     done = subprocess.run([*args, *selection], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout,
                           env=env)
     output = done.stdout + done.stderr
     (folder / "output.txt").write_text(output)
     assert junit.exists(), f"the nested session wrote no JUnit (exit {done.returncode}):\n{output[-3000:]}"
-    return NestedRun(done.returncode, output, folder, read_junit(junit))
+    return NestedRun(output, read_junit(junit))

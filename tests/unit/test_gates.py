@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.harness.nested import read_junit
+from wpcluster.junit import read_junit
 from wpcluster.shape import PROJECT_ROOT
 
 CASES = '''

@@ -12,7 +12,8 @@ import textwrap
 
 import pytest
 
-from tests.harness.nested import NestedRun, expect_failure, hollow_id, read_junit
+from tests.harness.nested import NestedRun, expect_failure, hollow_id
+from wpcluster.junit import read_junit
 from wpcluster.shape import PROJECT_ROOT
 
 DEFECT = r"core-03 \S+: UNHEALTHY"
@@ -55,7 +56,7 @@ def nested(tmp_path_factory) -> NestedRun:
                            "-p", "tests.harness.hollow", "--hollow-copies", "test_cases.py"],
                           cwd=folder, capture_output=True, text=True, timeout=60,
                           env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"})
-    return NestedRun(done.returncode, done.stdout + done.stderr, folder, read_junit(junit, root=folder))
+    return NestedRun(done.stdout + done.stderr, read_junit(junit, root=folder))
 
 
 def case(name: str) -> str:
