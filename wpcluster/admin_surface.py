@@ -134,7 +134,6 @@ def static_leaks(table: RouteTable, probes: Iterable[Probe], host: str) -> dict[
 @dataclass(frozen=True)
 class Reply:
     probe: Probe
-    via: str
     status: int  # 0: no answer
     served_by: str  # X-Served-By, or "" when vulcand (or nothing) answered
 
@@ -164,12 +163,12 @@ def send_all(probes: list[Probe], via: str, authority: str, workers: int = 6, ti
                 conn.request(probe.method, probe.path, headers={"Host": authority, "Content-Length": "0"})
                 response = conn.getresponse()
                 response.read()
-                return Reply(probe, via, response.status, response.getheader("X-Served-By", ""))
+                return Reply(probe, response.status, response.getheader("X-Served-By", ""))
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 local.conn = None
                 if attempt == 2:
-                    return Reply(probe, via, 0, f"no answer: {type(exc).__name__}")
+                    return Reply(probe, 0, f"no answer: {type(exc).__name__}")
         raise AssertionError("unreachable")
 
     with ThreadPoolExecutor(workers) as pool:

@@ -17,6 +17,7 @@ from wpcluster.errors import LabError, WpclusterError
 from wpcluster.shape import Shape
 
 DISCOVERY_PREFIX = "/v2/keys/_etcd/registry"
+FLEET_CONF = "/etc/fleet/fleet.conf"
 
 
 def etcd2_environment(shape: Shape, node: str, discovery_url: str | None, cluster_token: str) -> dict[str, str]:

@@ -50,7 +50,7 @@ def site_containers(cluster: Cluster) -> dict[tuple[str, str], str]:
             continue
         for line in listing.stdout.splitlines():
             name, _, ports = line.partition(" ")
-            backend = "wordpressadmin" if name == "wordpress-admin" else (
+            backend = ADMIN_BACKEND if name == ADMIN_CONTAINER else (
                 "wordpress" if re.fullmatch(r"wordpress-\d+", name) else None)
             port = re.search(r":(\d+)->80/tcp", ports)
             if backend and port:
@@ -279,7 +279,6 @@ def wait_traffic_avoids(site: SiteClient, vias: dict[str, str], avoid: str, sinc
                             for name, (sent, seen) in still.items()))
         if len(timings) == len(vias):
             return timings
-        time.sleep(0.2)
 
 
 def server_key_index(etcd_client: python_etcd.Client, prefix: str, key: tuple[str, str]) -> int:

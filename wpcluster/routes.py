@@ -26,6 +26,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import etcd as python_etcd
 
@@ -34,7 +35,13 @@ class RouteError(ValueError):
     """A route vulcand would refuse: says what and where."""
 
 
-Request = tuple[str, str, str, dict[str, str]]  # method, raw path (no query), host, headers
+class Request(NamedTuple):
+    method: str
+    path: str  # as sent, before any query
+    host: str  # as sent: matchers drop the port
+    headers: dict[str, str]  # lower-cased names
+
+
 Matcher = Callable[[Request], bool]
 
 _STRING = re.compile(r'`[^`]*`|"(?:[^"\\]|\\.)*"')
@@ -57,15 +64,16 @@ def _regexp(pattern: str) -> re.Pattern[str]:
         raise RouteError(f"bad regular expression {pattern!r}: {exc}") from None
 
 
-def _path_trie(pattern: str) -> re.Pattern[str]:
-    """A Path("/a/<b>/<int:c>/<path:d>") pattern as a full-match regexp."""
+def _path_trie(pattern: str, segment: str = r"[^/]+") -> re.Pattern[str]:
+    """A Path("/a/<b>/<int:c>/<path:d>") pattern as a full-match regexp (Host's ``<x>`` takes one
+    ``segment`` of a name: ``[^.]+``)."""
     if not pattern:
         raise RouteError("empty URL expression")
     out = []
     for piece in re.split(r"(<[^>]*>)", pattern):
         if piece.startswith("<"):
             kind = piece[1:-1].split(":", 1)[0] if ":" in piece else "string"
-            out.append({"int": r"\d+", "path": r".*"}.get(kind, r"[^/]+"))
+            out.append({"int": r"\d+", "path": r".*"}.get(kind, segment))
         else:
             out.append(re.escape(piece))
     return re.compile("".join(out) + r"\Z")
@@ -83,33 +91,30 @@ def _matcher(name: str, args: list[str]) -> Matcher:
         raise RouteError(f"{name} takes {arity} argument{'s' if arity > 1 else ''}, got {len(args)}")
     if name == "Path":
         trie = _path_trie(args[0])
-        return lambda r: trie.match(r[1]) is not None
+        return lambda r: trie.match(r.path) is not None
     if name == "PathRegexp":
         rx = _regexp(args[0])
-        return lambda r: rx.search(r[1]) is not None
+        return lambda r: rx.search(r.path) is not None
     if name == "Host":
-        host = _path_trie(args[0].lower()).pattern.replace("[^/]+", r"[^.]+")
-        rx = re.compile(host)
-        return lambda r: rx.match(_host(r[2])) is not None
+        host = _path_trie(args[0].lower(), segment=r"[^.]+")
+        return lambda r: host.match(_host(r.host)) is not None
     if name == "HostRegexp":
         rx = _regexp(args[0].lower())
-        return lambda r: rx.search(_host(r[2])) is not None
+        return lambda r: rx.search(_host(r.host)) is not None
     if name == "Method":
-        return lambda r: r[0] == args[0]
+        return lambda r: r.method == args[0]
     if name == "MethodRegexp":
         rx = _regexp(args[0])
-        return lambda r: rx.search(r[0]) is not None
+        return lambda r: rx.search(r.method) is not None
     header = args[0].lower()
     if name == "Header":
-        return lambda r: r[3].get(header) == args[1]
+        return lambda r: r.headers.get(header) == args[1]
     rx = _regexp(args[1])
-    return lambda r: rx.search(r[3].get(header, "")) is not None
+    return lambda r: rx.search(r.headers.get(header, "")) is not None
 
 
 def parse_route(route: str) -> Matcher:
     """Compile a vulcand route expression; raise RouteError saying why vulcand would refuse it."""
-    if "||" in route:
-        raise RouteError("|| is not supported")
     text = route.strip()
     if not text:
         raise RouteError("empty route")
@@ -146,6 +151,8 @@ def _split_and(text: str) -> list[str]:
         literal = _STRING.match(text, i) if text[i] in '`"' else None
         if literal:
             i = literal.end()
+        elif text.startswith("||", i):
+            raise RouteError("|| is not supported")
         elif text.startswith("&&", i):
             terms.append(text[start:i])
             i += 2
@@ -178,7 +185,7 @@ class RouteTable:
               ) -> Frontend | None:
         """The frontend vulcand would hand this request to, or None (vulcand answers 404)."""
         raw = path.split("?", 1)[0] or "/"
-        request = (method, raw, host, {k.lower(): v for k, v in (headers or {}).items()})
+        request = Request(method, raw, host, {k.lower(): v for k, v in (headers or {}).items()})
         return next((f for f in self.frontends if f.matcher(request)), None)
 
     def describe(self) -> str:

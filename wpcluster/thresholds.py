@@ -1,4 +1,4 @@
-"""Every pass/fail bound of the failover suites, in one place, each with why it is what it is."""
+"""Every pass/fail bound of the failover and registration suites, in one place, each with why it is what it is."""
 
 from __future__ import annotations
 
@@ -37,6 +37,19 @@ class FailoverThresholds:
     # node's servers until their TTL runs out, and the top LB's checks take a dead or cut-off
     # vulcand out within 2 s. A hung request is an outage too: it completes nothing.
     brownout_seconds: float
+
+
+# Registration, judged by requests through every vulcand and timed from the container's end as
+# Docker reports it. The sidekick acts on Docker's die event at once; this allows for etcd's watch
+# and vulcand's reload (measured 0.5 to 2.4 s).
+DEREGISTERED_WITHIN = 5.0
+
+
+def expired_within(shape: Shape) -> float:
+    """With its sidekick (or its whole node) gone nothing deletes a server's key: it expires by its
+    TTL, etcd sweeps expired keys every 0.5 s, and vulcand's watch follows (measured 11.5 to 13.5 s
+    for a 15 s TTL)."""
+    return shape.site.server_ttl + 2.0
 
 
 def failover_thresholds(shape: Shape) -> FailoverThresholds:

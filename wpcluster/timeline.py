@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; no display on CI
 import matplotlib.pyplot as plt  # noqa: E402 - after the backend is chosen
 
 from wpcluster.generator import Sample  # noqa: E402
-from wpcluster.verdict import FaultVerdict  # noqa: E402
+from wpcluster.verdict import FaultVerdict, percentile  # noqa: E402
 
 
 def plot(samples: list[Sample], verdict: FaultVerdict, path: Path, title: str) -> Path:
@@ -35,7 +35,7 @@ def plot(samples: list[Sample], verdict: FaultVerdict, path: Path, title: str) -
     top.plot(span, [ok[t] for t in span], color="tab:green", label="successes/s")
     top.bar(span, [bad[t] for t in span], color="tab:red", label="errors/s", width=1.0, align="edge")
     top.set_ylabel("requests per second")
-    p95 = [sorted(latency[t])[int(0.95 * (len(latency[t]) - 1))] if latency[t] else float("nan") for t in span]
+    p95 = [percentile(latency[t], 0.95) if latency[t] else float("nan") for t in span]
     bottom.plot(span, p95, color="tab:blue", label="p95 latency")
     bottom.set_ylabel("p95 latency (ms)")
     bottom.set_xlabel("seconds since the readers started")

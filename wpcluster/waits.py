@@ -50,26 +50,27 @@ def eventually(
 
 
 def holds_for(check: Callable[[], object], seconds: float, interval: float = 1.0, what: str = "condition") -> int:
-    """Call ``check`` every ``interval`` for ``seconds``; raise AssertionError the first time it fails.
+    """Call ``check`` every ``interval`` for ``seconds``; raise AssertionError the first time it fails
+    (raises, or returns False).
 
     The complement of ``eventually``: a property that must hold through a window (a machine that
     must stay listed while its etcd member is down), not one that must come true. Returns how
     many times it was checked.
     """
     __tracebackhide__ = True
-    deadline = time.monotonic() + seconds
+    began = time.monotonic()
     checks = 0
     while True:
-        started = time.monotonic()
         try:
             value = check()
+            failure = "" if value is not False else "False"
         except Exception as exc:  # noqa: BLE001 - any failure breaks the property
-            raise AssertionError(f"{what} stopped holding after {started - (deadline - seconds):.1f}s "
-                                 f"of {seconds:g}s: {type(exc).__name__}: {exc}") from None
-        if not value and value is not None:
-            raise AssertionError(f"{what} stopped holding after {started - (deadline - seconds):.1f}s "
-                                 f"of {seconds:g}s: {value!r}")
+            failure = f"{type(exc).__name__}: {exc}"
+        if failure:
+            raise AssertionError(f"{what} stopped holding after {time.monotonic() - began:.1f}s of {seconds:g}s: "
+                                 f"{failure}")
         checks += 1
-        if time.monotonic() >= deadline:
+        left = began + seconds - time.monotonic()
+        if left <= 0:
             return checks
-        time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+        time.sleep(min(interval, left))

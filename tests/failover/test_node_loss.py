@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.routing.test_deregistration import TTL_SLACK
 from wpcluster.checkers import check_registered_as_running, server_key_index, wait_traffic_avoids
 from wpcluster.clients.etcd import cluster_health
+from wpcluster.thresholds import expired_within
 from wpcluster.waits import eventually
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
@@ -35,10 +35,10 @@ def test_killing_the_admin_node_moves_admin_and_keeps_the_site_up(cluster, fleet
         obs.try_post(f"while {victim.name} is dead")  # the admin node is gone: may be refused
         # Registration judged where traffic flows: with the node (and its sidekick) gone, only the
         # TTL removes its servers, and every surviving vulcand must stop sending there within it.
-        ttl = cluster.shape.site.server_ttl
         wait_traffic_avoids(site, {f"vulcand on {n.name}": cluster.vulcand_url(n) for n in cluster.nodes
-                                   if n is not victim}, f"@{victim.name}", obs.fault.started, ttl + TTL_SLACK,
-                            cluster.shape.site.wordpress_instances, f"killing {victim.name} (server TTL {ttl}s)")
+                                   if n is not victim}, f"@{victim.name}", obs.fault.started,
+                            expired_within(cluster.shape), cluster.shape.site.wordpress_instances,
+                            f"killing {victim.name} (server TTL {cluster.shape.site.server_ttl}s)")
 
     verdict = obs.verdict
     assert verdict is not None and obs.recovered_at is not None, (

@@ -13,6 +13,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 
+from wpcluster import bootstrap
 from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.cluster import Cluster, Node
 from wpcluster.deploy import UNITS_DIR
@@ -133,15 +134,18 @@ def vulcand_cut_from_etcd(cluster: Cluster, node: Node) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def fleetd_with_only_its_own_member(node: Node) -> Iterator[None]:
+def fleetd_with_only_its_own_member(cluster: Cluster, node: Node) -> Iterator[None]:
     """fleetd on ``node`` told only its local etcd member, as CoreOS's default had it."""
-    node.exec("cp /etc/fleet/fleet.conf /tmp/fleet.conf.good && "
-              "sed -i 's|^etcd_servers=.*|etcd_servers=[\"http://127.0.0.1:2379\"]|' /etc/fleet/fleet.conf && "
-              "systemctl restart fleet").check()
+    def configure(settings: dict[str, str]) -> None:
+        node.put_file(bootstrap.FLEET_CONF, bootstrap.env_file(settings))
+        node.exec("systemctl restart fleet").check()
+
+    settings = bootstrap.fleet_config(cluster.shape, node.name)
+    configure({**settings, "etcd_servers": json.dumps([f"http://127.0.0.1:{cluster.shape.etcd_client_port}"])})
     try:
         yield
     finally:
-        node.exec("cp /tmp/fleet.conf.good /etc/fleet/fleet.conf && systemctl restart fleet").check()
+        configure(settings)
 
 
 @contextlib.contextmanager

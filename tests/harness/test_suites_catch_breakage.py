@@ -121,7 +121,7 @@ def test_a_vulcand_that_cannot_reach_etcd_is_named(cluster, whole_again):
 @pytest.mark.slow
 def test_a_fleetd_that_knows_only_its_own_member_is_named(cluster):
     node = cluster.nodes[1]
-    with fleetd_with_only_its_own_member(node):
+    with fleetd_with_only_its_own_member(cluster, node):
         nested = run_nested("fleetd-only-its-own-member", MEMBER_OUTAGE, timeout=400)
     nested.prove(MEMBER_OUTAGE, rf"fleet listing {node.name} with its etcd member down stopped holding")
 

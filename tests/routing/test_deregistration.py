@@ -20,15 +20,11 @@ from wpcluster.checkers import (
     wait_traffic_avoids,
 )
 from wpcluster.results import append_figures
+from wpcluster.thresholds import DEREGISTERED_WITHIN, expired_within
 from wpcluster.waits import eventually
 
-# The sidekick acts on Docker's die event at once; this allows for etcd's watch and vulcand's reload.
-DEREGISTERED_WITHIN = 5.0
 # A unit started again pulls nothing (the image is on the node) but must boot WordPress.
 REREGISTERED_WITHIN = 60.0
-# With the sidekick gone nothing deletes the key: it expires by its TTL (etcd's expiry sweep is
-# 0.5 s) and vulcand's watch follows.
-TTL_SLACK = 2.0
 
 
 def server_of(cluster, fleet, unit):
@@ -39,23 +35,13 @@ def server_of(cluster, fleet, unit):
     return ("wordpress", f"{node.name}.{container}"), node, container
 
 
-def vulcands(cluster):
-    return {f"vulcand on {n.name}": cluster.vulcand_url(n) for n in cluster.nodes if n.is_running()}
-
-
-def public_servers(cluster) -> int:
-    return cluster.shape.site.wordpress_instances
-
-
-def key_index(etcd, cluster, key) -> int:
-    return server_key_index(etcd, cluster.shape.site.vulcand_prefix, key)
-
-
-def wait_registered_as_running(cluster, fleet, etcd, unit, old_index: int | None):
+def wait_registered_as_running(cluster, fleet, etcd, unit, created_after: int | None = None):
+    """``unit``'s container registered at the address and port it runs on (under a key created after
+    ``created_after``); returns its key, node and container."""
     def registered():
-        key, _, _ = server_of(cluster, fleet, unit)
-        check_registered_as_running(cluster, etcd, key, old_index)
-        return key
+        placed = server_of(cluster, fleet, unit)
+        check_registered_as_running(cluster, etcd, placed[0], created_after)
+        return placed
 
     return eventually(registered, REREGISTERED_WITHIN, 0.5, what=f"{unit} registered as it runs")
 
@@ -65,33 +51,30 @@ def registered_before(cluster, fleet, etcd, gates, unit):
     vulcand's API: one that lost etcd cannot answer, and this test is what must find that out).
     If an earlier test found registration broken for good, this fails at once, naming it."""
     gates.fail_if_closed("site-registered")
-
-    def as_running():
-        key, node, container = server_of(cluster, fleet, unit)
-        check_registered_as_running(cluster, etcd, key)
-        return key, node, container
-
-    return eventually(as_running, REREGISTERED_WITHIN, 0.5, what=f"{unit} registered as it runs, before the test")
+    key, node, container = wait_registered_as_running(cluster, fleet, etcd, unit)
+    return key, node, container, server_key_index(etcd, cluster.shape.site.vulcand_prefix, key)
 
 
-def record(run_id, test, figures):
-    append_figures(run_id, "deregistration", {"test": test, **figures})
+def traffic_avoids_it(cluster, site, run_id, node, container, since: float, within: float, what: str) -> None:
+    """From the container's end, every vulcand stops sending to it within ``within``; the figures are recorded."""
+    ended = container_ended_at(node, container, since)
+    vulcands = {f"vulcand on {n.name}": cluster.vulcand_url(n) for n in cluster.nodes if n.is_running()}
+    timings = wait_traffic_avoids(site, vulcands, f"{container}@{node.name}", ended, within,
+                                  cluster.shape.site.wordpress_instances, what)
+    append_figures(run_id, "deregistration", {"test": what, "seconds_from_container_end": timings,
+                                              "bound_seconds": within})
 
 
 @pytest.mark.destructive
 @pytest.mark.checks("site-registered")
 def test_stopping_a_unit_deregisters_it_and_starting_brings_it_back(cluster, fleet, etcd, site, gates, run_id):
     unit = "wordpress@2.service"
-    key, node, container = registered_before(cluster, fleet, etcd, gates, unit)
-    old_index = key_index(etcd, cluster, key)
+    key, node, container, old_index = registered_before(cluster, fleet, etcd, gates, unit)
     since = time.time()
     fleet.stop(unit)
     try:
-        ended = container_ended_at(node, container, since)
-        timings = wait_traffic_avoids(site, vulcands(cluster), f"{container}@{node.name}", ended,
-                                      DEREGISTERED_WITHIN, public_servers(cluster),
-                                      f"fleetctl stop {unit} ended {container} on {node.name}")
-        record(run_id, "fleetctl stop", {"seconds_from_container_end": timings})
+        traffic_avoids_it(cluster, site, run_id, node, container, since, DEREGISTERED_WITHIN,
+                          f"fleetctl stop {unit} ended {container} on {node.name}")
     finally:
         fleet.start(unit)
     wait_registered_as_running(cluster, fleet, etcd, unit, old_index)
@@ -101,16 +84,12 @@ def test_stopping_a_unit_deregisters_it_and_starting_brings_it_back(cluster, fle
 @pytest.mark.checks("site-registered")
 def test_a_container_killed_behind_fleets_back_is_deregistered(cluster, fleet, etcd, site, gates, run_id):
     unit = "wordpress@3.service"
-    key, node, container = registered_before(cluster, fleet, etcd, gates, unit)
-    old_index = key_index(etcd, cluster, key)
+    key, node, container, old_index = registered_before(cluster, fleet, etcd, gates, unit)
     since = time.time()
     node.exec(f"docker kill {container}").check()
     try:
-        ended = container_ended_at(node, container, since)
-        timings = wait_traffic_avoids(site, vulcands(cluster), f"{container}@{node.name}", ended,
-                                      DEREGISTERED_WITHIN, public_servers(cluster),
-                                      f"docker kill {container} on {node.name}")
-        record(run_id, "docker kill", {"seconds_from_container_end": timings})
+        traffic_avoids_it(cluster, site, run_id, node, container, since, DEREGISTERED_WITHIN,
+                          f"docker kill {container} on {node.name}")
     finally:
         # The unit failed with its container; fleet does not restart it by itself.
         fleet.restart(unit)
@@ -122,7 +101,7 @@ def test_a_container_killed_behind_fleets_back_is_deregistered(cluster, fleet, e
 @pytest.mark.checks("site-registered")
 def test_with_its_sidekick_gone_a_dead_container_expires_by_ttl(cluster, fleet, etcd, site, gates, run_id):
     unit = "wordpress@4.service"
-    key, node, container = registered_before(cluster, fleet, etcd, gates, unit)
+    key, node, container, _ = registered_before(cluster, fleet, etcd, gates, unit)
     sidekick = eventually(lambda: next(u.name for u in fleet.list_units()
                                        if u.name.startswith("discovery@") and u.ip == node.address),
                           30, 0.5, what=f"fleet listing the sidekick on {node.name}")
@@ -134,13 +113,10 @@ def test_with_its_sidekick_gone_a_dead_container_expires_by_ttl(cluster, fleet, 
             f"{key[1]} vanished the moment {sidekick} stopped")
         since = time.time()
         node.exec(f"docker kill {container}").check()
-        ended = container_ended_at(node, container, since)
-        ttl = cluster.shape.site.server_ttl
-        timings = wait_traffic_avoids(site, vulcands(cluster), f"{container}@{node.name}", ended,
-                                      ttl + TTL_SLACK, public_servers(cluster),
-                                      f"{container} was killed on {node.name} with {sidekick} stopped (TTL {ttl}s)")
-        record(run_id, "TTL", {"seconds_from_container_end": timings, "server_ttl": ttl})
+        traffic_avoids_it(cluster, site, run_id, node, container, since, expired_within(cluster.shape),
+                          f"{container} was killed on {node.name} with {sidekick} stopped "
+                          f"(TTL {cluster.shape.site.server_ttl}s)")
     finally:
         fleet.start(sidekick)
         fleet.restart(unit)
-    wait_registered_as_running(cluster, fleet, etcd, unit, None)
+    wait_registered_as_running(cluster, fleet, etcd, unit)

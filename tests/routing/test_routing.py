@@ -1,4 +1,7 @@
-"""Path routing: / spreads over the five public containers, wp-admin and wp-login reach only the admin."""
+"""Path routing: / spreads over the five public containers; public containers refuse the admin doors.
+
+That the whole admin surface reaches only the admin container is test_admin_surface.py's.
+"""
 
 from __future__ import annotations
 
@@ -40,13 +43,6 @@ def test_home_reaches_all_public_containers_and_never_the_admin(cluster, site, i
     assert set(containers) == public_names(cluster), (
         f"/ through {name} reached {dict(containers)}, expected every one of {sorted(public_names(cluster))}"
     )
-
-
-@pytest.mark.parametrize("path", ["/wp-admin/", "/wp-login.php", "/wp-admin/edit.php"])
-def test_admin_paths_reach_only_the_admin_container(cluster, site, path):
-    for name, via in entry_points(cluster):
-        containers, _ = spread(site, path, via, n=12)
-        assert set(containers) == {"wordpress-admin"}, f"{path} through {name} reached {dict(containers)}"
 
 
 def test_a_public_container_refuses_the_admin_doors_and_writes_when_asked_directly(cluster, site):

@@ -44,3 +44,14 @@ def test_eventually_stops_at_once_on_give_up():
     with pytest.raises(GiveUp, match="unit failed"):
         eventually(doomed, 5, 0.001)
     assert len(calls) == 1
+
+
+def test_holds_for_checks_through_the_window_and_names_the_first_break():
+    from wpcluster.waits import holds_for
+
+    assert holds_for(lambda: True, 0.3, 0.1) >= 3
+    calls = iter([True, True, False])
+    with pytest.raises(AssertionError, match=r"listed stopped holding after .*: False"):
+        holds_for(lambda: next(calls), 5, 0.01, what="listed")
+    with pytest.raises(AssertionError, match="RuntimeError: gone"):
+        holds_for(lambda: (_ for _ in ()).throw(RuntimeError("gone")), 5, 0.01)

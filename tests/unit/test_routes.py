@@ -7,7 +7,7 @@ import json
 import pytest
 
 from wpcluster.admin_surface import corpus, static_leaks, variants
-from wpcluster.routes import RouteError, build_table, parse_route
+from wpcluster.routes import Request, RouteError, build_table, parse_route
 
 ADMIN = "PathRegexp(`^/(wp-admin(/.*)?|wp-login[.]php)$`)"
 
@@ -41,10 +41,14 @@ def test_path_matchers_see_the_raw_path_without_the_query():
 
 
 def test_regexps_search_and_paths_match_whole():
-    assert parse_route("PathRegexp(`/wp-admin`)")(("GET", "/x/wp-admin/y", "h", {}))
-    assert not parse_route('Path("/foo")')(("GET", "/foo/", "h", {}))
-    assert parse_route('Path("/a/<id>")')(("GET", "/a/7", "h", {}))
-    assert parse_route('Host("Example.com") && Method("GET")')(("GET", "/", "example.com:8888", {}))
+    assert parse_route("PathRegexp(`/wp-admin`)")(Request("GET", "/x/wp-admin/y", "h", {}))
+    assert not parse_route('Path("/foo")')(Request("GET", "/foo/", "h", {}))
+    assert parse_route('Path("/a/<id>")')(Request("GET", "/a/7", "h", {}))
+    assert parse_route('Host("Example.com") && Method("GET")')(Request("GET", "/", "example.com:8888", {}))
+    assert parse_route('Host("<sub>.example.com")')(Request("GET", "/", "www.example.com", {}))
+    assert not parse_route('Host("<sub>.example.com")')(Request("GET", "/", "a.b.example.com", {}))
+    # || inside a string literal is part of a regexp, not an operator
+    assert parse_route("PathRegexp(`^/(a||b)$`)")(Request("GET", "/b", "h", {}))
 
 
 @pytest.mark.parametrize("route, says", [

@@ -389,7 +389,7 @@ class Lab(Cluster):
             "etc/environment": (bootstrap.env_file(bootstrap.coreos_environment(shape, node.name, self.registry)),
                                 0o644),
             "etc/etcd2.env": (bootstrap.env_file(etcd), 0o644),
-            "etc/fleet/fleet.conf": (bootstrap.env_file(bootstrap.fleet_config(shape, node.name)), 0o644),
+            bootstrap.FLEET_CONF.lstrip("/"): (bootstrap.env_file(bootstrap.fleet_config(shape, node.name)), 0o644),
             "etc/docker/daemon.json": (json.dumps({"insecure-registries": [self.registry]}) + "\n", 0o644),
             "home/core/.ssh/authorized_keys": (lab_ssh_key().with_suffix(".pub").read_text(), 0o600),
         }
