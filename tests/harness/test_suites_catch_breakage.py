@@ -37,8 +37,10 @@ UPLOAD = "tests/cache/test_cache.py::test_an_upload_lands_in_the_bucket_in_every
 
 @pytest.fixture
 def whole_again(cluster, deployment, etcd, vulcand):
-    """After the check, every unit active and every container registered as it runs."""
+    """After the check, every unit active (a failed one started again) and every container registered
+    as it runs: a nested test that failed on purpose may have left its own clean-up undone."""
     yield
+    deployment.revive_failed_units()
     deployment.wait_units_active(timeout=120)
     eventually(lambda: check_registration(cluster, etcd, vulcand) or True, 120, 1,
                what="every container registered again after the self-check")
