@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import requests
@@ -20,10 +21,19 @@ class Sample:
     served_by: str
     target: str = ""
     path: str = "/"
+    error: str = ""  # the client's exception when no response came back (ReadTimeout, ConnectionError)
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 400
+
+    @property
+    def hung(self) -> bool:
+        """No answer within the client's timeout: the server held the request (not refused it)."""
+        return self.error in HUNG_ERRORS
+
+
+HUNG_ERRORS = ("ReadTimeout", "ConnectTimeout", "Timeout")
 
 
 def hammer(url: str, host: str, workers: int = 4, seconds: float = 10.0, max_requests: int = 100_000
@@ -85,44 +95,58 @@ READER_PATHS = ("/", "/", "/", "/hello-world/", "/?p=1", "/wp-json/wp/v2/posts",
 
 
 class Reader:
-    """Background readers (Jepsen's client): request a mix of pages through each target until stopped.
+    """Background readers (Jepsen's client) at a steady rate: an open model, as etcd's robustness
+    traffic is. Each target gets its ``rates[target]`` requests per second on a fixed schedule,
+    whatever the answers take, so a hung request never slows the offered load and goodput per
+    second is steady enough to judge a brownout in one-second bins.
 
     Every request's time, status, latency, target and answering container is kept. Bounded by
     ``max_seconds`` and ``max_requests`` whatever happens: the loop stops by itself.
     """
 
-    def __init__(self, targets: dict[str, str], host: str, workers_per_target: int = 2,
+    def __init__(self, targets: dict[str, str], host: str, rates: dict[str, float],
                  max_seconds: float = 300, max_requests: int = 50_000, timeout: float = 5,
                  paths: tuple[str, ...] = READER_PATHS) -> None:
+        missing = sorted(set(targets) - set(rates))
+        if missing:
+            raise ValueError(f"no rate for targets {missing}")
         self.targets, self.host, self.paths, self.timeout = targets, host, paths, timeout
-        self.workers_per_target = workers_per_target
+        self.rates = rates
         self.deadline = 0.0
         self.max_seconds, self.budget = max_seconds, max_requests
         self.samples: list[Sample] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._sessions = threading.local()  # one keep-alive session per sending thread
 
-    def _work(self, name: str, base: str, offset: int) -> None:
-        session = requests.Session()
-        i = offset
-        while not self._stop.is_set() and time.monotonic() < self.deadline:
-            with self._lock:
-                if self.budget <= 0:
-                    return
-                self.budget -= 1
-            path = self.paths[i % len(self.paths)]
-            i += 1
-            started, clock = time.time(), time.monotonic()
-            try:
-                reply = session.get(f"{base}{path}", headers={"Host": self.host}, timeout=self.timeout,
-                                    allow_redirects=False)
-                status, served_by = reply.status_code, reply.headers.get(SERVED_BY, "")
-            except requests.RequestException:
-                status, served_by = 0, ""
-            sample = Sample(started, time.monotonic() - clock, status, served_by, name, path)
-            with self._lock:
-                self.samples.append(sample)
+    def _send(self, name: str, base: str, path: str) -> None:
+        session = getattr(self._sessions, "session", None) or requests.Session()
+        self._sessions.session = session
+        started, clock = time.time(), time.monotonic()
+        try:
+            reply = session.get(f"{base}{path}", headers={"Host": self.host}, timeout=self.timeout,
+                                allow_redirects=False)
+            status, served_by, error = reply.status_code, reply.headers.get(SERVED_BY, ""), ""
+        except requests.RequestException as exc:
+            status, served_by, error = 0, "", type(exc).__name__
+        sample = Sample(started, time.monotonic() - clock, status, served_by, name, path, error)
+        with self._lock:
+            self.samples.append(sample)
+
+    def _schedule(self, name: str, base: str, rate: float) -> None:
+        # Enough senders for every request of the last timeout to be in flight at once (all hanging).
+        with ThreadPoolExecutor(max_workers=int(rate * (self.timeout + 1)) + 2) as senders:
+            due, i = time.monotonic(), 0
+            while not self._stop.is_set() and time.monotonic() < self.deadline:
+                with self._lock:
+                    if self.budget <= 0:
+                        return
+                    self.budget -= 1
+                senders.submit(self._send, name, base, self.paths[i % len(self.paths)])
+                i += 1
+                due += 1 / rate
+                self._stop.wait(max(0.0, due - time.monotonic()))
 
     @property
     def successes(self) -> int:
@@ -132,15 +156,19 @@ class Reader:
     def start(self) -> Reader:
         self.deadline = time.monotonic() + self.max_seconds
         for name, base in self.targets.items():
-            for k in range(self.workers_per_target):
-                thread = threading.Thread(target=self._work, args=(name, base.rstrip("/"), k), daemon=True)
-                thread.start()
-                self._threads.append(thread)
+            thread = threading.Thread(target=self._schedule, args=(name, base.rstrip("/"), self.rates[name]),
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
+
+    def read_until(self, when: float) -> None:
+        """Let the readers run until ``when`` (wall clock): an observation window of a set length."""
+        self._stop.wait(max(0.0, when - time.time()))
 
     def stop(self) -> list[Sample]:
         self._stop.set()
-        for thread in self._threads:
+        for thread in self._threads:  # each waits for its requests in flight, which end by their timeout
             thread.join(self.timeout + 5)
         with self._lock:
             return sorted(self.samples, key=lambda s: s.started)

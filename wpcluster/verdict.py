@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from wpcluster.generator import Sample
 # third of the site's capacity away (five containers on three nodes), which is the deployment working
 # as designed; below half, a visitor sees a site that fails or stalls.
 BROWNOUT_FRACTION = 0.5
-# The width of the bins goodput is counted in for the brownout (successes by completion time).
+# The width of the bins goodput is counted in for the brownout (successes by completion time), and
+# the fewest successes a bin must hold at the baseline (an entry point read slowly gets wider bins).
 BIN_SECONDS = 1.0
+MIN_PER_BIN = 8
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -31,18 +34,20 @@ def successes_per_second(samples: list[Sample], start: float, end: float) -> flo
 
 
 def brownout_seconds(samples: list[Sample], start: float, end: float, baseline: float,
-                     fraction: float = BROWNOUT_FRACTION, width: float = BIN_SECONDS) -> float:
+                     fraction: float = BROWNOUT_FRACTION) -> float:
     """The longest stretch in [start, end) whose goodput stays below ``fraction`` of ``baseline``
-    successes/s, in bins of ``width`` seconds. A request that hangs completes nothing, so a hang
-    is a brownout even when no error is ever returned."""
+    successes/s, in whole bins (a trailing part-bin has had no time to complete its requests).
+    A request that hangs completes nothing, so a hang is a brownout even when no error is ever
+    returned. A bin is ``BIN_SECONDS`` long, or longer where the baseline is low, so that it holds
+    ``MIN_PER_BIN`` successes at the baseline: noise alone must not halve a bin."""
     if baseline <= 0 or end <= start:
         return 0.0
-    bins = max(1, int((end - start) / width + 0.999))
-    counts = [0] * bins
+    width = max(BIN_SECONDS, MIN_PER_BIN / baseline)
+    counts = [0] * int((end - start) / width)
     for s in samples:
         done = s.started + s.seconds
-        if s.ok and start <= done < end:
-            counts[min(bins - 1, int((done - start) / width))] += 1
+        if s.ok and start <= done and (k := int((done - start) / width)) < len(counts):
+            counts[k] += 1
     longest = run = 0
     for count in counts:
         run = run + 1 if count / width < fraction * baseline else 0
@@ -62,6 +67,10 @@ def window_figures(samples: list[Sample], start: float, end: float, baseline: fl
         "requests": len(inside), "successes_per_second": round(rate, 2),
         "goodput_ratio": round(rate / baseline, 3) if baseline else None,
         "error_rate": round(errors / len(inside), 4) if inside else 0.0,
+        "hung": sum(1 for s in inside if s.hung),
+        # What the failures were: an HTTP status, or the client's exception when nothing came back.
+        "errors_by_kind": dict(Counter(str(s.status) if s.status else s.error or "no answer"
+                                       for s in inside if not s.ok).most_common()),
         **{f"p{q}_ms": (round(v, 1) if (v := percentile(latencies, q / 100)) is not None else None)
            for q in (50, 95, 99)},
         "brownout_seconds": brownout_seconds(samples, start, end, baseline) if baseline else None,
@@ -102,8 +111,10 @@ class FaultVerdict:
             lines.append(f"  {target}: {figures['requests']:.0f} requests, {figures['errors']:.0f} errors "
                          f"({figures['error_rate']:.2%}), longest gap {figures['longest_gap_seconds']:.1f}s")
         for name, figures in self.windows.items():
+            kinds = ", ".join(f"{k} x{n}" for k, n in figures.get("errors_by_kind", {}).items())
             lines.append(f"  {name:6}: {figures['seconds']}s, {figures['requests']} requests, goodput "
-                         f"{figures['goodput_ratio']} of the baseline, errors {figures['error_rate']:.2%}, "
+                         f"{figures['goodput_ratio']} of the baseline, errors {figures['error_rate']:.2%}"
+                         f"{f' ({kinds})' if kinds else ''}, hung {figures.get('hung', 0)}, "
                          f"p95 {figures['p95_ms']} ms (first entry point)")
         if self.brownout_seconds is not None:
             lines.append(f"  brownout (goodput under {BROWNOUT_FRACTION:.0%} of the baseline): "
@@ -164,3 +175,16 @@ def judge(samples: list[Sample], fault: FaultRecord, recovered_at: float | None,
             verdict.brownout_seconds = brownout_seconds(
                 mine, fault.started, until, successes_per_second(mine, baseline_from, fault.started))
     return verdict
+
+
+def save_samples(samples: list[Sample], path: Path) -> Path:
+    """Every request the readers made, one CSV row each: the raw history behind a verdict."""
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["started", "seconds", "status", "error", "served_by", "target", "path"])
+        for s in samples:
+            writer.writerow([f"{s.started:.3f}", f"{s.seconds:.3f}", s.status, s.error, s.served_by, s.target, s.path])
+    return path

@@ -1,9 +1,11 @@
 """The failover suites: faults under load, a verdict and a timeline per fault.
 
 Each test starts from a whole site, runs background readers through the top LB
-and one surviving vulcand, injects one fault through the nemesis, waits for
-full recovery, and leaves in results/<run>/failover/ a PNG timeline, a text
-summary and the figures as JSON. The nemesis heals whatever is left broken.
+and every surviving vulcand, reads a baseline of at least 10 s, injects one
+fault through the nemesis, heals it, waits for full recovery, reads 10 s more,
+and leaves in results/<run>/failover/ a PNG timeline, a text summary and the
+figures as JSON (windows before, during and after). The nemesis heals whatever
+is left broken.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from wpcluster.generator import Reader, Sample
 from wpcluster.results import append_figures, run_dir
 from wpcluster.thresholds import FailoverThresholds, failover_thresholds
 from wpcluster.timeline import plot
-from wpcluster.verdict import FaultVerdict, judge
+from wpcluster.verdict import FaultVerdict, judge, save_samples
 from wpcluster.waits import eventually
 
 WHOLE_WITHIN = 180.0  # a node restarted by the previous test boots, rejoins and gets its units back
@@ -31,6 +33,14 @@ WHOLE_WITHIN = 180.0  # a node restarted by the previous test boots, rejoins and
 # the same three windows).
 BASELINE_SECONDS = 10.0
 BASELINE = 30
+# The window after the heal (or after full recovery, for a fault nothing heals): readers keep going
+# this long, so "after" is judged on as much service as "before".
+AFTER_SECONDS = 10.0
+# The readers' steady rates (requests/s, an open model): what a visitor uses, the top LB, gets the
+# most; each vulcand is read directly, without the LB's retries. About half of what the site serves
+# on 2 cores (47/s), so that losing a third of it to a fault is not itself an overload.
+LB_RATE = 10.0
+VULCAND_RATE = 4.0
 
 
 @pytest.fixture
@@ -66,17 +76,20 @@ class Observation:
 
 @pytest.fixture
 def observe(request, cluster, fleet, etcd, site, secrets, thresholds):
-    """``with observe(survivor) as obs:`` runs readers; record the fault in ``obs.fault``; on exit the
+    """``with observe(survivors, recover_within) as obs:`` runs readers through the top LB and the vulcand
+    of each surviving node (directly: no retries); record the fault in ``obs.fault``; on exit the
     test waits (bounded) for full recovery, judges, draws the timeline and saves the figures."""
     run_id = request.config.stash[RUN_KEY]
     name = re.sub(r"[^\w.-]+", "_", request.node.name)
     observations: list[Observation] = []
 
     class _Context:
-        def __init__(self, survivor, recover_within: float) -> None:
-            targets = {"top LB": f"http://{cluster.site_address}",
-                       f"vulcand on {survivor.name}": cluster.vulcand_url(survivor)}
-            self.obs = Observation(Reader(targets, cluster.shape.site_authority, max_seconds=recover_within + 120))
+        def __init__(self, survivors: list, recover_within: float) -> None:
+            targets = {"top LB": f"http://{cluster.site_address}"} | {
+                f"vulcand on {n.name}": cluster.vulcand_url(n) for n in survivors}
+            rates = {name: LB_RATE if name == "top LB" else VULCAND_RATE for name in targets}
+            self.obs = Observation(Reader(targets, cluster.shape.site_authority, rates,
+                                          max_seconds=recover_within + 120))
             self.recover_within = recover_within
 
         def __enter__(self) -> Observation:
@@ -111,6 +124,8 @@ def observe(request, cluster, fleet, etcd, site, secrets, thresholds):
                     except AssertionError as failure:
                         obs.recovered_at, obs.not_recovered = None, str(failure)
                 if raised[0] is None and obs.recovered_at is not None:
+                    after_from = max(obs.recovered_at, obs.fault.ended or 0.0)
+                    obs.reader.read_until(after_from + AFTER_SECONDS)
                     lost = [p for p in obs.acknowledged if site.get(f"/wp-json/wp/v2/posts/{p}").status != 200]
                     assert not lost, f"posts acknowledged before or during {obs.fault.describe()} are gone: {lost}"
             finally:
@@ -120,6 +135,7 @@ def observe(request, cluster, fleet, etcd, site, secrets, thresholds):
                                         baseline_from=obs.baseline_from)
                     folder = run_dir(run_id) / "failover"
                     obs.verdict.save(folder, name)
+                    save_samples(obs.samples, folder / f"{name}.samples.csv")
                     plot(obs.samples, obs.verdict, folder / f"{name}.png", f"{request.node.name}")
                     recovery = obs.verdict.recovery_seconds
                     append_figures(run_id, "failover", {

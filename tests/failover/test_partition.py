@@ -22,7 +22,7 @@ def test_partitioned_node_is_replaced_and_leaves_no_twin_after_the_heal(cluster,
     isolated = member_client(cluster.shape.etcd_client_url(victim.address), timeout=2)
     majority = member_client(cluster.shape.etcd_client_url(survivor.address))
     written = {}
-    with observe(survivor, recover_within=thresholds.recovery_seconds + 60) as obs:
+    with observe([n for n in cluster.nodes if n is not victim], recover_within=thresholds.recovery_seconds + 60) as obs:
         nemesis.partition(victim)
         obs.fault = nemesis.records[-1]
         obs.try_post(f"while {victim.name} is cut off")

@@ -76,3 +76,33 @@ def test_timeline_shades_the_three_windows(tmp_path):
     verdict = judge(samples, fault, 1022, 1030, baseline_from=1000)
     path = plot(samples, verdict, tmp_path / "w.png", "node kill, windows")
     assert path.stat().st_size > 10_000 and set(verdict.windows) == {"before", "during", "after"}
+
+
+def test_a_window_ending_inside_a_bin_is_no_brownout():
+    # Steady service; the window ends 0.2 s, then 0.6 s, into its last second: a part-bin has had no
+    # time to complete its requests and is not judged, so there is no brownout in either.
+    samples = [Sample(1000 + i * 0.1, 0.05, 200, "w@c", "top LB") for i in range(400)]
+    assert brownout_seconds(samples, 1000, 1010.2, baseline=10.0) == 0.0
+    assert brownout_seconds(samples, 1000, 1010.6, baseline=10.0) == 0.0
+
+
+def test_a_hung_request_counts_as_hung_and_in_the_windows():
+    ok = [Sample(1000 + i * 0.1, 0.05, 200, "w@c", "top LB") for i in range(100)]
+    hung = [Sample(1010 + i * 0.1, 5.0, 0, "", "top LB", "/", "ReadTimeout") for i in range(20)]
+    refused = [Sample(1012 + i * 0.1, 0.01, 0, "", "top LB", "/", "ConnectionError") for i in range(20)]
+    fault = FaultRecord("db-pause", "db", started=1010, ended=1014)
+    verdict = judge([*ok, *hung, *refused], fault, recovered_at=1014, until=1015, baseline_from=1000)
+    assert verdict.windows["during"]["hung"] == 20 and verdict.windows["before"]["hung"] == 0
+
+
+def test_a_slowly_read_entry_point_gets_bins_wide_enough_for_its_noise():
+    # 4 req/s, one second in three with a single success (a 1 s bin would call it a brownout): at
+    # 2 s bins (8 successes expected) the dips average out; a real 6 s outage is still found.
+    samples = []
+    for i in range(120):
+        t = 1000 + i * 0.25
+        dip = int(t) % 3 == 0 and i % 4
+        out = 1020 <= t < 1026
+        samples.append(Sample(t, 0.05, 502 if dip or out else 200, "w@c", "vulcand on core-01"))
+    assert brownout_seconds(samples[:80], 1000, 1020, baseline=4.0) == 0.0
+    assert brownout_seconds(samples, 1000, 1030, baseline=4.0) == 6.0
