@@ -21,7 +21,9 @@ def haproxy_config(shape: Shape) -> str:
     When no vulcand passes (etcd has lost its majority everywhere), the vulcands that still serve
     are used as they are: they route by their last routes, which is better than no site at all.
 
-    A request that fails on one vulcand (refused, empty, 502, 503, timed out) is retried on another.
+    A request that fails on one vulcand (refused, empty, 502, 503, 504, timed out) is retried on
+    another: vulcand answers 504 when its 1 s connect to a server times out (a dead node's container
+    until its TTL runs out), 502 when it is refused.
     That hides from visitors a server a vulcand still sends to after its container is gone; the
     verdicts judge each vulcand directly as well, without retries.
     """
@@ -66,14 +68,14 @@ backend vulcands
     http-check connect port {shape.etcd_client_port}
     http-check send meth GET uri /health
     http-check expect string true
-    retry-on conn-failure empty-response response-timeout 502 503
+    retry-on conn-failure empty-response response-timeout 502 503 504
 {servers()}
 
 # Only while no vulcand's etcd member is healthy (the majority lost): whatever still serves.
 backend vulcands_on_last_routes
     balance roundrobin
 {serves}
-    retry-on conn-failure empty-response response-timeout 502 503
+    retry-on conn-failure empty-response response-timeout 502 503 504
 {servers()}
 """
 
