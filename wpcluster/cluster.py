@@ -11,6 +11,7 @@ import abc
 from dataclasses import dataclass
 from pathlib import Path
 
+from wpcluster.errors import WpclusterError
 from wpcluster.secrets import Secrets
 from wpcluster.shape import Shape
 
@@ -125,6 +126,28 @@ class Node(abc.ABC):
         return f"<{type(self).__name__} {self.name} {self.address}>"
 
 
+class ServiceHost(abc.ABC):
+    """A host of the site outside the fleet cluster (MariaDB, the S3 store) that faults can act on."""
+
+    role: str
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop the service (its data stays)."""
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Start a stopped service again and return once it answers."""
+
+    @abc.abstractmethod
+    def pause(self) -> None:
+        """Freeze the service: connections are accepted by the kernel and never answered."""
+
+    @abc.abstractmethod
+    def unpause(self) -> None:
+        """Thaw a paused service."""
+
+
 class Cluster(abc.ABC):
     """A running cluster of ``Node``s and the endpoints suites reach it on."""
 
@@ -200,6 +223,11 @@ class Cluster(abc.ABC):
     @abc.abstractmethod
     def prepare_site(self, secrets: Secrets) -> SiteServices:
         """Make the site's images pullable and its services outside fleet (DB, S3, top LB) answer."""
+
+    def service_host(self, role: str) -> ServiceHost:
+        """The site's ``role`` host ("db", "s3") for faults. Only a provider that runs them has them."""
+        raise WpclusterError(f"the {self.provider} provider does not run the site's {role} host, so it cannot "
+                             "break it", "service faults run on the lab")
 
     def close(self) -> None:  # noqa: B027 - most providers hold nothing on the host
         """Release what this object holds on the host (agents, tunnels); the cluster stays up."""

@@ -35,3 +35,32 @@ def test_node_kill_suite_names_a_unit_pinned_to_the_dead_machine(cluster, fleet,
         fleet.start(ADMIN)
         eventually(lambda: deployment.wait_units_active(timeout=0) or True, 180, 2, what="the admin unit back")
     nested.prove(NODE_KILL, r"did not fully recover .*wordpress-admin\.service")
+
+
+DB_PAUSE = "tests/failover/test_site_services.py::test_mariadb_lost_fails_fast_and_recovers[pause]"
+# What makes a WordPress container fail fast on a lost database (images/wordpress): PHP's connect
+# and read timeouts, and the wpdb drop-in that does not retry a lost connection.
+FAIL_FAST_FILES = ("/etc/php/8.2/apache2/conf.d/20-wpcluster.ini", "/var/lib/wordpress/wp-content/db.php")
+
+
+@pytest.mark.destructive
+@pytest.mark.slow
+def test_db_fault_suite_names_pages_that_hang_without_the_fail_fast_settings(cluster, deployment):
+    """Take the fail-fast settings out of every WordPress container (PHP's defaults: a minute to connect,
+    a day to read, five reconnects): the frozen-MariaDB test must fail, naming the requests that hung."""
+    moved = []
+    for node in cluster.nodes:
+        for name in node.exec("docker ps --format '{{.Names}}' --filter name=wordpress").stdout.split():
+            aside = " && ".join(f"mv {path} /tmp/{path.rsplit('/', 1)[1]}.off" for path in FAIL_FAST_FILES)
+            if node.exec(f"docker exec {name} sh -c '{aside} && apache2ctl graceful'").ok:
+                moved.append((node, name))
+    assert moved, "no WordPress container to break"
+    try:
+        nested = run_nested("db-without-fail-fast", DB_PAUSE, timeout=600)
+    finally:
+        back = " && ".join(f"mv /tmp/{path.rsplit('/', 1)[1]}.off {path}" for path in FAIL_FAST_FILES)
+        for node, name in moved:
+            # A restart, not a graceful one: workers still held by the frozen database's aftermath go.
+            node.exec(f"docker exec {name} sh -c '{back} && apache2ctl restart'")
+        eventually(lambda: deployment.wait_site_answers(timeout=5) or True, 180, 2, what="the site answering again")
+    nested.prove(DB_PAUSE, r"requests hung past the readers' timeout with MariaDB paused")

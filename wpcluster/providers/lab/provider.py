@@ -13,7 +13,6 @@ import io
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 import tarfile
 import time
@@ -33,6 +32,7 @@ from wpcluster.progress import TIMINGS, say, step
 from wpcluster.providers.lab import network, site_hosts
 from wpcluster.providers.lab.engine import ensure_engine
 from wpcluster.providers.lab.images import ImageBuilder, cache_dir
+from wpcluster.providers.lab.service_host import LabServiceHost, tcp_open
 from wpcluster.results import append_figures, run_dir
 from wpcluster.secrets import Secrets
 from wpcluster.shape import Shape
@@ -505,7 +505,7 @@ class Lab(Cluster):
             public_url=f"http://{self.shape.host_endpoint('s3')}/{site.bucket}",
         )
         with step("waiting for MariaDB and the S3 store"):
-            eventually(lambda: _tcp_open(self.shape.host_address("db"), self.shape.lab_ports["db"]), 120, 0.5,
+            eventually(lambda: tcp_open(self.shape.host_address("db"), self.shape.lab_ports["db"]), 120, 0.5,
                        what=f"MariaDB answering at {services.db_host}")
             if s3_is_new:  # the store is the lab's: it comes with the site's bucket and its policy, once
                 eventually(lambda: ensure_bucket(services, secrets), 60, 0.5,
@@ -522,6 +522,19 @@ class Lab(Cluster):
         self._run_host("s3", image, self.shape.host_address("s3"),
                        volumes={volume.name: {"bind": "/var/lib/minio", "mode": "rw"}},
                        environment={"S3_ACCESS_KEY": key, "S3_SECRET_KEY": secret})
+
+    def service_host(self, role: str) -> LabServiceHost:
+        if role not in ("db", "s3") or not self._exists(role):
+            raise LabError(f"the lab has no {role} host to break", "deploy the site first (wpcluster deploy)")
+        return LabServiceHost(self.client, container_name(role), role, self.shape.host_address(role),
+                              self.shape.lab_ports[role])
+
+    def _exists(self, role: str) -> bool:
+        try:
+            self.client.containers.get(container_name(role))
+            return True
+        except docker.errors.NotFound:
+            return False
 
     def _running(self, role: str) -> bool:
         try:
@@ -540,11 +553,6 @@ class Lab(Cluster):
             path.write_text(log)
             written.append(path)
         return written
-
-
-def _tcp_open(host: str, port: int) -> bool:
-    with socket.create_connection((host, port), timeout=2):
-        return True
 
 
 def lab_ssh_key() -> Path:

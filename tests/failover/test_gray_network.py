@@ -1,0 +1,72 @@
+"""Gray network failures on one node: random packet loss to its peers, and a bandwidth cap.
+
+Neither takes the node away: it stays listed, keeps its units and its etcd member. They cost
+latency, not availability, and that is what is asserted: through the top LB, the node-kill error
+bound and the brownout bound hold, and fleet moves nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from wpcluster.faults import BANDWIDTH_CAP as CAP
+from wpcluster.faults import PACKET_LOSS as LOSS
+from wpcluster.waits import holds_for
+
+pytestmark = [pytest.mark.destructive, pytest.mark.slow]
+
+# How long each gray fault is held under load: longer than fleet's agent TTL, so a node that
+# fleet would wrongly give up on is given up on inside the window.
+HOLD_SECONDS = 35.0
+
+
+def placements(fleet):
+    return {u.name: u.ip for u in fleet.list_units() if u.machine_id}
+
+
+def assert_served_through_the_lb(verdict, thresholds, what):
+    lb = verdict.windows["during"]["by_target"]["top LB"]
+    assert lb["error_rate"] <= thresholds.error_rate, (
+        f"through the top LB, {lb['error_rate']:.2%} of requests failed with {what} "
+        f"(bound {thresholds.error_rate:.0%})\n{verdict.summary()}")
+    assert verdict.brownout_seconds <= thresholds.brownout_seconds, (
+        f"brownout through the top LB {verdict.brownout_seconds}s with {what}, bound "
+        f"{thresholds.brownout_seconds}s\n{verdict.summary()}")
+
+
+def test_packet_loss_between_a_node_and_its_peers_costs_latency_not_the_site(cluster, fleet, nemesis, observe,
+                                                                            thresholds):
+    """Expected: with one packet in five between one node and the others dropped, etcd keeps its
+    quorum, fleet keeps the node and every unit where it is (TCP retransmits; nothing times out
+    for good), and through the top LB the error rate and the brownout stay within their bounds."""
+    victim = cluster.nodes[1]
+    before = placements(fleet)
+    with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
+        nemesis.lossy_links(victim, LOSS)
+        obs.fault = nemesis.records[-1]
+        holds_for(lambda: placements(fleet) == before, HOLD_SECONDS, 2,
+                  what=f"fleet keeping every unit in place with {LOSS:.0%} loss on {victim.name}'s links")
+        nemesis.mend_links(victim)
+    assert obs.recovered_at is not None, f"no full recovery after mending {victim.name}'s links: {obs.not_recovered}"
+    assert_served_through_the_lb(obs.verdict, thresholds, f"{LOSS:.0%} packet loss on {victim.name}'s links")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the deployment has no outlier detection: with one node capped at 2 Mbit/s (its share of the load "
+    "needs about 3), requests routed to its containers queue behind the cap and about a third of the "
+    "top LB's hang past 5 s (measured 36.8 %, bound 1 %); nothing takes a slow node's servers out. "
+    "Strict: it fails the run the day the deployment meets the bound, so the mark comes off."))
+def test_a_node_behind_a_bandwidth_cap_keeps_the_site_serving(cluster, fleet, nemesis, observe, thresholds):
+    """Expected: with everything one node sends capped at BANDWIDTH_CAP (tbf), a link its share of
+    the load overfills, fleet keeps the node and every unit where it is, and through the top LB the
+    error rate and the brownout stay within their bounds: the site routes around a slow node."""
+    victim = cluster.nodes[2]
+    before = placements(fleet)
+    with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
+        nemesis.cap_bandwidth(victim, CAP)
+        obs.fault = nemesis.records[-1]
+        holds_for(lambda: placements(fleet) == before, HOLD_SECONDS, 2,
+                  what=f"fleet keeping every unit in place with {victim.name} capped at {CAP}")
+        nemesis.uncap_bandwidth(victim)
+    assert obs.recovered_at is not None, f"no full recovery after uncapping {victim.name}: {obs.not_recovered}"
+    assert_served_through_the_lb(obs.verdict, thresholds, f"{victim.name} capped at {CAP}")
