@@ -160,6 +160,15 @@ def check_site_whole(cluster: Cluster, fleet: Fleetctl, etcd_client: python_etcd
     return True
 
 
+def check_every_public_container_reached(cluster: Cluster, site: SiteClient, requests: int = 60) -> None:
+    """Through every vulcand, ``requests`` GETs of / reach every public container: none is starved
+    (vulcand's rebalancer lowers the weight of a server that failed, and restores it only slowly)."""
+    wanted = {f"wordpress-{i}" for i in range(1, cluster.shape.site.wordpress_instances + 1)}
+    for node in cluster.nodes:
+        reached = {site.get("/", via=cluster.vulcand_url(node)).container for _ in range(requests)}
+        assert wanted <= reached, f"/ through vulcand on {node.name} reached only {sorted(reached & wanted)}"
+
+
 def describe_problems(problems: list[str], heading: str) -> str:
     return heading + "".join(f"\n  {p}" for p in problems)
 

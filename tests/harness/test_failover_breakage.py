@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.harness.nested import run_nested
+from wpcluster.checkers import check_every_public_container_reached
 from wpcluster.deploy import UNITS_DIR
 from wpcluster.waits import eventually
 
@@ -45,7 +46,7 @@ FAIL_FAST_FILES = ("/etc/php/8.2/apache2/conf.d/20-wpcluster.ini", "/var/lib/wor
 
 @pytest.mark.destructive
 @pytest.mark.slow
-def test_db_fault_suite_names_pages_that_hang_without_the_fail_fast_settings(cluster, deployment):
+def test_db_fault_suite_names_pages_that_hang_without_the_fail_fast_settings(cluster, deployment, site):
     """Take the fail-fast settings out of every WordPress container (PHP's defaults: a minute to connect,
     a day to read, five reconnects): the frozen-MariaDB test must fail, naming the requests that hung."""
     moved = []
@@ -60,7 +61,9 @@ def test_db_fault_suite_names_pages_that_hang_without_the_fail_fast_settings(clu
     finally:
         back = " && ".join(f"mv /tmp/{path.rsplit('/', 1)[1]}.off {path}" for path in FAIL_FAST_FILES)
         for node, name in moved:
-            # A restart, not a graceful one: workers still held by the frozen database's aftermath go.
-            node.exec(f"docker exec {name} sh -c '{back} && apache2ctl restart'")
-        eventually(lambda: deployment.wait_site_answers(timeout=5) or True, 180, 2, what="the site answering again")
+            # Graceful: the socket stays open, so no request is refused (a refusal makes vulcand's
+            # rebalancer starve that server for a while, and the next suite finds it unreached).
+            node.exec(f"docker exec {name} sh -c '{back} && apache2ctl graceful'")
+        eventually(lambda: check_every_public_container_reached(cluster, site) or True, 180, 2,
+                   what="every public container reached through every vulcand again")
     nested.prove(DB_PAUSE, r"requests hung past the readers' timeout with MariaDB paused")

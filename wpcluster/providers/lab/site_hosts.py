@@ -22,7 +22,7 @@ def haproxy_config(shape: Shape) -> str:
     are used as they are: they route by their last routes, which is better than no site at all.
 
     A request that fails on one vulcand (refused, empty, 502, 503, 504, timed out) is retried on
-    another: vulcand answers 504 when its 1 s connect to a server times out (a dead node's container
+    another, up to three times: vulcand answers 504 when its 1 s connect to a server times out (a dead node's container
     until its TTL runs out), 502 when it is refused.
     That hides from visitors a server a vulcand still sends to after its container is gone; the
     verdicts judge each vulcand directly as well, without retries.
@@ -50,9 +50,11 @@ defaults
     mode http
     log global
     option httplog
-    option redispatch
-    retries 2
-    timeout connect 2s
+    # Every retry goes to another vulcand (plain `redispatch` moves only the last one: a request
+    # whose first vulcand was a dead node's spent its retries waiting on the same dead address).
+    option redispatch 1
+    retries 3
+    timeout connect 1s
     timeout client 30s
     timeout server 30s
     timeout check 2s
