@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from wpcluster.clients.fleet import FleetctlError
 from wpcluster.faults import BANDWIDTH_CAP as CAP
 from wpcluster.faults import PACKET_LOSS as LOSS
 from wpcluster.faults import busiest_node
@@ -23,6 +24,19 @@ HOLD_SECONDS = 35.0
 
 def placements(fleet):
     return {u.name: u.ip for u in fleet.list_units() if u.machine_id}
+
+
+def nothing_moved(fleet, before):
+    """No unit fleet lists now runs elsewhere than before. A unit missing from one listing has not
+    moved (an agent behind a lossy link republishes its states late), and a listing that fails to
+    arrive over a lossy link says nothing either way."""
+    try:
+        now = placements(fleet)
+    except FleetctlError:
+        return True
+    moved = {name: (before.get(name), ip) for name, ip in now.items() if before.get(name) not in (None, ip)}
+    assert not moved, f"units moved (from, to): {moved}"
+    return True
 
 
 def assert_served_through_the_lb(verdict, thresholds, what):
@@ -45,7 +59,7 @@ def test_packet_loss_between_a_node_and_its_peers_costs_latency_not_the_site(clu
     with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
         nemesis.lossy_links(victim, LOSS)
         obs.fault = nemesis.records[-1]
-        holds_for(lambda: placements(fleet) == before, HOLD_SECONDS, 2,
+        holds_for(lambda: nothing_moved(fleet, before), HOLD_SECONDS, 2,
                   what=f"fleet keeping every unit in place with {LOSS:.0%} loss on {victim.name}'s links")
         nemesis.mend_links(victim)
     assert obs.recovered_at is not None, f"no full recovery after mending {victim.name}'s links: {obs.not_recovered}"
@@ -66,7 +80,7 @@ def test_a_node_behind_a_bandwidth_cap_keeps_the_site_serving(cluster, fleet, ne
     with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
         nemesis.cap_bandwidth(victim, CAP)
         obs.fault = nemesis.records[-1]
-        holds_for(lambda: placements(fleet) == before, HOLD_SECONDS, 2,
+        holds_for(lambda: nothing_moved(fleet, before), HOLD_SECONDS, 2,
                   what=f"fleet keeping every unit in place with {victim.name} capped at {CAP}")
         nemesis.uncap_bandwidth(victim)
     assert obs.recovered_at is not None, f"no full recovery after uncapping {victim.name}: {obs.not_recovered}"
