@@ -16,7 +16,6 @@ from wpcluster.cluster import Cluster, Node, ServiceHost
 from wpcluster.progress import say
 
 ETCD_UNIT = "etcd2.service"
-DOCKER_UNIT = "docker.service"
 LOSS_CHAIN = "WPCLUSTER-LOSS"
 # The gray network faults' sizes, for the suites and the catalogue alike: one packet in five lost
 # each way between a node and its peers; the node with the most public containers on a 1 Mbit/s
@@ -170,13 +169,6 @@ class Nemesis:
     def uncap_bandwidth(self, node: Node) -> None:
         self._undo_latest_prefix("bandwidth-cap", node)
 
-    # ---- daemons on a node ----------------------------------------------------------------
-    def restart_dockerd(self, node: Node) -> None:
-        """Restart the node's Docker daemon: every container on it dies with it (an instant fault)."""
-        record = self._begin("dockerd-restart", node, lambda: None)
-        node.exec(f"systemctl restart {DOCKER_UNIT}", timeout=120).check()
-        self._end(record)
-
     # ---- etcd majority ------------------------------------------------------------------------
     def lose_majority(self, nodes: list[Node]) -> None:
         """Stop the etcd members of ``nodes`` (a majority): no leader, no writes, no TTL expiry."""
@@ -248,11 +240,10 @@ def _inject_packet_loss(nemesis: Nemesis) -> Callable[[], None]:
 
 def busiest_node(cluster: Cluster) -> Node:
     """The node running the most public WordPress containers (at least two of five, on three nodes)."""
-    def public(node: Node) -> int:
-        names = node.exec("docker ps --format '{{.Names}}'", timeout=20).stdout.split()
-        return sum(1 for n in names if n.startswith("wordpress-") and n != "wordpress-admin")
+    from wpcluster.checkers import site_containers  # local: checkers needs no nemesis, the nemesis needs this once
 
-    return max((n for n in cluster.nodes if n.is_running()), key=public)
+    public = [sid.partition(".")[0] for backend, sid in site_containers(cluster) if backend == "wordpress"]
+    return max((n for n in cluster.nodes if n.is_running()), key=lambda n: public.count(n.name))
 
 
 def _inject_bandwidth_cap(nemesis: Nemesis) -> Callable[[], None]:

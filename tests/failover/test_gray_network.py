@@ -49,21 +49,31 @@ def assert_served_through_the_lb(verdict, thresholds, what):
         f"{thresholds.brownout_seconds}s\n{verdict.summary()}")
 
 
+def hold_gray_fault(cluster, fleet, observe, thresholds, inject, heal, what):
+    """Readers, then ``inject``; fleet must move nothing for HOLD_SECONDS; ``heal``; the top LB judged."""
+    before = placements(fleet)
+    with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
+        obs.fault = inject()
+        holds_for(lambda: nothing_moved(fleet, before), HOLD_SECONDS, 2,
+                  what=f"fleet keeping every unit in place with {what}")
+        heal()
+    assert obs.recovered_at is not None, f"no full recovery after {what} ended: {obs.not_recovered}"
+    assert_served_through_the_lb(obs.verdict, thresholds, what)
+
+
 def test_packet_loss_between_a_node_and_its_peers_costs_latency_not_the_site(cluster, fleet, nemesis, observe,
                                                                             thresholds):
     """Expected: with one packet in five between one node and the others dropped, etcd keeps its
     quorum, fleet keeps the node and every unit where it is (TCP retransmits; nothing times out
     for good), and through the top LB the error rate and the brownout stay within their bounds."""
     victim = cluster.nodes[1]
-    before = placements(fleet)
-    with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
+
+    def inject():
         nemesis.lossy_links(victim, LOSS)
-        obs.fault = nemesis.records[-1]
-        holds_for(lambda: nothing_moved(fleet, before), HOLD_SECONDS, 2,
-                  what=f"fleet keeping every unit in place with {LOSS:.0%} loss on {victim.name}'s links")
-        nemesis.mend_links(victim)
-    assert obs.recovered_at is not None, f"no full recovery after mending {victim.name}'s links: {obs.not_recovered}"
-    assert_served_through_the_lb(obs.verdict, thresholds, f"{LOSS:.0%} packet loss on {victim.name}'s links")
+        return nemesis.records[-1]
+
+    hold_gray_fault(cluster, fleet, observe, thresholds, inject, lambda: nemesis.mend_links(victim),
+                    f"{LOSS:.0%} packet loss on {victim.name}'s links")
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -76,12 +86,10 @@ def test_a_node_behind_a_bandwidth_cap_keeps_the_site_serving(cluster, fleet, ne
     share of the load overfills, fleet keeps the node and every unit where it is, and through the top
     LB the error rate and the brownout stay within their bounds: the site routes around a slow node."""
     victim = busiest_node(cluster)
-    before = placements(fleet)
-    with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
+
+    def inject():
         nemesis.cap_bandwidth(victim, CAP)
-        obs.fault = nemesis.records[-1]
-        holds_for(lambda: nothing_moved(fleet, before), HOLD_SECONDS, 2,
-                  what=f"fleet keeping every unit in place with {victim.name} capped at {CAP}")
-        nemesis.uncap_bandwidth(victim)
-    assert obs.recovered_at is not None, f"no full recovery after uncapping {victim.name}: {obs.not_recovered}"
-    assert_served_through_the_lb(obs.verdict, thresholds, f"{victim.name} capped at {CAP}")
+        return nemesis.records[-1]
+
+    hold_gray_fault(cluster, fleet, observe, thresholds, inject, lambda: nemesis.uncap_bandwidth(victim),
+                    f"{victim.name} capped at {CAP}")
