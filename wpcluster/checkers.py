@@ -11,7 +11,7 @@ import etcd as python_etcd
 
 from wpcluster.admin_surface import ADMIN_BACKEND, ADMIN_CONTAINER, Probe, Reply, static_leaks
 from wpcluster.clients.etcd import cluster_health
-from wpcluster.clients.fleet import Fleetctl
+from wpcluster.clients.fleet import Fleetctl, FleetctlError
 from wpcluster.clients.site import SiteClient
 from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.cluster import Cluster, Node
@@ -157,6 +157,24 @@ def check_site_whole(cluster: Cluster, fleet: Fleetctl, etcd_client: python_etcd
         f"vulcand on {n.name}": cluster.vulcand_url(n) for n in nodes if n.address in vulcands
     }
     check_routes_answer(cluster, site, vias)
+    return True
+
+
+def unit_placements(fleet: Fleetctl) -> dict[str, str]:
+    """Unit name -> the address of the machine fleet lists it on, for every placed unit."""
+    return {u.name: u.ip for u in fleet.list_units() if u.machine_id}
+
+
+def check_nothing_moved(fleet: Fleetctl, before: dict[str, str]) -> bool:
+    """No unit fleet lists now runs elsewhere than ``before``. A unit missing from one listing has not
+    moved (an agent behind a lossy link republishes its states late), and a listing that fails to
+    arrive (over a lossy link) says nothing either way."""
+    try:
+        now = unit_placements(fleet)
+    except FleetctlError:
+        return True
+    moved = {name: (before.get(name), ip) for name, ip in now.items() if before.get(name) not in (None, ip)}
+    assert not moved, f"units moved (from, to): {moved}"
     return True
 
 

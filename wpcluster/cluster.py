@@ -148,6 +148,26 @@ class ServiceHost(abc.ABC):
         """Thaw a paused service."""
 
 
+class ServicePath(abc.ABC):
+    """The path from the site's containers to one of its hosts (MariaDB, the S3 store), where a fault
+    proxy can slow or stall it while the host behind it stays as it is."""
+
+    role: str
+
+    @abc.abstractmethod
+    def add_latency(self, latency_ms: int, jitter_ms: int = 0) -> str:
+        """Delay every answer from the host by ``latency_ms`` (give or take ``jitter_ms``); return its name."""
+
+    @abc.abstractmethod
+    def stall(self) -> str:
+        """Let connections open but pass no data either way (a host that stopped answering mid-stream,
+        or a black-holed link); return its name."""
+
+    @abc.abstractmethod
+    def remove(self, name: str) -> None:
+        """Take one latency or stall off the path again."""
+
+
 class Cluster(abc.ABC):
     """A running cluster of ``Node``s and the endpoints suites reach it on."""
 
@@ -228,6 +248,11 @@ class Cluster(abc.ABC):
         """The site's ``role`` host ("db", "s3") for faults. Only a provider that runs them has them."""
         raise WpclusterError(f"the {self.provider} provider does not run the site's {role} host, so it cannot "
                              "break it", "service faults run on the lab")
+
+    def service_path(self, role: str) -> ServicePath:
+        """The path from the site's containers to its ``role`` host, for latency and stalls."""
+        raise WpclusterError(f"the {self.provider} provider runs no fault proxy in front of the site's {role} "
+                             "host", "latency and stall faults run on the lab")
 
     def close(self) -> None:  # noqa: B027 - most providers hold nothing on the host
         """Release what this object holds on the host (agents, tunnels); the cluster stays up."""

@@ -12,10 +12,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from wpcluster.cluster import Cluster, Node, ServiceHost
+import requests
+
+from wpcluster.cluster import Cluster, Node, ServiceHost, ServicePath
 from wpcluster.progress import say
+from wpcluster.waits import eventually
 
 ETCD_UNIT = "etcd2.service"
+ETCD_ENV = "/etc/etcd2.env"  # images/node/etcd2.service reads it; written per node before boot
+ETCD_DATA_DIR = "/var/lib/etcd2"
+REJOIN_ENV = "/etc/etcd2-rejoin.env"
+REJOIN_DROPIN = f"/etc/systemd/system/{ETCD_UNIT}.d/rejoin.conf"
+DOCKER_UNIT = "docker.service"
+MEMBER_CHANGE_WITHIN = 15.0  # a member change needs a leader: an election after a stop, with retries
 LOSS_CHAIN = "WPCLUSTER-LOSS"
 # The gray network faults' sizes, for the suites and the catalogue alike: one packet in five lost
 # each way between a node and its peers; the node with the most public containers on a 1 Mbit/s
@@ -24,6 +33,10 @@ LOSS_CHAIN = "WPCLUSTER-LOSS"
 # not in the next).
 PACKET_LOSS = 0.2
 BANDWIDTH_CAP = "1mbit"
+# The slow-path faults' sizes: a database in another availability zone of a busy region (every
+# answer 20 ms late: a home page's ~30 queries add ~0.6 s), and an S3 store across an ocean.
+DB_LATENCY_MS = 20
+S3_LATENCY_MS = 300
 
 
 def packet_loss_command(peers: list[Node], probability: float) -> str:
@@ -110,6 +123,50 @@ class Nemesis:
     def start_member(self, node: Node) -> None:
         self._undo_latest("etcd-member-stop", node)
 
+    # ---- an etcd member replaced: removed, its data wiped, added back as a new member ----------------
+    def remove_member(self, node: Node) -> str:
+        """Stop ``node``'s etcd member, remove it from the cluster (through a peer) and wipe its data,
+        as an operator replacing a member's disk does; return its old member ID. ``add_member_back``
+        joins it again as a new, empty member."""
+        peer = next(n for n in self.cluster.nodes if n is not node)
+        members = self._etcd(peer, "GET", "/v2/members").json()["members"]
+        old = next(m["id"] for m in members if m.get("name") == node.name)
+        record = self._begin("etcd-member-replace", node, lambda: self._add_member(node, peer))
+        node.exec(f"systemctl stop {ETCD_UNIT}").check()
+        # A stopped leader leaves the others a second or two without one: the removal waits for it.
+        eventually(lambda: self._etcd(peer, "DELETE", f"/v2/members/{old}"), MEMBER_CHANGE_WITHIN, 0.5,
+                   what=f"etcd removing {node.name}'s member {old}")
+        node.exec(f"rm -rf {ETCD_DATA_DIR}/member").check()
+        record.kind = f"etcd-member-replace {old}"
+        return old
+
+    def add_member_back(self, node: Node) -> None:
+        self._undo_latest_prefix("etcd-member-replace", node)
+
+    def _etcd(self, node: Node, method: str, path: str, **kwargs: object) -> requests.Response:
+        url = self.cluster.shape.etcd_client_url(node.address) + path
+        reply = requests.request(method, url, timeout=5, **kwargs)
+        if reply.status_code >= 300:
+            raise RuntimeError(f"etcd {method} {url} answered {reply.status_code}: {reply.text[:300]}")
+        return reply
+
+    def _add_member(self, node: Node, peer: Node) -> None:
+        """Announce ``node`` as a new member, then start it with the existing cluster to join (not the
+        discovery URL it was born with, which is spent) through a drop-in taken away once it runs."""
+        shape = self.cluster.shape
+        peer_url = shape.etcd_peer_url(node.address)
+        eventually(lambda: self._etcd(peer, "POST", "/v2/members", json={"peerURLs": [peer_url]}),
+                   MEMBER_CHANGE_WITHIN, 0.5, what=f"etcd adding {node.name} back as a new member")
+        members = self._etcd(peer, "GET", "/v2/members").json()["members"]
+        initial = ",".join(f"{m.get('name') or node.name}={m['peerURLs'][0]}" for m in members)
+        env = (f"grep -v '^ETCD_DISCOVERY=' {ETCD_ENV} > {REJOIN_ENV} && "
+               f"printf 'ETCD_INITIAL_CLUSTER=%s\nETCD_INITIAL_CLUSTER_STATE=existing\n' '{initial}' >> {REJOIN_ENV}")
+        dropin = f"[Service]\nEnvironmentFile=\nEnvironmentFile={REJOIN_ENV}\n"
+        node.exec(f"{env} && mkdir -p {REJOIN_DROPIN.rsplit('/', 1)[0]} && printf '{dropin}' > {REJOIN_DROPIN} "
+                  f"&& systemctl daemon-reload && systemctl start {ETCD_UNIT}").check()
+        # Joined: from now on the member starts from its data dir, as every other does.
+        node.exec(f"rm -f {REJOIN_DROPIN} {REJOIN_ENV} && systemctl daemon-reload").check()
+
     # ---- network ----------------------------------------------------------------------
     def partition(self, node: Node) -> None:
         """Cut ``node`` off from every other node of the cluster, both ways."""
@@ -126,6 +183,14 @@ class Nemesis:
 
     def restart_member(self, node: Node) -> None:
         self._undo_latest("etcd-member-kill", node)
+
+    # ---- a node's Docker daemon ------------------------------------------------------------
+    def restart_dockerd(self, node: Node) -> None:
+        """Restart the node's dockerd as an upgrade does (``systemctl restart docker``): every container
+        there stops with it, and systemd restarts the units that require it once it is back."""
+        record = self._begin("dockerd-restart", node, lambda: None)
+        node.exec(f"systemctl restart {DOCKER_UNIT}").check()
+        self._end(record)
 
     # ---- power --------------------------------------------------------------------------
     def kill_node(self, node: Node) -> None:
@@ -199,6 +264,23 @@ class Nemesis:
     def resume_service(self, host: ServiceHost) -> None:
         self._undo_latest(f"{host.role}-pause", _Named(host.role))
 
+    def slow_path(self, path: ServicePath, latency_ms: int, jitter_ms: int = 0) -> None:
+        """Every answer from MariaDB or the S3 store reaches the site ``latency_ms`` late (the fault proxy)."""
+        toxic = path.add_latency(latency_ms, jitter_ms)
+        self._begin(f"{path.role}-latency {latency_ms}ms", _Named(path.role), lambda: path.remove(toxic))
+
+    def speed_path(self, path: ServicePath) -> None:
+        self._undo_latest_prefix(f"{path.role}-latency", _Named(path.role))
+
+    def stall_path(self, path: ServicePath) -> None:
+        """Connections to MariaDB or the S3 store open and then carry nothing, either way, until
+        ``unstall_path`` (a black-holed link, or a host that stopped answering mid-stream)."""
+        toxic = path.stall()
+        self._begin(f"{path.role}-stall", _Named(path.role), lambda: path.remove(toxic))
+
+    def unstall_path(self, path: ServicePath) -> None:
+        self._undo_latest(f"{path.role}-stall", _Named(path.role))
+
     # ---- one container -----------------------------------------------------------------
     def kill_container(self, node: Node, name: str, undo: Callable[[], object]) -> None:
         """SIGKILL one container behind its scheduler's back; ``undo`` brings it back (a fleet restart)."""
@@ -270,6 +352,29 @@ def _inject_service(role: str, pause: bool) -> Callable[[Nemesis], Callable[[], 
     return inject
 
 
+def _inject_dockerd_restart(nemesis: Nemesis) -> Callable[[], None]:
+    nemesis.restart_dockerd(nemesis.cluster.nodes[1])
+    return lambda: None  # over when the restart returns; systemd restarts the units
+
+
+def _inject_member_replace(nemesis: Nemesis) -> Callable[[], None]:
+    victim = nemesis.cluster.nodes[2]
+    nemesis.remove_member(victim)
+    return lambda: nemesis.add_member_back(victim)
+
+
+def _inject_path(role: str, latency_ms: int | None) -> Callable[[Nemesis], Callable[[], None]]:
+    def inject(nemesis: Nemesis) -> Callable[[], None]:
+        path = nemesis.cluster.service_path(role)
+        if latency_ms is None:
+            nemesis.stall_path(path)
+            return lambda: nemesis.unstall_path(path)
+        nemesis.slow_path(path, latency_ms)
+        return lambda: nemesis.speed_path(path)
+
+    return inject
+
+
 FAULTS: dict[str, Callable[[Nemesis], Callable[[], None]]] = {
     "node-kill": _inject_node_kill,  # the node running wordpress-admin
     "packet-loss": _inject_packet_loss,  # PACKET_LOSS between the second node and its peers
@@ -278,6 +383,12 @@ FAULTS: dict[str, Callable[[Nemesis], Callable[[], None]]] = {
     "db-stop": _inject_service("db", pause=False),
     "db-pause": _inject_service("db", pause=True),
     "s3-stop": _inject_service("s3", pause=False),
+    "dockerd-restart": _inject_dockerd_restart,  # the second node's
+    "etcd-member-replace": _inject_member_replace,  # the third node's member
+    "db-latency": _inject_path("db", DB_LATENCY_MS),
+    "db-stall": _inject_path("db", None),
+    "s3-latency": _inject_path("s3", S3_LATENCY_MS),
+    "s3-stall": _inject_path("s3", None),
 }
 
 

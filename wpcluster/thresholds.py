@@ -44,6 +44,17 @@ class FailoverThresholds:
     # caches no failure, so goodput is back above the brownout line within a few seconds; this
     # allows the Apache workers that held requests during a freeze to finish them.
     service_recovery_seconds: float
+    # A slow path to MariaDB (every answer late; nothing lost): pages take longer, so the pages in
+    # flight when it turns slow complete later, and their completions move out of the bin they would
+    # have filled. That step, at most one bin at the readers' rates (verdict.py: 1 s through the top
+    # LB, 2 s for a vulcand read directly), is all the brownout a slow path may cost; anything
+    # longer is pages lost or held.
+    slow_path_brownout_seconds: float
+    # An upload while the S3 store's link stalls (connections open, no byte moves): the plugin gives
+    # up on a request that moved nothing for 5 s (s3-client.php's stall_timeout) and WordPress
+    # answers the editor with an error; this allows one such wait and the request around it. An
+    # editor left waiting a minute (curl's whole-request timeout) has met an outage, not an error.
+    stalled_upload_seconds: float
 
 
 # Registration, judged by requests through every vulcand and timed from the container's end as
@@ -70,4 +81,6 @@ def failover_thresholds(shape: Shape) -> FailoverThresholds:
         brownout_seconds=shape.site.server_ttl + 5,
         untouched_brownout_seconds=0.0,
         service_recovery_seconds=5.0,
+        stalled_upload_seconds=10.0,
+        slow_path_brownout_seconds=2.0,
     )

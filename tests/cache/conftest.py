@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import mimetypes
 import re
 
 import pytest
 import requests
-from PIL import Image
 
 from wpcluster.clients.s3 import s3_client
+from wpcluster.clients.site import sample_jpeg
 
 ASSET_PATH = re.compile(r"/(wp-includes|wp-content/themes)/")
 
@@ -48,19 +47,13 @@ def admin(cluster, site, secrets):
     return session, site.rest_nonce(session)
 
 
-def jpeg(width: int = 1400, height: int = 900) -> bytes:
-    """A real photograph-sized JPEG, large enough for WordPress to make several sizes of it."""
-    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=85)
-    return out.getvalue()
+def jpeg() -> bytes:
+    return sample_jpeg()
 
 
 def upload(site, admin, name: str, data: bytes):
     session, nonce = admin
-    return site.request("POST", "/wp-json/wp/v2/media", session=session,
-                        headers={"X-WP-Nonce": nonce, "Content-Disposition": f'attachment; filename="{name}"',
-                                 "Content-Type": "image/jpeg"}, data=data)
+    return site.upload_media(session, nonce, name, data)
 
 
 def anonymous_get(url: str) -> requests.Response:

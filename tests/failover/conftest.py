@@ -94,6 +94,7 @@ def observe(request, cluster, fleet, etcd, site, secrets, thresholds):
 
         def __enter__(self) -> Observation:
             obs = self.obs
+            self.entered = time.time()
             session = site.login(cluster.shape.site.admin_user, secrets["WORDPRESS_ADMIN_PASSWORD"])
             nonce = site.rest_nonce(session)
 
@@ -140,6 +141,8 @@ def observe(request, cluster, fleet, etcd, site, secrets, thresholds):
                     recovery = obs.verdict.recovery_seconds
                     append_figures(run_id, "failover", {
                         "test": name, **obs.verdict.__dict__, "recovery_seconds": recovery,
+                        # What the fault cost the run: baseline, fault, recovery wait, after window.
+                        "wall_seconds": round(time.time() - self.entered, 1),
                         "recovery_goal_seconds": thresholds.recovery_goal_seconds,
                         "recovery_goal_met": recovery is not None and recovery <= thresholds.recovery_goal_seconds})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from wpcluster.clients.fleet import FleetctlError
+from wpcluster.checkers import check_nothing_moved, unit_placements
 from wpcluster.faults import BANDWIDTH_CAP as CAP
 from wpcluster.faults import PACKET_LOSS as LOSS
 from wpcluster.faults import busiest_node
@@ -20,23 +20,6 @@ pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 # How long each gray fault is held under load: longer than fleet's agent TTL, so a node that
 # fleet would wrongly give up on is given up on inside the window.
 HOLD_SECONDS = 35.0
-
-
-def placements(fleet):
-    return {u.name: u.ip for u in fleet.list_units() if u.machine_id}
-
-
-def nothing_moved(fleet, before):
-    """No unit fleet lists now runs elsewhere than before. A unit missing from one listing has not
-    moved (an agent behind a lossy link republishes its states late), and a listing that fails to
-    arrive over a lossy link says nothing either way."""
-    try:
-        now = placements(fleet)
-    except FleetctlError:
-        return True
-    moved = {name: (before.get(name), ip) for name, ip in now.items() if before.get(name) not in (None, ip)}
-    assert not moved, f"units moved (from, to): {moved}"
-    return True
 
 
 def assert_served_through_the_lb(verdict, thresholds, what):
@@ -51,10 +34,10 @@ def assert_served_through_the_lb(verdict, thresholds, what):
 
 def hold_gray_fault(cluster, fleet, observe, thresholds, inject, heal, what):
     """Readers, then ``inject``; fleet must move nothing for HOLD_SECONDS; ``heal``; the top LB judged."""
-    before = placements(fleet)
+    before = unit_placements(fleet)
     with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
         obs.fault = inject()
-        holds_for(lambda: nothing_moved(fleet, before), HOLD_SECONDS, 2,
+        holds_for(lambda: check_nothing_moved(fleet, before), HOLD_SECONDS, 2,
                   what=f"fleet keeping every unit in place with {what}")
         heal()
     assert obs.recovered_at is not None, f"no full recovery after {what} ended: {obs.not_recovered}"

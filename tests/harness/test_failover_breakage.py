@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import shlex
+
 import pytest
 
 from tests.harness.nested import run_nested
 from wpcluster.checkers import check_every_public_container_reached
 from wpcluster.deploy import UNITS_DIR
+from wpcluster.providers.lab.provider import container_name
+from wpcluster.providers.lab.site_hosts import HAPROXY_CFG, haproxy_config
 from wpcluster.waits import eventually
 
 ADMIN = "wordpress-admin.service"
@@ -67,3 +72,63 @@ def test_db_fault_suite_names_pages_that_hang_without_the_fail_fast_settings(clu
         eventually(lambda: check_every_public_container_reached(cluster, site) or True, 180, 2,
                    what="every public container reached through every vulcand again")
     nested.prove(DB_PAUSE, r"requests hung past the readers' timeout with MariaDB paused")
+
+
+S3_STALL = ("tests/failover/test_slow_paths.py::"
+            "test_a_slow_or_stalled_store_link_leaves_pages_alone_and_uploads_answer[stall]")
+S3_CLIENT = "/var/lib/wordpress/wp-content/mu-plugins/wpcluster-s3-cache/s3-client.php"
+STALL_BOUND, NO_STALL_BOUND = "stall_timeout = 5;", "stall_timeout = 0;"  # 0: curl's low-speed check off
+
+
+@pytest.mark.destructive
+@pytest.mark.slow
+def test_store_stall_suite_names_an_upload_that_hangs_without_the_stall_bound(cluster, fleet, deployment, site):
+    """Take the stall bound out of the S3 client in the admin container (curl's whole-request minute
+    alone, as the plugin had it): the stalled-store test must fail, naming the upload that hung."""
+    placed = fleet.placed(ADMIN)
+    node = next(n for n in cluster.nodes if n.address == placed.ip)
+
+    def swap(old: str, new: str) -> None:
+        script = f"sed -i 's/{old}/{new}/' {S3_CLIENT} && grep -qF '{new}' {S3_CLIENT} && apache2ctl graceful"
+        node.exec(f"docker exec wordpress-admin sh -c {shlex.quote(script)}").check()
+
+    swap(STALL_BOUND, NO_STALL_BOUND)
+    try:
+        nested = run_nested("store-without-stall-bound", S3_STALL, timeout=600)
+    finally:
+        swap(NO_STALL_BOUND, STALL_BOUND)
+    nested.prove(S3_STALL, r"an upload with the S3 store's link stalled hung")
+
+
+MAJORITY = ("tests/failover/test_etcd_majority.py::"
+            "test_losing_the_etcd_majority_keeps_the_site_on_its_last_routes")
+LAST_ROUTES = ("    use_backend vulcands if { nbsrv(vulcands) gt 0 }\n"
+               "    default_backend vulcands_on_last_routes\n")
+
+
+def load_lb_config(cluster, config: str) -> None:
+    """Write the top LB's HAProxy config and reload it (master-worker: SIGUSR2, no connection dropped)."""
+    lb = cluster.client.containers.get(container_name("lb"))
+    encoded = base64.b64encode(config.encode()).decode()
+    written = lb.exec_run(["sh", "-c", f"echo {encoded} | base64 -d > {HAPROXY_CFG}"])
+    assert written.exit_code == 0, f"could not write {HAPROXY_CFG}: {written.output.decode()}"
+    lb.kill(signal="SIGUSR2")
+
+
+@pytest.mark.destructive
+@pytest.mark.slow
+def test_majority_suite_names_lb_errors_without_the_last_routes_fallback(cluster, site):
+    """Take away the top LB's fallback to the vulcands that still serve: with the majority lost every
+    vulcand fails its etcd check, so the LB has no server left. The majority test must fail on the
+    top LB's error rate."""
+    if cluster.provider != "lab":
+        pytest.skip("the top LB's config is the lab's to change")
+    config = haproxy_config(cluster.shape)
+    assert LAST_ROUTES in config, f"the LB config no longer falls back as the self-check expects:\n{config}"
+    load_lb_config(cluster, config.replace(LAST_ROUTES, "    default_backend vulcands\n"))
+    try:
+        nested = run_nested("lb-without-last-routes", MAJORITY, timeout=600)
+    finally:
+        load_lb_config(cluster, config)
+        eventually(lambda: site.get("/").status == 200, 30, 0.5, what="the site answering through the restored LB")
+    nested.prove(MAJORITY, r"of requests failed with the etcd majority lost")

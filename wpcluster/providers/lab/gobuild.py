@@ -46,6 +46,13 @@ VULCAND = GoProgram(
     packages={"vulcand": "github.com/vulcand/vulcand", "vctl": "github.com/vulcand/vulcand/vctl"},
 )
 
+# The lab's fault proxy between WordPress and its hosts (latency, stalls).
+TOXIPROXY = GoProgram(
+    name="toxiproxy",
+    module_dir=PROJECT_ROOT / "images" / "faultproxy" / "go",
+    packages={"toxiproxy-server": "github.com/Shopify/toxiproxy/v2/cmd/server"},
+)
+
 # The lab's S3 store. MinIO stamps its version from ldflags (its own build script does the same).
 MINIO_COMMIT = "7aac2a2c5b7c"  # = the pseudo-version pinned in images/s3/go/go.mod
 MINIO = GoProgram(

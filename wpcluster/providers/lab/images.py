@@ -32,7 +32,8 @@ IMAGE_LABEL = "wpcluster.image"
 # Build-only Go modules inside a build context: their output, not their files, goes in the image.
 GO_MODULE_DIRS = ("fleet", "go")
 # Images that carry Go programs built on the host (their build contexts hold only the go.mod).
-GO_PROGRAMS = {"node": gobuild.FLEET, "vulcand": gobuild.VULCAND, "s3": gobuild.MINIO}
+GO_PROGRAMS = {"node": gobuild.FLEET, "vulcand": gobuild.VULCAND, "s3": gobuild.MINIO,
+               "faultproxy": gobuild.TOXIPROXY}
 # Bump when the way the base rootfs is made changes (not its inputs, which are hashed).
 BASE_RECIPE = "debootstrap-minbase-v1"
 

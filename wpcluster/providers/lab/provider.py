@@ -29,7 +29,7 @@ from wpcluster.cluster import Cluster, ExecResult, Node, SiteServices
 from wpcluster.errors import LabError
 from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
 from wpcluster.progress import TIMINGS, say, step
-from wpcluster.providers.lab import network, site_hosts
+from wpcluster.providers.lab import fault_proxy, network, site_hosts
 from wpcluster.providers.lab.engine import ensure_engine
 from wpcluster.providers.lab.images import ImageBuilder, cache_dir
 from wpcluster.providers.lab.service_host import LabServiceHost, tcp_open
@@ -471,7 +471,7 @@ class Lab(Cluster):
         """Build and push the site's images; start MariaDB, the S3 store and the top LB; make the bucket."""
         builder = ImageBuilder(self.client, self.shape)
         with step("site images"):
-            images = {name: builder.image(name) for name in (*SITE_IMAGES, "mariadb", "s3", "lb")}
+            images = {name: builder.image(name) for name in (*SITE_IMAGES, "mariadb", "s3", "faultproxy", "lb")}
         with step("pushing site images to the lab registry"):
             for name in SITE_IMAGES:
                 self.push_image(images[name], f"wpcluster/{name}")
@@ -486,27 +486,36 @@ class Lab(Cluster):
         s3_is_new = not self._running("s3")
         if s3_is_new:
             self.start_store(images["s3"], secrets["WORDPRESS_CACHE_S3_KEY"], secrets["WORDPRESS_CACHE_S3_SECRET"])
+        if not self._running("faultproxy"):
+            proxy = self._run_host("faultproxy", images["faultproxy"], self.shape.host_address("faultproxy"),
+                                   start=False)
+            proxy.put_archive("/", _tar({"etc/toxiproxy.json": (fault_proxy.proxy_config(self.shape), 0o644)}))
+            proxy.start()
         if not self._running("lb"):
             self._run_host("lb", images["lb"], self.shape.host_address("lb"), start=False,
                            ports={f"{self.shape.site_port}/tcp": ("127.0.0.1", self.shape.site_port)})
             lb = self.client.containers.get(container_name("lb"))
-            lb.put_archive("/", _tar({"etc/haproxy/haproxy.cfg": (site_hosts.haproxy_config(self.shape), 0o644)}))
+            config = site_hosts.haproxy_config(self.shape)
+            lb.put_archive("/", _tar({site_hosts.HAPROXY_CFG.lstrip("/"): (config, 0o644)}))
             try:
                 lb.start()
             except docker.errors.APIError as exc:
                 raise LabError(f"the top load balancer cannot listen on 127.0.0.1:{self.shape.site_port}: "
                                f"{exc.explanation}",
                                f"free that port, or change [cluster] site_port in {self.shape.source}") from None
+        # WordPress reaches MariaDB and the store through the fault proxy; the harness goes straight.
         services = SiteServices(
-            db_host=self.shape.host_endpoint("db"),
-            s3_endpoint=f"http://{self.shape.host_endpoint('s3')}",
+            db_host=fault_proxy.proxied_endpoint(self.shape, "db"),
+            s3_endpoint=f"http://{fault_proxy.proxied_endpoint(self.shape, 's3')}",
             s3_harness_endpoint=f"http://{self.shape.host_endpoint('s3')}",
             bucket=site.bucket,
             public_url=f"http://{self.shape.host_endpoint('s3')}/{site.bucket}",
         )
-        with step("waiting for MariaDB and the S3 store"):
+        with step("waiting for MariaDB, the S3 store and the fault proxy"):
             eventually(lambda: tcp_open(self.shape.host_address("db"), self.shape.lab_ports["db"]), 120, 0.5,
-                       what=f"MariaDB answering at {services.db_host}")
+                       what=f"MariaDB answering at {self.shape.host_endpoint('db')}")
+            eventually(lambda: tcp_open(self.shape.host_address("faultproxy"), self.shape.lab_ports["faultproxy"]),
+                       30, 0.2, what=f"the fault proxy's API at {self.shape.host_endpoint('faultproxy')}")
             if s3_is_new:  # the store is the lab's: it comes with the site's bucket and its policy, once
                 eventually(lambda: ensure_bucket(services, secrets), 60, 0.5,
                            what=f"bucket {site.bucket} at {services.s3_harness_endpoint}")
@@ -529,6 +538,12 @@ class Lab(Cluster):
         return LabServiceHost(self.client, container_name(role), role, self.shape.host_address(role),
                               self.shape.lab_ports[role])
 
+    def service_path(self, role: str) -> fault_proxy.ToxiproxyPath:
+        if role not in fault_proxy.ROLES or not self._running("faultproxy"):
+            raise LabError(f"the lab has no fault proxy in front of its {role} host",
+                           "deploy the site first (wpcluster deploy)")
+        return fault_proxy.ToxiproxyPath(f"http://{self.shape.host_endpoint('faultproxy')}", role)
+
     def _exists(self, role: str) -> bool:
         try:
             self.client.containers.get(container_name(role))
@@ -544,7 +559,7 @@ class Lab(Cluster):
 
     def save_diagnostics(self, dest: Path) -> list[Path]:
         written = super().save_diagnostics(dest)
-        for role in ("discovery", "registry", "db", "s3", "lb"):
+        for role in ("discovery", "registry", "db", "s3", "faultproxy", "lb"):
             try:
                 log = self.client.containers.get(container_name(role)).logs(tail=2000).decode(errors="replace")
             except docker.errors.DockerException:

@@ -82,5 +82,7 @@ backend vulcands_on_last_routes
 """
 
 
+# Where the LB image's HAProxy reads its config (images/lb/Dockerfile's entrypoint).
+HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
 # A static file of WordPress core, cheap for Apache to serve: the health check's request through the proxy.
 HEALTH_ASSET = "/wp-includes/images/blank.gif"

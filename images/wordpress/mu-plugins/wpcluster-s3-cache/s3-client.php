@@ -26,6 +26,12 @@ final class WPCluster_S3_Client
 
     public $connect_timeout = 3;   // seconds: a store that is down fails fast
     public $timeout = 60;          // seconds for a whole request (large media)
+    // Seconds a request may move no byte either way before it is given up: a store that accepts the
+    // connection and then stalls (a black-holed link, a frozen host) fails an upload in seconds
+    // instead of holding the editor and an Apache worker for the whole minute above. Judged by a
+    // progress callback, not curl's low-speed limit: that one averages the speed over the last
+    // seconds, so after a body sent in a burst it noticed a stall only about twice as late.
+    public $stall_timeout = 5;
 
     public function __construct(
         string $endpoint,
@@ -243,6 +249,8 @@ final class WPCluster_S3_Client
             CURLOPT_RETURNTRANSFER => true,
             CURLOPT_CONNECTTIMEOUT => $this->connect_timeout,
             CURLOPT_TIMEOUT => $this->timeout,
+            CURLOPT_NOPROGRESS => false,
+            CURLOPT_XFERINFOFUNCTION => $this->stall_watch(),
             CURLOPT_NOSIGNAL => true,
             CURLOPT_FOLLOWLOCATION => false,
             CURLOPT_PROTOCOLS => CURLPROTO_HTTP | CURLPROTO_HTTPS,
@@ -267,6 +275,23 @@ final class WPCluster_S3_Client
         return array('handle' => $handle, 'infile' => $infile, 'headers' => $response_headers);
     }
 
+    /** A curl progress callback that aborts the transfer once no byte has moved for stall_timeout s. */
+    private function stall_watch(): callable
+    {
+        $limit = $this->stall_timeout;
+        $moved = -1;
+        $since = microtime(true);
+        return function ($handle, $down_total, $down_now, $up_total, $up_now) use ($limit, &$moved, &$since) {
+            $now = microtime(true);
+            if ($down_now + $up_now !== $moved) {
+                $moved = $down_now + $up_now;
+                $since = $now;
+                return 0;
+            }
+            return ($limit > 0 && $now - $since > $limit) ? 1 : 0;  // non-zero: curl aborts
+        };
+    }
+
     private function finish(array $request, array $prepared, int $curl_code): array
     {
         $handle = $prepared['handle'];
@@ -274,7 +299,8 @@ final class WPCluster_S3_Client
         $body = (string) curl_multi_getcontent($handle);
         $error = null;
         if ($curl_code !== CURLE_OK) {
-            $detail = curl_error($handle);
+            $detail = $curl_code === CURLE_ABORTED_BY_CALLBACK
+                ? "no data moved for {$this->stall_timeout} s" : curl_error($handle);
             $error = 'the store does not answer (' . ($detail !== '' ? $detail : curl_strerror($curl_code)) . ')';
             $status = 0;
         } elseif ($status < 200 || $status >= 300) {
