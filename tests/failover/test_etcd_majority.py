@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.failover.test_node_loss import assert_brownout_within
+from tests.failover.bounds import assert_brownout_within, assert_lb_error_rate_within
 from wpcluster.checkers import check_etcd_healthy, check_registered_as_running, server_key_index
 from wpcluster.clients.etcd import cluster_health
 from wpcluster.waits import eventually, holds_for
@@ -45,11 +45,8 @@ def test_losing_the_etcd_majority_keeps_the_site_on_its_last_routes(cluster, fle
     assert obs.recovered_at is not None, (
         f"no full recovery after the etcd majority came back: {obs.not_recovered}\n{obs.verdict.summary()}")
     verdict = obs.verdict
-    lb = verdict.windows["during"]["by_target"]["top LB"]
-    assert lb["error_rate"] <= thresholds.error_rate, (
-        f"through the top LB, {lb['error_rate']:.2%} of requests failed with the etcd majority lost "
-        f"(bound {thresholds.error_rate:.0%})\n{verdict.summary()}")
-    assert_brownout_within(verdict, thresholds)
+    assert_lb_error_rate_within(verdict, thresholds, "the etcd majority lost")
+    assert_brownout_within(verdict, thresholds, "the etcd majority lost")
 
     unit = "wordpress@1.service"
     placed = fleet.placed(unit)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.failover.bounds import assert_node_fault_bounds
 from wpcluster.checkers import check_nothing_moved, unit_placements
 from wpcluster.faults import BANDWIDTH_CAP as CAP
 from wpcluster.faults import PACKET_LOSS as LOSS
@@ -22,16 +23,6 @@ pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 HOLD_SECONDS = 35.0
 
 
-def assert_served_through_the_lb(verdict, thresholds, what):
-    lb = verdict.windows["during"]["by_target"]["top LB"]
-    assert lb["error_rate"] <= thresholds.error_rate, (
-        f"through the top LB, {lb['error_rate']:.2%} of requests failed with {what} "
-        f"(bound {thresholds.error_rate:.0%})\n{verdict.summary()}")
-    assert verdict.brownout_seconds <= thresholds.brownout_seconds, (
-        f"brownout through the top LB {verdict.brownout_seconds}s with {what}, bound "
-        f"{thresholds.brownout_seconds}s\n{verdict.summary()}")
-
-
 def hold_gray_fault(cluster, fleet, observe, thresholds, inject, heal, what):
     """Readers, then ``inject``; fleet must move nothing for HOLD_SECONDS; ``heal``; the top LB judged."""
     before = unit_placements(fleet)
@@ -41,7 +32,7 @@ def hold_gray_fault(cluster, fleet, observe, thresholds, inject, heal, what):
                   what=f"fleet keeping every unit in place with {what}")
         heal()
     assert obs.recovered_at is not None, f"no full recovery after {what} ended: {obs.not_recovered}"
-    assert_served_through_the_lb(obs.verdict, thresholds, what)
+    assert_node_fault_bounds(obs.verdict, thresholds, what)
 
 
 def test_packet_loss_between_a_node_and_its_peers_costs_latency_not_the_site(cluster, fleet, nemesis, observe,

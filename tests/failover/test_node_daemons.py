@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from tests.failover.bounds import assert_node_fault_bounds
 from wpcluster.checkers import check_nothing_moved, check_site_whole, unit_placements
 from wpcluster.faults import busiest_node
 from wpcluster.waits import eventually
@@ -19,16 +20,6 @@ pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 # How long the cluster runs on two members before the third is added back: long enough for
 # heartbeats, registrations and TTL expiries to go through the two, well short of fleet's agent TTL.
 MEMBER_GONE_SECONDS = 10.0
-
-
-def assert_served_through_the_lb(verdict, thresholds, what):
-    lb = verdict.windows["during"]["by_target"]["top LB"]
-    assert lb["error_rate"] <= thresholds.error_rate, (
-        f"through the top LB, {lb['error_rate']:.2%} of requests failed with {what} "
-        f"(bound {thresholds.error_rate:.0%})\n{verdict.summary()}")
-    assert verdict.brownout_seconds is not None and verdict.brownout_seconds <= thresholds.brownout_seconds, (
-        f"brownout through the top LB {verdict.brownout_seconds}s with {what}, bound "
-        f"{thresholds.brownout_seconds}s\n{verdict.summary()}")
 
 
 def test_restarting_dockerd_brings_the_nodes_units_back_in_place(cluster, fleet, nemesis, observe, thresholds):
@@ -48,7 +39,7 @@ def test_restarting_dockerd_brings_the_nodes_units_back_in_place(cluster, fleet,
         f"the site was not whole within {thresholds.recovery_goal_seconds:g}s of restarting dockerd on "
         f"{victim.name}: {obs.not_recovered}")
     check_nothing_moved(fleet, before)
-    assert_served_through_the_lb(obs.verdict, thresholds, f"dockerd restarted on {victim.name}")
+    assert_node_fault_bounds(obs.verdict, thresholds, f"dockerd restarted on {victim.name}")
 
 
 def member_ids(cluster, via) -> dict[str, str]:
@@ -74,7 +65,7 @@ def test_replacing_an_etcd_member_under_load_keeps_the_site_and_registrations(cl
         f"no full recovery after replacing {victim.name}'s etcd member: {obs.not_recovered}")
     new = member_ids(cluster, peer).get(victim.name)
     assert new not in (None, old), f"{victim.name}'s member ID after the replacement is {new} (was {old})"
-    assert_served_through_the_lb(obs.verdict, thresholds, f"{victim.name}'s etcd member replaced")
+    assert_node_fault_bounds(obs.verdict, thresholds, f"{victim.name}'s etcd member replaced")
     # The new member follows: a registration made after it joined reaches every vulcand.
     public = [u for u in fleet.list_units() if u.name.startswith("wordpress@")]
     unit = next((u for u in public if u.ip == victim.address), public[0]).name

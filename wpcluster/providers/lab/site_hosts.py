@@ -21,6 +21,10 @@ def haproxy_config(shape: Shape) -> str:
     When no vulcand passes (etcd has lost its majority everywhere), the vulcands that still serve
     are used as they are: they route by their last routes, which is better than no site at all.
 
+    A vulcand that refuses a visitor's connection is out at once (``observe layer4``), not at its
+    second missed check: a vulcand stopped by its node's dockerd restart was picked again for the
+    retries of the requests it had refused.
+
     A request that fails on one vulcand (refused, empty, 502, 503, 504, timed out) is retried on
     another, up to three times: vulcand answers 504 when its 1 s connect to a server times out (a dead node's container
     until its TTL runs out), 502 when it is refused.
@@ -31,7 +35,8 @@ def haproxy_config(shape: Shape) -> str:
 
     def servers() -> str:
         return "\n".join(f"    server {name} {shape.node_address(name)}:{site.vulcand_port} "
-                         "check inter 1s fall 2 rise 2" for name in shape.nodes)
+                         "check inter 1s fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down"
+                         for name in shape.nodes)
 
     serves = f"""\
     option httpchk
