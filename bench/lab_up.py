@@ -23,9 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from wpcluster.build_cache import cache_dir
 from wpcluster.progress import TIMINGS
 from wpcluster.providers.lab.engine import ensure_engine
-from wpcluster.providers.lab.images import IMAGE_LABEL, cache_dir
+from wpcluster.providers.lab.images import IMAGE_LABEL
 from wpcluster.providers.lab.provider import Lab
 from wpcluster.shape import load_shape
 

@@ -214,8 +214,8 @@ class Cluster(abc.ABC):
     @property
     def fleetctl(self) -> str:
         """Path of the fleetctl binary matching the nodes' fleet, built once from the Go module proxy."""
+        from wpcluster.build_cache import cache_dir
         from wpcluster.providers.lab import gobuild  # local: the interface does not import providers at load
-        from wpcluster.providers.lab.images import cache_dir
 
         return str(gobuild.build(gobuild.FLEET, cache_dir()) / "fleetctl")
 

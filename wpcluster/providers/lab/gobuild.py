@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wpcluster.build_cache import digest
 from wpcluster.errors import LabError
 from wpcluster.progress import step
 from wpcluster.shape import FLEET_GO_MOD, PROJECT_ROOT, fleet_version
@@ -78,8 +79,6 @@ def go_version() -> str:
 
 def build(program: GoProgram, cache: Path) -> Path:
     """Return a folder holding the program's static binaries, building them if not cached."""
-    from wpcluster.providers.lab.images import digest  # local: images imports this module
-
     inputs = [program.module_dir / f for f in ("go.mod", "go.sum", "tools.go")]
     key = digest([go_version(), program.ldflags, *program.packages.values()]
                  + [p.read_bytes() for p in inputs if p.exists()])

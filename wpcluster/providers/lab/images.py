@@ -9,18 +9,16 @@ an image is rebuilt exactly when something it is made from changed.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 
 import docker
 import docker.errors
 
+from wpcluster.build_cache import cache_dir, digest, tree_digest
 from wpcluster.errors import LabError
 from wpcluster.progress import say, step
 from wpcluster.providers.lab import gobuild
@@ -36,32 +34,6 @@ GO_PROGRAMS = {"node": gobuild.FLEET, "vulcand": gobuild.VULCAND, "s3": gobuild.
                "faultproxy": gobuild.TOXIPROXY}
 # Bump when the way the base rootfs is made changes (not its inputs, which are hashed).
 BASE_RECIPE = "debootstrap-minbase-v1"
-
-
-def cache_dir() -> Path:
-    """Where build outputs outside Docker (fleet binaries) are kept between runs."""
-    path = Path(os.environ.get("WPCLUSTER_CACHE", Path.home() / ".cache" / "wpcluster"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def digest(parts: Iterable[bytes | str]) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part.encode() if isinstance(part, str) else part)
-        h.update(b"\0")
-    return h.hexdigest()[:12]
-
-
-def tree_digest(root: Path, exclude: tuple[str, ...] = ()) -> str:
-    """Hash every file under ``root`` (path, mode and content), skipping top-level ``exclude``."""
-    parts: list[bytes | str] = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root)
-        if rel.parts[0] in exclude:
-            continue
-        parts += [str(rel), oct(path.stat().st_mode & 0o111), path.read_bytes()]
-    return digest(parts)
 
 
 class ImageBuilder:

@@ -24,6 +24,7 @@ import docker.errors
 import requests
 
 from wpcluster import bootstrap
+from wpcluster.build_cache import cache_dir
 from wpcluster.clients.s3 import ensure_bucket
 from wpcluster.cluster import Cluster, ExecResult, Node, SiteServices
 from wpcluster.errors import LabError
@@ -31,7 +32,7 @@ from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
 from wpcluster.progress import TIMINGS, say, step
 from wpcluster.providers.lab import fault_proxy, network, site_hosts
 from wpcluster.providers.lab.engine import ensure_engine
-from wpcluster.providers.lab.images import ImageBuilder, cache_dir
+from wpcluster.providers.lab.images import ImageBuilder
 from wpcluster.providers.lab.service_host import LabServiceHost, tcp_open
 from wpcluster.results import append_figures, run_dir
 from wpcluster.secrets import Secrets
