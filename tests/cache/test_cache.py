@@ -7,9 +7,9 @@ import secrets as random
 
 import pytest
 
-from fixtures.options import RUN_KEY
 from tests.cache.conftest import anonymous_get, asset_urls, expected_type, jpeg, upload
 from wpcluster.checkers import site_containers
+from wpcluster.plugin.options import RUN_KEY
 from wpcluster.results import append_figures
 from wpcluster.waits import eventually
 
@@ -60,6 +60,7 @@ def test_the_bucket_does_not_list_its_contents_to_the_public(public_url):
         assert reply.status_code == 403, f"anonymous listing {url} answered {reply.status_code}"
 
 
+@pytest.mark.changes
 def test_an_upload_lands_in_the_bucket_in_every_size_and_posts_link_it(cluster, site, admin, bucket, public_url):
     client, name = bucket
     data = jpeg()

@@ -13,9 +13,9 @@ import threading
 
 import pytest
 
-from fixtures.options import RUN_KEY
 from wpcluster.clients.etcd import cluster_health
 from wpcluster.linearizability import check, record_history, summary
+from wpcluster.plugin.options import RUN_KEY
 from wpcluster.results import append_figures, run_dir
 from wpcluster.waits import eventually
 

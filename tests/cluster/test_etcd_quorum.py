@@ -38,6 +38,7 @@ def test_exactly_one_leader_that_every_member_follows(cluster):
     )
 
 
+@pytest.mark.changes
 def test_write_through_any_member_reads_back_from_every_other(cluster):
     for writer in cluster.nodes:
         key, value = fresh_key(f"from-{writer.name}"), secrets.token_hex(8)

@@ -49,6 +49,7 @@ def wait_active(fleet, name: str, within: float = UNIT_ACTIVE_WITHIN):
     return eventually(active, within, 1, what=f"{name} active")
 
 
+@pytest.mark.changes
 def test_hello_unit_runs_logs_and_is_destroyed(cluster, fleet):
     fleet.submit(UNITS / "hello.service")
     try:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from fixtures.options import RUN_KEY
 from wpcluster.checkers import check_etcd_healthy, check_site_whole
 from wpcluster.faults import FaultRecord
 from wpcluster.generator import Reader, Sample
+from wpcluster.plugin.options import RUN_KEY
 from wpcluster.results import append_figures, run_dir
 from wpcluster.thresholds import FailoverThresholds, failover_thresholds
 from wpcluster.timeline import plot

@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
-from fixtures.options import RUN_KEY
+from wpcluster.plugin.options import RUN_KEY
 from wpcluster.results import run_dir
 from wpcluster.shape import PROJECT_ROOT
 
-pytestmark = pytest.mark.load
+pytestmark = [pytest.mark.load, pytest.mark.changes]  # the Admin profile publishes posts
 LOCUSTFILE = PROJECT_ROOT / "loadtests" / "site.py"
 
 

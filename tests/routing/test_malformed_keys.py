@@ -110,6 +110,7 @@ def test_malformed_keys_do_not_break_valid_frontends(cluster, site, etcd):
     eventually(lambda: routes_still_work(cluster, site), 10, 1, what="routing after the malformed keys went")
 
 
+@pytest.mark.changes
 def test_the_route_table_names_every_bad_key(etcd, cluster):
     """Bad input is named, not a traceback: a frontend that is not JSON, a route vulcand cannot parse,
     a backend that does not exist, a backend with no servers."""

@@ -40,7 +40,7 @@ def test_after_the_heal():
 '''
 CONFTEST = '''
 import pytest
-pytest_plugins = ["fixtures.options", "fixtures.gates"]
+pytest_plugins = ["wpcluster.plugin.options", "wpcluster.plugin.gates"]
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):

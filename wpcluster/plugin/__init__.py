@@ -1,0 +1,24 @@
+"""wpcluster's pytest plugin: the options, fixtures and hooks a certification needs.
+
+Installed with the package and loaded by pytest through the ``pytest11`` entry point (see
+pyproject.toml), so ``pytest --provider inventory --inventory site.yaml <checkout>/tests/routing``
+works from any directory once ``pip install wpcluster`` has run. One module per concern:
+
+    options   command-line options, markers, the run id and its results folder
+    gates     a suite's preconditions, checked once and failed fast after
+    cluster   the session's cluster (brought up or reached), the nemesis, diagnostics
+    etcd      a python-etcd client on every member
+    fleet     fleetctl on the cluster
+    hosts     a pytest-testinfra host per node
+    site      the deployed site: secrets, the deployment, the site client, vulcand's API
+"""
+
+pytest_plugins = [
+    "wpcluster.plugin.options",
+    "wpcluster.plugin.gates",
+    "wpcluster.plugin.cluster",
+    "wpcluster.plugin.etcd",
+    "wpcluster.plugin.fleet",
+    "wpcluster.plugin.hosts",
+    "wpcluster.plugin.site",
+]
