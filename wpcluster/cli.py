@@ -126,10 +126,35 @@ def build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--keep", action="store_true", help="leave what was started when the deploy fails")
     dep.add_argument("--undeploy", action="store_true", help="destroy the site's units instead")
     dep.set_defaults(func=deploy)
+    sub.add_parser("certify", help="the whole certification as one run (tox -e cluster): bring-up error tests, "
+                                   "then every suite; arguments after it go to the suites' pytest")
+    rep = sub.add_parser("report", help="print a run's summary and write its report.html again")
+    rep.add_argument("run", nargs="?", help="the run's folder or id (default: results/latest)")
+    rep.set_defaults(func=report)
     return parser
 
 
+def report(args: argparse.Namespace) -> int:
+    from wpcluster.certify import latest_run
+    from wpcluster.report import read_bundle, summary_text, write_report
+    from wpcluster.results import results_root
+
+    run = Path(args.run) if args.run and Path(args.run).is_dir() else (
+        results_root() / args.run if args.run else latest_run())
+    if not (run / "junit.xml").exists():
+        raise WpclusterError(f"{run} is not a certification run (no junit.xml)",
+                             "name a folder under results/ that `wpcluster certify` (tox -e cluster) wrote")
+    print(summary_text(read_bundle(run.resolve())))
+    print(f"\nreport: {write_report(run.resolve())}")
+    return 0 if read_bundle(run.resolve()).outcome == "passed" else 1
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["certify"]:  # everything after it is pytest's, options included
+        from wpcluster.certify import certify
+
+        return certify(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -254,6 +254,11 @@ class Cluster(abc.ABC):
         raise WpclusterError(f"the {self.provider} provider runs no fault proxy in front of the site's {role} "
                              "host", "latency and stall faults run on the lab")
 
+    def host_versions(self) -> dict:
+        """Versions of what the provider runs beside the nodes (``{"components": {...}, "images": {...}}``);
+        a provider that runs nothing beside them has none to add."""
+        return {}
+
     def close(self) -> None:  # noqa: B027 - most providers hold nothing on the host
         """Release what this object holds on the host (agents, tunnels); the cluster stays up."""
 

@@ -32,7 +32,7 @@ from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
 from wpcluster.progress import TIMINGS, say, step
 from wpcluster.providers.lab import fault_proxy, network, site_hosts
 from wpcluster.providers.lab.engine import ensure_engine
-from wpcluster.providers.lab.images import ImageBuilder
+from wpcluster.providers.lab.images import IMAGE_LABEL, ImageBuilder
 from wpcluster.providers.lab.service_host import LabServiceHost, tcp_open
 from wpcluster.results import append_figures, run_dir
 from wpcluster.secrets import Secrets
@@ -544,6 +544,21 @@ class Lab(Cluster):
             raise LabError(f"the lab has no fault proxy in front of its {role} host",
                            "deploy the site first (wpcluster deploy)")
         return fault_proxy.ToxiproxyPath(f"http://{self.shape.host_endpoint('faultproxy')}", role)
+
+    def host_versions(self) -> dict:
+        """MariaDB, MinIO, HAProxy and the host's Docker, asked; every lab image's ID by tag."""
+        asks = {"MariaDB": ("db", "mariadbd --version"), "MinIO (S3 store)": ("s3", "minio --version"),
+                "HAProxy (top LB)": ("lb", "haproxy -v")}
+        components = {"Docker (host)": self.client.version().get("Version", "unknown")}
+        for name, (role, command) in asks.items():
+            try:
+                out = self.client.containers.get(container_name(role)).exec_run(command).output.decode()
+                components[name] = out.strip().splitlines()[0] if out.strip() else "unknown"
+            except docker.errors.DockerException as exc:
+                components[name] = f"unknown ({exc})"
+        images = {tag: image.id for image in self.client.images.list(filters={"label": IMAGE_LABEL})
+                  for tag in image.tags}
+        return {"components": components, "images": dict(sorted(images.items()))}
 
     def _exists(self, role: str) -> bool:
         try:

@@ -1,0 +1,244 @@
+"""The certification bundle's summary: a verdict per capability, the figures, the timelines, versions.
+
+Read from a run's folder after the run (``results/<run>/``: junit.xml, bench/*.json,
+failover/*.json and *.png, versions.json, diagnostics/), so ``wpcluster report [RUN]`` can print or
+re-render it at any time, offline. A template of our own rather than pytest-html: one run is two
+pytest sessions (bring-up, suites) plus figures and pictures written beside the JUnit, and the page
+must be one self-contained file a release manager can keep and sign (images are embedded).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from wpcluster.certify import JUNIT
+
+REPORT = "report.html"
+VERSIONS = "versions.json"
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+
+# Capability -> the test modules that certify it (by their dotted JUnit classname's prefix). Every
+# failover test is a capability of its own: one fault each.
+CAPABILITIES = [
+    ("bring-up errors named, nothing left", ("tests.bringup.",)),
+    ("etcd2 quorum and linearizability", ("tests.cluster.test_etcd_",)),
+    ("fleet", ("tests.cluster.test_fleet",)),
+    ("nodes", ("tests.cluster.test_nodes",)),
+    ("registration and deregistration", ("tests.routing.test_registration", "tests.routing.test_deregistration")),
+    ("routing (wp-admin only to the admin container)", ("tests.routing.",)),
+    ("S3 cache", ("tests.cache.",)),
+    ("load through vulcand", ("tests.load.",)),
+    ("the harness catches seeded defects", ("tests.harness.",)),
+]
+FAILOVER = "tests.failover."
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test's outcome, as its JUnit testcase says."""
+
+    classname: str
+    name: str
+    outcome: str
+    seconds: float
+    message: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.classname}::{self.name}"
+
+
+def read_cases(junit: Path) -> list[Case]:
+    """Every testcase of a (merged) JUnit file with its outcome: passed, failed (an error too) or skipped
+    (an xfail too: pytest writes an expected failure as skipped)."""
+    cases = []
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        bad = case.find("failure") if case.find("failure") is not None else case.find("error")
+        skipped = case.find("skipped")
+        outcome = FAILED if bad is not None else SKIPPED if skipped is not None else PASSED
+        detail = bad if bad is not None else skipped
+        message = (detail.get("message") or "") if detail is not None else ""
+        cases.append(Case(case.get("classname", ""), case.get("name", ""), outcome,
+                          float(case.get("time", 0) or 0), message))
+    return cases
+
+
+@dataclass(frozen=True)
+class Verdict:
+    capability: str
+    outcome: str
+    cases: list[Case]
+
+    @property
+    def counts(self) -> str:
+        tally = {o: sum(1 for c in self.cases if c.outcome == o) for o in (PASSED, FAILED, SKIPPED)}
+        return ", ".join(f"{n} {o}" for o, n in tally.items() if n)
+
+
+def verdicts(cases: list[Case]) -> list[Verdict]:
+    """A verdict per capability (first matching prefix wins), failover faults one by one."""
+    grouped: dict[str, list[Case]] = {}
+    for case in cases:
+        if case.classname.startswith(FAILOVER):
+            grouped.setdefault(f"failover: {case.name.removeprefix('test_').replace('_', ' ')}", []).append(case)
+            continue
+        capability = next((name for name, prefixes in CAPABILITIES
+                           if any(case.classname.startswith(p) for p in prefixes)), "other")
+        grouped.setdefault(capability, []).append(case)
+    order = [name for name, _ in CAPABILITIES]
+    result = []
+    for capability, mine in sorted(grouped.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order
+                                                                     else len(order), kv[0])):
+        outcome = (FAILED if any(c.outcome == FAILED for c in mine)
+                   else SKIPPED if all(c.outcome == SKIPPED for c in mine) else PASSED)
+        result.append(Verdict(capability, outcome, mine))
+    return result
+
+
+def _records(run: Path, name: str) -> list[dict]:
+    path = run / "bench" / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def _scalars(record: dict) -> dict[str, object]:
+    return {k: v for k, v in record.items() if isinstance(v, int | float | str) and k != "recorded_at"}
+
+
+@dataclass
+class Bundle:
+    """What one run left, read back."""
+
+    run: Path
+    cases: list[Case]
+    verdicts: list[Verdict]
+    versions: dict
+    failover: list[dict]
+    figures: dict[str, list[dict]]
+
+    @property
+    def outcome(self) -> str:
+        return FAILED if any(v.outcome == FAILED for v in self.verdicts) or not self.cases else PASSED
+
+
+def read_bundle(run: Path) -> Bundle:
+    junit = run / JUNIT
+    if not junit.exists():
+        raise FileNotFoundError(f"{run} holds no {JUNIT}: not a certification run (wpcluster certify)")
+    cases = read_cases(junit)
+    versions = json.loads((run / VERSIONS).read_text()) if (run / VERSIONS).exists() else {}
+    figures = {p.stem: json.loads(p.read_text()) for p in sorted((run / "bench").glob("*.json"))
+               if p.stem != "failover"} if (run / "bench").exists() else {}
+    return Bundle(run, cases, verdicts(cases), versions, _records(run, "failover"), figures)
+
+
+def summary_text(bundle: Bundle) -> str:
+    """The terminal's version of the report: the verdict table, the failover windows, the versions."""
+    passed = sum(1 for c in bundle.cases if c.outcome == PASSED)
+    lines = [f"certification {bundle.run.name}: {bundle.outcome.upper()} "
+             f"({passed} of {len(bundle.cases)} tests passed)",
+             f"  provider {bundle.versions.get('provider', '?')}, shape {bundle.versions.get('shape', '?')}", ""]
+    width = max((len(v.capability) for v in bundle.verdicts), default=10)
+    for v in bundle.verdicts:
+        lines.append(f"  {v.outcome.upper():7} {v.capability:{width}}  {v.counts}")
+    if bundle.failover:
+        lines += ["", "  failover (top LB): goodput ratio before/during/after, errors during, brownout, recovery, wall"]
+        for f in bundle.failover:
+            w = f.get("windows", {})
+            ratio = "/".join(str(w.get(k, {}).get("goodput_ratio", "-")) for k in ("before", "during", "after"))
+            lines.append(f"    {f.get('fault_kind', f.get('fault', '?')):24} {ratio:18} "
+                         f"{w.get('during', {}).get('error_rate', 0):7.2%} {f.get('brownout_seconds')!s:>6}s "
+                         f"{f.get('recovery_seconds')!s:>6}s {f.get('wall_seconds', '-')!s:>6}s")
+    components = bundle.versions.get("components", {})
+    if components:
+        lines += ["", "  versions: " + ", ".join(f"{k} {v}" for k, v in components.items())]
+    return "\n".join(lines)
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _table(rows: list[dict], cls: str = "") -> str:
+    if not rows:
+        return "<p>none recorded</p>"
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r.get(k, '')))}</td>" for k in keys) + "</tr>"
+                   for r in rows)
+    return f'<table class="{cls}"><tr>{head}</tr>{body}</table>'
+
+
+STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 .passed, td.passed { color: #17702f; } h1 .failed, td.failed { color: #b3261e; } td.skipped { color: #777; }
+table { border-collapse: collapse; margin: .5em 0 1.5em; } th, td { border: 1px solid #ddd; padding: 3px 8px; }
+th { background: #f4f4f4; text-align: left; } img { max-width: 100%; border: 1px solid #eee; }
+details { margin: .3em 0; } .fault { margin: 1.5em 0; } code { background: #f4f4f4; }
+"""
+# After load, the page counts the images that rendered: the browser check reads it off the DOM.
+CHECK_SCRIPT = """
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.images = imgs.length; document.body.dataset.imagesLoaded = ok;
+});
+"""
+
+
+def render_html(bundle: Bundle) -> str:
+    run = bundle.run
+    versions = bundle.versions
+    verdict_rows = "".join(
+        f'<tr class="verdict"><td>{html.escape(v.capability)}</td><td class="{v.outcome}">{v.outcome}</td>'
+        f"<td>{html.escape(v.counts)}</td></tr>" for v in bundle.verdicts)
+    failures = "".join(f"<details><summary><code>{html.escape(c.id)}</code></summary><pre>"
+                       f"{html.escape(c.message[:3000])}</pre></details>"
+                       for c in bundle.cases if c.outcome == FAILED)
+    faults = []
+    for f in bundle.failover:
+        windows = f.get("windows", {})
+        rows = [{"window": k, "seconds": w.get("seconds"), "goodput ratio": w.get("goodput_ratio"),
+                 "error rate": f"{w.get('error_rate', 0):.2%}", "hung": w.get("hung", 0), "p95 ms": w.get("p95_ms")}
+                for k, w in windows.items()]
+        png = run / "failover" / f"{f.get('test')}.png"
+        faults.append(f'<div class="fault"><h3>{html.escape(str(f.get("fault", "")))} '
+                      f'<small>({html.escape(str(f.get("test", "")))})</small></h3>'
+                      f"<p>brownout {f.get('brownout_seconds')} s, recovery {f.get('recovery_seconds')} s "
+                      f"(goal {f.get('recovery_goal_seconds')} s), wall {f.get('wall_seconds', '-')} s</p>"
+                      + _table(rows) + (_img(png) if png.exists() else "") + "</div>")
+    figures = "".join(f"<h3>{html.escape(name)}</h3>" + _table([_scalars(r) for r in records])
+                      for name, records in bundle.figures.items())
+    diagnostics = sorted(p.relative_to(run) for p in run.glob("**/diagnostics/*") if p.is_dir())
+    links = "".join(f'<li><a href="{html.escape(str(p))}">{html.escape(str(p))}</a></li>' for p in diagnostics)
+    components = _table([{"component": k, "version": v} for k, v in versions.get("components", {}).items()])
+    images = _table([{"image": k, "id": v} for k, v in versions.get("images", {}).items()])
+    passed = sum(1 for c in bundle.cases if c.outcome == PASSED)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>wpcluster certification {run.name}</title>
+<style>{STYLE}</style><script>{CHECK_SCRIPT}</script></head><body>
+<h1>Certification {html.escape(run.name)}: <span class="{bundle.outcome}">{bundle.outcome.upper()}</span></h1>
+<p>{passed} of {len(bundle.cases)} tests passed. Provider <b>{html.escape(str(versions.get('provider', '?')))}</b>,
+shape <code>{html.escape(str(versions.get('shape', '?')))}</code>
+({html.escape(", ".join(versions.get("nodes", [])))}).</p>
+<h2>Verdict per capability</h2>
+<table id="verdicts"><tr><th>capability</th><th>verdict</th><th>tests</th></tr>{verdict_rows}</table>
+{f"<h2>Failures</h2>{failures}" if failures else ""}
+<h2>Failover: windows and timelines</h2>{"".join(faults) or "<p>no fault ran</p>"}
+<h2>Figures</h2>{figures or "<p>none recorded</p>"}
+<h2>Versions</h2>{components}<h3>Images</h3>{images}
+<h2>Diagnostics</h2><ul>{links or "<li>none: no test failed with the cluster in hand</li>"}</ul>
+</body></html>
+"""
+
+
+def write_report(run: Path) -> Path:
+    """Render ``report.html`` into the run's folder; return its path."""
+    path = run / REPORT
+    path.write_text(render_html(read_bundle(run)))
+    return path
