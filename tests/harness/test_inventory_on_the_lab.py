@@ -18,10 +18,10 @@ READ_ONLY_SUITES = ["tests/cluster/test_etcd_quorum.py", "tests/cluster/test_nod
                     "tests/routing/test_registration.py", "tests/routing/test_routing.py"]
 
 
-def destructive_tests(suites: list[str]) -> set[str]:
-    """The node ids of the tests marked destructive in ``suites``, as pytest collects them."""
+def marked_tests(suites: list[str], marks: str) -> set[str]:
+    """The node ids of the tests in ``suites`` that ``-m marks`` selects, as pytest collects them."""
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only",
-                           "-m", "destructive", *suites], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+                           "-m", marks, *suites], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     return {line.strip() for line in done.stdout.splitlines() if "::" in line}
 
 
@@ -46,17 +46,20 @@ def inventory(cluster, deployment, fleet, etcd, site, tmp_path):
     return path
 
 
-def test_inventory_of_the_lab_passes_the_read_only_suites_and_refuses_destructive_ones(inventory):
+def test_inventory_of_the_lab_passes_the_read_only_suites_and_refuses_what_changes_it(inventory):
     nested = run_nested("inventory-of-the-lab", "--provider", "inventory", f"--inventory={inventory}", "-rs",
                         *READ_ONLY_SUITES, timeout=600, hollow=False)
     outcomes = {case.outcome for case in nested.cases.values()}
     bad = {c.nodeid: c.e_lines or c.message for c in nested.cases.values() if c.outcome in ("failed", "error")}
     assert not bad, f"the read-only suites failed on the lab's inventory: {bad}\n{nested.output[-2000:]}"
     assert "passed" in outcomes, f"nothing passed on the lab's inventory: {outcomes}"
-    refusal = f"destructive tests are refused on the inventory {inventory}"
-    destructive = destructive_tests(READ_ONLY_SUITES)
-    assert destructive, "the read-only suites hold no destructive test to refuse"
-    for test in sorted(destructive):
-        case = nested.cases.get(test)
-        assert case is not None and case.outcome == "skipped" and refusal in case.message, (
-            f"{test} was not refused on the inventory: {case}")
+    refusals = {"destructive": f"destructive tests are refused on the inventory {inventory}",
+                 "changes and not destructive": f"tests that write to the cluster are refused on the inventory "
+                                                f"{inventory}"}
+    for marks, refusal in refusals.items():
+        refused = marked_tests(READ_ONLY_SUITES, marks)
+        assert refused, f"the suites hold no test marked {marks!r} to refuse"
+        for test in sorted(refused):
+            case = nested.cases.get(test)
+            assert case is not None and case.outcome == "skipped" and refusal in case.message, (
+                f"{test} ({marks}) was not refused on the inventory: {case}")
