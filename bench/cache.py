@@ -16,15 +16,15 @@ import json
 import re
 import sys
 import time
-from pathlib import Path
 
 from wpcluster.checkers import site_containers
 from wpcluster.clients.fleet import Fleetctl
 from wpcluster.generator import hammer, summarize
 from wpcluster.providers.lab.provider import Lab
+from wpcluster.results import bench_result
 from wpcluster.shape import load_shape
 
-RESULTS = Path(__file__).parent / "results" / "cache.json"
+RESULTS = bench_result("cache")
 PLUGIN = "/var/lib/wordpress/wp-content/mu-plugins/wpcluster-s3-cache.php"
 PUSH_LINE = re.compile(r"S3 cache: static files in \S+: (\d+) pushed \(([\d.]+) MB\).* in ([\d.]+) s")
 
@@ -52,7 +52,6 @@ def main() -> int:
             figures["without_rewrite"] = summarize(hammer(f"{url}/", shape.site_authority, 2, args.seconds))
         finally:
             node.exec(f"docker exec {container} mv /tmp/plugin.off {PLUGIN}").check()
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
         print(json.dumps(figures, indent=2))
     finally:

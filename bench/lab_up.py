@@ -21,16 +21,16 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from wpcluster.build_cache import cache_dir
 from wpcluster.progress import TIMINGS
 from wpcluster.providers.lab.engine import ensure_engine
 from wpcluster.providers.lab.images import IMAGE_LABEL
 from wpcluster.providers.lab.provider import Lab
+from wpcluster.results import bench_result
 from wpcluster.shape import load_shape
 
-RESULTS = Path(__file__).parent / "results" / "lab_up.json"
+RESULTS = bench_result("lab_up")
 WARM_GOAL_SECONDS = 30.0
 
 
@@ -88,7 +88,6 @@ def main() -> int:
         "warm_goal_seconds": WARM_GOAL_SECONDS,
         "runs": runs,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"\ncold: {summary['cold_seconds']} s   warm median: {summary['warm_median_seconds']} s "
           f"(goal < {WARM_GOAL_SECONDS:g} s)   -> {RESULTS}")

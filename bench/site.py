@@ -14,17 +14,16 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 from wpcluster.checkers import site_containers
 from wpcluster.clients.fleet import Fleetctl
 from wpcluster.deploy import Deployment
 from wpcluster.generator import hammer, summarize
 from wpcluster.providers.lab.provider import Lab
-from wpcluster.results import append_figures
+from wpcluster.results import append_figures, bench_result
 from wpcluster.shape import load_shape
 
-RESULTS = Path(__file__).parent / "results" / "site.json"
+RESULTS = bench_result("site")
 
 
 def main() -> int:
@@ -56,7 +55,6 @@ def main() -> int:
             figures["ratio_vulcand_to_direct"] = round(rps["one_vulcand"] / rps["one_container"], 2)
             figures["ratio_lb_to_direct"] = round(rps["top_lb"] / rps["one_container"], 2)
         figures["recorded_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
         append_figures(lab.run_id, "site", figures)
         print(f"-> {RESULTS}")

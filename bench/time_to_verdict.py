@@ -34,10 +34,11 @@ from wpcluster.clients.etcd import keys_client
 from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.junit import read_junit
 from wpcluster.providers.lab.provider import Lab
+from wpcluster.results import bench_result
 from wpcluster.shape import PROJECT_ROOT, load_shape
 from wpcluster.waits import eventually
 
-RESULTS = Path(__file__).parent / "results" / "time_to_verdict.json"
+RESULTS = bench_result("time_to_verdict")
 GOALS = {"member-down": 90.0, "stale-servers": 120.0}
 
 
@@ -107,7 +108,6 @@ def main() -> int:
                   f"{figures['outcomes']}; {figures['closing_line']}")
     finally:
         lab.close()
-    RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(records, indent=2) + "\n")
     print(f"figures: {RESULTS}")
     return 0

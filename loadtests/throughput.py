@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from locust import FastHttpUser, constant, task
 
@@ -68,7 +67,7 @@ def main() -> int:
 
     from wpcluster.checkers import site_containers
     from wpcluster.providers.lab.provider import Lab
-    from wpcluster.results import append_figures
+    from wpcluster.results import append_figures, bench_result
     from wpcluster.shape import load_shape
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,7 +87,7 @@ def main() -> int:
         lb, direct_rps = figures["top_lb"]["requests_per_second"], figures["one_container"]["requests_per_second"]
         figures["ratio_lb_to_direct"] = round(lb / direct_rps, 2) if direct_rps else None
         append_figures(lab.run_id, "load_throughput", figures)
-        out = Path(__file__).resolve().parent.parent / "bench" / "results" / "load_throughput.json"
+        out = bench_result("load_throughput")
         out.write_text(json.dumps({"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures}, indent=2) + "\n")
         print(f"-> {out}")
     finally:

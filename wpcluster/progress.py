@@ -8,16 +8,31 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 TIMINGS: list[tuple[str, float]] = []
 _depth = 0
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+# Where progress lines go: stderr for the CLI; under pytest the plugin sends them through its
+# terminal writer, past output capture, as they happen (and nowhere with -q).
+_sink: Callable[[str], None] = _to_stderr
+
+
+def set_sink(sink: Callable[[str], None] | None) -> None:
+    """Send progress lines to ``sink`` from now on (``None``: back to stderr)."""
+    global _sink
+    _sink = sink or _to_stderr
+
+
 def say(message: str) -> None:
-    """Print a progress line to stderr (pytest shows it with -s, the CLI always)."""
-    print(f"{'  ' * _depth}{message}", file=sys.stderr, flush=True)
+    """One progress line, indented by the steps it is inside."""
+    _sink(f"{'  ' * _depth}{message}")
 
 
 @contextmanager

@@ -11,6 +11,15 @@ from typing import Any
 from wpcluster.shape import PROJECT_ROOT
 
 RESULTS_ENV = "WPCLUSTER_RESULTS"
+# The benchmarks' figures kept in the tree (bench/*.py, loadtests/throughput.py), so the README can
+# quote files that are there; each run's own figures stay in its results folder.
+BENCH_RESULTS = PROJECT_ROOT / "bench" / "results"
+
+
+def bench_result(name: str) -> Path:
+    """``bench/results/<name>.json``, its folder made (a fresh clone has none)."""
+    BENCH_RESULTS.mkdir(parents=True, exist_ok=True)
+    return BENCH_RESULTS / f"{name}.json"
 
 
 def results_root() -> Path:

@@ -5,6 +5,7 @@ pyproject.toml), so ``pytest --provider inventory --inventory site.yaml <checkou
 works from any directory once ``pip install wpcluster`` has run. One module per concern:
 
     options   command-line options, markers, the run id and its results folder
+    progress  long steps shown as they happen, through pytest's terminal writer
     gates     a suite's preconditions, checked once and failed fast after
     cluster   the session's cluster (brought up or reached), the nemesis, diagnostics
     etcd      a python-etcd client on every member
@@ -15,6 +16,7 @@ works from any directory once ``pip install wpcluster`` has run. One module per 
 
 pytest_plugins = [
     "wpcluster.plugin.options",
+    "wpcluster.plugin.progress",
     "wpcluster.plugin.gates",
     "wpcluster.plugin.cluster",
     "wpcluster.plugin.etcd",

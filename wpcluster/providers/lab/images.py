@@ -124,19 +124,22 @@ class ImageBuilder:
         return extra
 
     def _docker_build(self, ctx: Path, tag: str, name: str, base: str) -> None:
+        """Build through the engine's streaming API: each step is shown as it starts, not after the build."""
+        log: list[str] = []
+        error = ""
         try:
-            _, logs = self.client.images.build(
-                path=str(ctx), tag=tag, rm=True, forcerm=True, buildargs={"BASE": base},
-                labels={IMAGE_LABEL: name},
-            )
-        except docker.errors.BuildError as exc:
-            tail = "".join(chunk.get("stream", "") for chunk in exc.build_log)[-2000:]
-            raise LabError(f"building image {tag} failed: {exc.msg}\n{tail}",
-                           f"fix images/{name}/Dockerfile; the build log is above") from None
-        for chunk in logs:
-            line = chunk.get("stream", "").strip()
-            if line.startswith("Step "):
-                say(line)
+            for chunk in self.client.api.build(path=str(ctx), tag=tag, rm=True, forcerm=True, decode=True,
+                                               buildargs={"BASE": base}, labels={IMAGE_LABEL: name}):
+                line = chunk.get("stream", "")
+                log.append(line)
+                if line.startswith("Step "):
+                    say(line.strip())
+                error = chunk.get("error", error)
+        except docker.errors.APIError as exc:
+            error = str(exc.explanation or exc)
+        if error:
+            raise LabError(f"building image {tag} failed: {error}\n{''.join(log)[-2000:]}",
+                           f"fix images/{name}/Dockerfile; the build log is above")
 
     def _prune(self, name: str, keep: str) -> None:
         """Drop older builds of the same image so the cache does not grow run after run."""
