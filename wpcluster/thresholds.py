@@ -18,9 +18,10 @@ def seconds(duration: str) -> float:
 @dataclass(frozen=True)
 class FailoverThresholds:
     # Full recovery after losing a node: fleet notices only when the machine's agent TTL runs
-    # out, then reschedules, pulls nothing new and boots WordPress. The goal is TTL + 15 s
-    # (recorded with every verdict as met or missed); on 2 cores it took 31 to 45.06 s over CI runs,
-    # so the asserted bound is TTL + 30 s: stable, and still fails a unit that never moves.
+    # out, then reschedules, pulls nothing new and boots WordPress. The goal, TTL + 15 s, is what the
+    # node kill asserts (measured 39.1 s since the top LB and vulcand fail fast); recovery_seconds
+    # (TTL + 30 s) is only how long the suites wait for a whole site before giving up, for faults
+    # that are held past the TTL before they heal.
     recovery_seconds: float
     recovery_goal_seconds: float
     # The longest stretch with no successful request through the top LB: its health checks take

@@ -38,8 +38,9 @@ def test_killing_the_admin_node_moves_admin_and_keeps_the_site_up(cluster, fleet
         f"the site did not fully recover after killing {victim.name}: {obs.not_recovered}\n"
         f"readers saw {verdict.summary() if verdict else 'nothing'}"
     )
-    assert verdict.recovery_seconds <= thresholds.recovery_seconds, (
-        f"full recovery took {verdict.recovery_seconds}s, bound {thresholds.recovery_seconds}s\n{verdict.summary()}"
+    assert verdict.recovery_seconds <= thresholds.recovery_goal_seconds, (
+        f"full recovery took {verdict.recovery_seconds}s, bound {thresholds.recovery_goal_seconds}s (fleet's agent "
+        f"TTL + 15 s)\n{verdict.summary()}"
     )
     admin_now = node_of_unit(cluster, fleet, "wordpress-admin.service")
     assert admin_now is not victim, f"wordpress-admin is still placed on the dead {victim.name}"
