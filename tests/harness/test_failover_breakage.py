@@ -10,7 +10,7 @@ import pytest
 from tests.harness.nested import run_nested
 from wpcluster.checkers import check_every_public_container_reached
 from wpcluster.deploy import UNITS_DIR
-from wpcluster.providers.lab.provider import container_name
+from wpcluster.providers.lab.containers import container_name
 from wpcluster.providers.lab.site_hosts import HAPROXY_CFG, haproxy_config
 from wpcluster.waits import eventually
 

@@ -10,7 +10,7 @@ import yaml
 
 from tests.harness.nested import run_nested
 from wpcluster.checkers import check_site_whole
-from wpcluster.providers.lab.provider import lab_ssh_key
+from wpcluster.providers.lab.node import lab_ssh_key
 from wpcluster.shape import PROJECT_ROOT
 from wpcluster.waits import eventually
 

@@ -1,20 +1,18 @@
 """The lab: a CoreOS-style cluster of systemd containers on the local Docker engine.
 
 Each node is a container running systemd as PID 1 with its own dockerd,
-etcd2, fleetd and sshd. Beside them, on the same lab network, run the hosts
-outside the fleet cluster: the etcd discovery service and the image registry.
+etcd2, fleetd and sshd (node.py). Beside them, on the same lab network, run the hosts
+outside the fleet cluster: the etcd discovery service and the image registry (here), and
+the site's MariaDB, S3 store, fault proxy and top LB (site_services.py).
 Everything carries a ``wpcluster.run`` label; ``up`` first removes whatever
 an earlier, interrupted run left behind.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import secrets
 import shutil
-import subprocess
-import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,133 +23,25 @@ import requests
 
 from wpcluster import bootstrap
 from wpcluster.build_cache import cache_dir
-from wpcluster.clients.s3 import ensure_bucket
-from wpcluster.cluster import Cluster, ExecResult, Node, SiteServices
+from wpcluster.cluster import Cluster, SiteServices
 from wpcluster.errors import LabError
 from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
 from wpcluster.progress import TIMINGS, say, step
-from wpcluster.providers.lab import fault_proxy, network, site_hosts
+from wpcluster.providers.lab import network
+from wpcluster.providers.lab.containers import PREFIX, container_name, tarball
 from wpcluster.providers.lab.engine import ensure_engine
-from wpcluster.providers.lab.images import IMAGE_LABEL, ImageBuilder
-from wpcluster.providers.lab.service_host import LabServiceHost, tcp_open
+from wpcluster.providers.lab.fault_proxy import ToxiproxyPath
+from wpcluster.providers.lab.images import ImageBuilder
+from wpcluster.providers.lab.node import BOOT_TIMEOUT, NODE_HOST_CONFIG, LabNode, lab_ssh_key
+from wpcluster.providers.lab.service_host import LabServiceHost
+from wpcluster.providers.lab.site_services import LabSiteHosts
 from wpcluster.results import append_figures, run_dir
 from wpcluster.secrets import Secrets
 from wpcluster.shape import Shape
 from wpcluster.sshagent import SSHAgent
 from wpcluster.waits import NotReached, eventually
 
-PREFIX = "wpcluster"
-# Images the nodes pull from the lab registry (the units name them); the rest run as lab hosts.
-SITE_IMAGES = ("vulcand", "sidekick", "wordpress")
-FAULT_PROXY_SYN_RETRIES = "1"
-# Host settings a systemd node container needs where --privileged is refused (see
-# DESIGN.md). `--security-opt systempaths=unconfined` is a CLI spelling: over the
-# API it is empty MaskedPaths and ReadonlyPaths.
-NODE_HOST_CONFIG = dict(
-    cgroupns="private",
-    cap_add=["ALL"],
-    cap_drop=["SYS_RESOURCE"],
-    security_opt=["seccomp=unconfined", "apparmor=unconfined"],
-    device_cgroup_rules=["a *:* rwm"],
-    tmpfs={"/run": "", "/run/lock": "", "/tmp": ""},
-)
-# What makes a node a node: a boot with any of these failed is a failed boot.
-NODE_SERVICES = ("etcd2.service", "fleet.service", "docker.service", "ssh.service")
-BOOT_TIMEOUT = 60.0
 HEALTH_TIMEOUT = 60.0
-
-
-def container_name(name: str) -> str:
-    return f"{PREFIX}-{name}"
-
-
-class LabNode(Node):
-    """One node container. Faults act on the container (power) or inside it (network)."""
-
-    def __init__(self, lab: Lab, name: str, address: str) -> None:
-        self.lab = lab
-        self.name = name
-        self.address = address
-
-    @property
-    def container(self) -> docker.models.containers.Container:
-        return self.lab.client.containers.get(container_name(self.name))
-
-    def exec(self, command: str, timeout: float = 60) -> ExecResult:
-        # The docker CLI gives us a real timeout; docker-py's exec has none.
-        try:
-            done = subprocess.run(
-                ["docker", "exec", container_name(self.name), "sh", "-c", command],
-                capture_output=True, text=True, timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            return ExecResult(command, 124, "", f"timed out after {timeout:g}s on {self.name}")
-        return ExecResult(command, done.returncode, done.stdout, done.stderr)
-
-    def put_file(self, path: str, content: str, mode: int = 0o644) -> None:
-        # Through the Docker API as a tar stream: the content never appears on a command line.
-        self.container.put_archive("/", _tar({path.lstrip("/"): (content, mode)}))
-
-    def stop(self) -> None:
-        self.container.stop(timeout=30)
-
-    def start(self) -> None:
-        self.container.start()
-        self.wait_booted()
-
-    def kill(self) -> None:
-        self.container.kill("SIGKILL")
-
-    def pause(self) -> None:
-        self.container.pause()
-
-    def unpause(self) -> None:
-        self.container.unpause()
-
-    @property
-    def testinfra_spec(self) -> str:
-        return f"docker://{container_name(self.name)}"
-
-    def is_running(self) -> bool:
-        try:
-            state = self.lab.client.api.inspect_container(container_name(self.name))["State"]
-        except docker.errors.NotFound:
-            return False
-        return bool(state["Running"]) and not state["Paused"]
-
-    def wait_booted(self, timeout: float | None = None) -> None:
-        """Wait until systemd in the node reports running; say which units hold it up if it does not."""
-        timeout = timeout or self.lab.boot_timeout
-
-        def booted() -> str:
-            state = self.exec("systemctl is-system-running", timeout=10).stdout.strip()
-            if state in ("running", "degraded"):
-                return state
-            raise AssertionError(f"systemd state {state!r}")
-
-        def failed_units() -> list[str]:
-            listing = self.exec("systemctl --failed --no-legend --plain", timeout=10).stdout
-            return [line.split()[0] for line in listing.splitlines() if line.strip()]
-
-        try:
-            state = eventually(booted, timeout, 0.2, what=f"node {self.name} running")
-        except NotReached as exc:
-            # list-jobs rows: JOB UNIT TYPE STATE
-            waiting = [" ".join(line.split()[1:3]) for line in
-                       self.exec("systemctl list-jobs --no-legend", timeout=10).stdout.splitlines()
-                       if ".service" in line and "systemd-" not in line]
-            raise LabError(f"{exc}; failed units: {failed_units() or 'none'}; jobs still waiting: {waiting or 'none'}",
-                           f"read {self.name}'s journal under {self.lab.diagnostics_dir}") from None
-        # Booted means the boot's jobs are done, not that they succeeded: a node service that is
-        # not active now has failed (or is restarting after failures) and the node is not a node.
-        states = self.exec(f"systemctl is-active {' '.join(NODE_SERVICES)}", timeout=10).stdout.split()
-        broken = [f"{unit} {st}" for unit, st in zip(NODE_SERVICES, states, strict=False) if st != "active"]
-        if broken:
-            raise LabError(f"node {self.name} booted ({state}) but not every node service is active: "
-                           f"{', '.join(broken)}; failed units: {failed_units() or 'none'}",
-                           f"read {self.name}'s journal under {self.lab.diagnostics_dir}")
-        if state == "degraded":
-            say(f"{self.name}: systemd degraded; failed units: {failed_units()}")
 
 
 class Lab(Cluster):
@@ -346,7 +236,7 @@ class Lab(Cluster):
             raise LabError(f"cannot create the lab network {self.shape.lab_subnet}: {exc.explanation}",
                            f"choose a free subnet in [lab] subnet of {self.shape.source}") from None
 
-    def _run_host(self, role: str, image: str, address: str, start: bool = True,
+    def run_host(self, role: str, image: str, address: str, start: bool = True,
                   **options) -> docker.models.containers.Container:  # noqa: ANN003
         try:  # a stopped host of this run (it died, or a test stopped it) is replaced
             self.client.containers.get(container_name(role)).remove(force=True)
@@ -365,7 +255,7 @@ class Lab(Cluster):
 
     def _start_discovery(self, image: str) -> None:
         address = self.shape.host_address("discovery")
-        self._run_host("discovery", image, address,
+        self.run_host("discovery", image, address,
                        environment={"ETCD_ADVERTISE_CLIENT_URLS": self.shape.etcd_client_url(address)})
         service = self.shape.etcd_client_url(address)
         eventually(lambda: requests.get(f"{service}/health", timeout=2).json()["health"] == "true",
@@ -375,7 +265,7 @@ class Lab(Cluster):
             say(f"discovery URL: {self.discovery_url}")
 
     def _start_registry(self, image: str) -> None:
-        self._run_host("registry", image, self.shape.host_address("registry"),
+        self.run_host("registry", image, self.shape.host_address("registry"),
                        ports={"5000/tcp": ("127.0.0.1", None)})
         eventually(lambda: requests.get(f"http://{self.registry_push_address}/v2/", timeout=2).ok,
                    30, 0.2, what="lab registry answering")
@@ -415,7 +305,7 @@ class Lab(Cluster):
             net = self.client.networks.get(self.network_name)
             net.disconnect(container)
             net.connect(container, ipv4_address=node.address)
-            container.put_archive("/", _tar(self._node_files(node)))
+            container.put_archive("/", tarball(self._node_files(node)))
             container.start()
             node.wait_booted()
 
@@ -468,115 +358,26 @@ class Lab(Cluster):
         """Generated once per run and kept (0600) in the cache, so a kept lab is redeployed with the same."""
         return Secrets.load_or_generate(self.secrets_path)
 
-    # ---- the site's hosts outside fleet ---------------------------------------------------
+    # ---- the site's hosts outside fleet (site_services.py) ----------------------------------
+    @property
+    def site_hosts(self) -> LabSiteHosts:
+        return LabSiteHosts(self)
+
     def prepare_site(self, secrets: Secrets) -> SiteServices:
-        """Build and push the site's images; start MariaDB, the S3 store and the top LB; make the bucket."""
-        builder = ImageBuilder(self.client, self.shape)
-        with step("site images"):
-            images = {name: builder.image(name) for name in (*SITE_IMAGES, "mariadb", "s3", "faultproxy", "lb")}
-        with step("pushing site images to the lab registry"):
-            for name in SITE_IMAGES:
-                self.push_image(images[name], f"wpcluster/{name}")
-        site = self.shape.site
-        if not self._running("db"):
-            volume = self.client.volumes.create(f"{PREFIX}-db-data", labels=self.labels("db-data"))
-            self._run_host("db", images["mariadb"], self.shape.host_address("db"),
-                           volumes={volume.name: {"bind": "/var/lib/mysql", "mode": "rw"}},
-                           environment={"MARIADB_DATABASE": site.database, "MARIADB_USER": site.db_user,
-                                        "MARIADB_PASSWORD": secrets["WORDPRESS_DB_PASSWORD"],
-                                        "MARIADB_ROOT_PASSWORD": secrets["MARIADB_ROOT_PASSWORD"]})
-        s3_is_new = not self._running("s3")
-        if s3_is_new:
-            self.start_store(images["s3"], secrets["WORDPRESS_CACHE_S3_KEY"], secrets["WORDPRESS_CACHE_S3_SECRET"])
-        if not self._running("faultproxy"):
-            # A connect to a host that is gone (MariaDB stopped: its address answers nothing) is given up
-            # after one SYN, as PHP's own 1 s connect bound would. At Linux's default (6 retries, two
-            # minutes) the proxy kept hundreds of dials pending, and they all landed on MariaDB the
-            # moment it returned: 800 dead connections in its first seconds held the site down 5 s longer.
-            proxy = self._run_host("faultproxy", images["faultproxy"], self.shape.host_address("faultproxy"),
-                                   start=False, sysctls={"net.ipv4.tcp_syn_retries": FAULT_PROXY_SYN_RETRIES})
-            proxy.put_archive("/", _tar({"etc/toxiproxy.json": (fault_proxy.proxy_config(self.shape), 0o644)}))
-            proxy.start()
-        if not self._running("lb"):
-            self._run_host("lb", images["lb"], self.shape.host_address("lb"), start=False,
-                           ports={f"{self.shape.site_port}/tcp": ("127.0.0.1", self.shape.site_port)})
-            lb = self.client.containers.get(container_name("lb"))
-            config = site_hosts.haproxy_config(self.shape)
-            lb.put_archive("/", _tar({site_hosts.HAPROXY_CFG.lstrip("/"): (config, 0o644)}))
-            try:
-                lb.start()
-            except docker.errors.APIError as exc:
-                raise LabError(f"the top load balancer cannot listen on 127.0.0.1:{self.shape.site_port}: "
-                               f"{exc.explanation}",
-                               f"free that port, or change [cluster] site_port in {self.shape.source}") from None
-        # WordPress reaches MariaDB and the store through the fault proxy; the harness goes straight.
-        services = SiteServices(
-            db_host=fault_proxy.proxied_endpoint(self.shape, "db"),
-            s3_endpoint=f"http://{fault_proxy.proxied_endpoint(self.shape, 's3')}",
-            s3_harness_endpoint=f"http://{self.shape.host_endpoint('s3')}",
-            bucket=site.bucket,
-            public_url=f"http://{self.shape.host_endpoint('s3')}/{site.bucket}",
-        )
-        with step("waiting for MariaDB, the S3 store and the fault proxy"):
-            eventually(lambda: tcp_open(self.shape.host_address("db"), self.shape.lab_ports["db"]), 120, 0.5,
-                       what=f"MariaDB answering at {self.shape.host_endpoint('db')}")
-            eventually(lambda: tcp_open(self.shape.host_address("faultproxy"), self.shape.lab_ports["faultproxy"]),
-                       30, 0.2, what=f"the fault proxy's API at {self.shape.host_endpoint('faultproxy')}")
-            if s3_is_new:  # the store is the lab's: it comes with the site's bucket and its policy, once
-                eventually(lambda: ensure_bucket(services, secrets), 60, 0.5,
-                           what=f"bucket {site.bucket} at {services.s3_harness_endpoint}")
-        return services
+        """Build and push the site's images; start MariaDB, the S3 store, the fault proxy and the top LB."""
+        return self.site_hosts.prepare(secrets)
 
     def start_store(self, image: str, key: str, secret: str) -> None:
-        """(Re)start the S3 store with the given credential; its objects live on a volume and survive.
-
-        The site's key is the store's own credential (MinIO's root user). Starting it with another
-        secret is how a test rotates the store's credential behind the site's back.
-        """
-        volume = self.client.volumes.create(f"{PREFIX}-s3-data", labels=self.labels("s3-data"))
-        self._run_host("s3", image, self.shape.host_address("s3"),
-                       volumes={volume.name: {"bind": "/var/lib/minio", "mode": "rw"}},
-                       environment={"S3_ACCESS_KEY": key, "S3_SECRET_KEY": secret})
+        self.site_hosts.start_store(image, key, secret)
 
     def service_host(self, role: str) -> LabServiceHost:
-        if role not in ("db", "s3") or not self._exists(role):
-            raise LabError(f"the lab has no {role} host to break", "deploy the site first (wpcluster deploy)")
-        return LabServiceHost(self.client, container_name(role), role, self.shape.host_address(role),
-                              self.shape.lab_ports[role])
+        return self.site_hosts.service_host(role)
 
-    def service_path(self, role: str) -> fault_proxy.ToxiproxyPath:
-        if role not in fault_proxy.ROLES or not self._running("faultproxy"):
-            raise LabError(f"the lab has no fault proxy in front of its {role} host",
-                           "deploy the site first (wpcluster deploy)")
-        return fault_proxy.ToxiproxyPath(f"http://{self.shape.host_endpoint('faultproxy')}", role)
+    def service_path(self, role: str) -> ToxiproxyPath:
+        return self.site_hosts.service_path(role)
 
     def host_versions(self) -> dict:
-        """MariaDB, MinIO, HAProxy and the host's Docker, asked; every lab image's ID by tag."""
-        asks = {"MariaDB": ("db", "mariadbd --version"), "MinIO (S3 store)": ("s3", "minio --version"),
-                "HAProxy (top LB)": ("lb", "haproxy -v")}
-        components = {"Docker (host)": self.client.version().get("Version", "unknown")}
-        for name, (role, command) in asks.items():
-            try:
-                out = self.client.containers.get(container_name(role)).exec_run(command).output.decode()
-                components[name] = out.strip().splitlines()[0] if out.strip() else "unknown"
-            except docker.errors.DockerException as exc:
-                components[name] = f"unknown ({exc})"
-        images = {tag: image.id for image in self.client.images.list(filters={"label": IMAGE_LABEL})
-                  for tag in image.tags}
-        return {"components": components, "images": dict(sorted(images.items()))}
-
-    def _exists(self, role: str) -> bool:
-        try:
-            self.client.containers.get(container_name(role))
-            return True
-        except docker.errors.NotFound:
-            return False
-
-    def _running(self, role: str) -> bool:
-        try:
-            return self.client.containers.get(container_name(role)).status == "running"
-        except docker.errors.NotFound:
-            return False
+        return self.site_hosts.host_versions()
 
     def save_diagnostics(self, dest: Path) -> list[Path]:
         written = super().save_diagnostics(dest)
@@ -589,35 +390,3 @@ class Lab(Cluster):
             path.write_text(log)
             written.append(path)
         return written
-
-
-def lab_ssh_key() -> Path:
-    """The lab's SSH identity (kept in the cache), made on first use."""
-    key = cache_dir() / "ssh" / "id_ed25519"
-    if not key.exists():
-        key.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "wpcluster-lab", "-f", str(key)],
-                       check=True)
-    return key
-
-
-def _tar(files: dict[str, tuple[str, int]]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        dirs: set[str] = set()
-        for path in files:
-            parts = path.split("/")[:-1]
-            for i in range(1, len(parts) + 1):
-                dirs.add("/".join(parts[:i]))
-        for d in sorted(dirs):
-            info = tarfile.TarInfo(d)
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            if d.startswith("home/core"):
-                info.mode = 0o700 if d.endswith(".ssh") else 0o755
-            tar.addfile(info)
-        for path, (content, mode) in files.items():
-            data = content.encode()
-            info = tarfile.TarInfo(path)
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()

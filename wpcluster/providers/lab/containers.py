@@ -1,0 +1,35 @@
+"""Docker plumbing every piece of the lab shares: container names, and files put in as a tar stream."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+PREFIX = "wpcluster"
+
+
+def container_name(name: str) -> str:
+    return f"{PREFIX}-{name}"
+
+
+def tarball(files: dict[str, tuple[str, int]]) -> bytes:
+    """A tar stream of ``files`` (path -> (content, mode)), with their folders, for ``put_archive``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        dirs: set[str] = set()
+        for path in files:
+            parts = path.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                dirs.add("/".join(parts[:i]))
+        for d in sorted(dirs):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            if d.startswith("home/core"):
+                info.mode = 0o700 if d.endswith(".ssh") else 0o755
+            tar.addfile(info)
+        for path, (content, mode) in files.items():
+            data = content.encode()
+            info = tarfile.TarInfo(path)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
