@@ -73,6 +73,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--bundle-only", action="store_true",
+                        help="record the figures in the run's results folder only, not in bench/results/")
     args = parser.parse_args()
     shape = load_shape()
     lab = Lab.require(shape)
@@ -86,7 +88,10 @@ def main() -> int:
             print(f"{name:14} {figures[name]}", flush=True)
         lb, direct_rps = figures["top_lb"]["requests_per_second"], figures["one_container"]["requests_per_second"]
         figures["ratio_lb_to_direct"] = round(lb / direct_rps, 2) if direct_rps else None
-        append_figures(lab.run_id, "load_throughput", figures)
+        # A certification session's run (its id is in the environment), else the lab's own.
+        append_figures(os.environ.get("WPCLUSTER_RUN_ID", lab.run_id), "load_throughput", figures)
+        if args.bundle_only:
+            return 0
         out = bench_result("load_throughput")
         out.write_text(json.dumps({"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures}, indent=2) + "\n")
         print(f"-> {out}")

@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import etcd as python_etcd
+import requests
 
 from wpcluster.admin_surface import ADMIN_BACKEND, ADMIN_CONTAINER, Probe, Reply, static_leaks
 from wpcluster.clients.etcd import cluster_health
@@ -132,15 +133,20 @@ def check_no_container_twice(cluster: Cluster) -> None:
 
 
 def check_routes_answer(cluster: Cluster, site: SiteClient, vias: dict[str, str], tries: int = 10) -> None:
-    """Through each of ``vias``: / reaches public containers only, /wp-login.php the admin only."""
-    for name, via in vias.items():
-        public = [site.get("/", via=via) for _ in range(tries)]
+    """Through each of ``vias`` (all at once): / reaches public containers only, /wp-login.php the admin only."""
+    def through(name: str, via: str) -> None:
+        own = requests.Session()  # one per thread: a Session is not shared across threads
+        public = [site.get("/", via=via, session=own) for _ in range(tries)]
         bad = [(a.status, a.served_by) for a in public if a.status != 200 or a.container == "wordpress-admin"]
         assert not bad, f"/ through {name}: {bad}"
-        login = site.get("/wp-login.php", via=via)
+        login = site.get("/wp-login.php", via=via, session=own)
         assert login.status == 200 and login.container == "wordpress-admin", (
             f"/wp-login.php through {name} answered {login.status} from {login.served_by!r}"
         )
+
+    with ThreadPoolExecutor(max_workers=len(vias) or 1) as pool:
+        for done in [pool.submit(through, name, via) for name, via in vias.items()]:
+            done.result()
 
 
 def check_site_whole(cluster: Cluster, fleet: Fleetctl, etcd_client: python_etcd.Client, site: SiteClient) -> bool:

@@ -106,7 +106,17 @@ def _records(run: Path, name: str) -> list[dict]:
 
 
 def _scalars(record: dict) -> dict[str, object]:
-    return {k: v for k, v in record.items() if isinstance(v, int | float | str) and k != "recorded_at"}
+    """A figure record as table cells: numbers and words as they are, a nested record (a hop's
+    figures, a bring-up's steps) as ``name value; ...`` in one cell."""
+    cells: dict[str, object] = {}
+    for key, value in record.items():
+        if key == "recorded_at":
+            continue
+        if isinstance(value, dict):
+            value = "; ".join(f"{k} {v}" for k, v in value.items() if isinstance(v, int | float | str))
+        if isinstance(value, int | float | str):
+            cells[key] = value
+    return cells
 
 
 @dataclass

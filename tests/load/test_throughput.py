@@ -1,0 +1,29 @@
+"""Throughput through each hop (the top LB, one vulcand, one container), measured in every
+certification and recorded in its bundle, where the report shows it with the LB/direct ratio."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from wpcluster.results import run_dir
+from wpcluster.shape import PROJECT_ROOT
+
+pytestmark = pytest.mark.load
+HOPS = ("top_lb", "one_vulcand", "one_container")
+
+
+def test_every_hop_serves_without_failures_and_its_throughput_is_recorded(cluster, deployment, run_id):
+    if cluster.provider != "lab":
+        pytest.skip("loadtests/throughput.py measures the lab's hops")
+    done = subprocess.run([sys.executable, "loadtests/throughput.py", "--users", "8", "--seconds", "8",
+                           "--bundle-only"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    figures = json.loads((run_dir(run_id) / "bench" / "load_throughput.json").read_text())[-1]
+    for hop in HOPS:
+        assert figures[hop]["failures"] == 0, f"{hop}: {figures[hop]['failures']} failed requests: {figures[hop]}"
+        assert figures[hop]["requests_per_second"] > 0, f"{hop} served nothing: {figures[hop]}"
+    assert figures["ratio_lb_to_direct"] is not None, figures
