@@ -118,17 +118,12 @@ def observe(request, cluster, fleet, etcd, site, secrets, thresholds):
             obs = self.obs
             try:
                 if raised[0] is None and obs.fault is not None and obs.recovered_at is None:
-                    def whole_since() -> float:
-                        # Recovered as of when the passing check began: each of its conditions held
-                        # when it was checked, all after that. Its end would add the check's own
-                        # seconds (fleetctl, docker ps, requests through every entry point) to it.
-                        began = time.time()
-                        check_site_whole(cluster, fleet, etcd, site)
-                        return began
-
                     try:
-                        obs.recovered_at = eventually(whole_since, self.recover_within, 1,
-                                                      what=f"full recovery after {obs.fault.describe()}")
+                        # Recovered when the check that passed ended: the first moment every condition
+                        # is known to hold (its start would claim the routes before they were asked).
+                        eventually(lambda: check_site_whole(cluster, fleet, etcd, site), self.recover_within, 1,
+                                   what=f"full recovery after {obs.fault.describe()}")
+                        obs.recovered_at = time.time()
                     except AssertionError as failure:
                         obs.recovered_at, obs.not_recovered = None, str(failure)
                 if raised[0] is None and obs.recovered_at is not None:
