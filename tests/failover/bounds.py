@@ -7,8 +7,13 @@ window table, so a failing run says what broke without opening the results folde
 from __future__ import annotations
 
 
+def window(verdict, name: str, target: str) -> dict:
+    """One entry point's figures in one window (``before``, ``during``, ``after``)."""
+    return verdict.windows[name]["by_target"][target]
+
+
 def during(verdict, target: str) -> dict:
-    return verdict.windows["during"]["by_target"][target]
+    return window(verdict, "during", target)
 
 
 def assert_lb_error_rate_within(verdict, thresholds, what: str) -> None:

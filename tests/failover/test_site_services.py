@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.failover.bounds import during, window
 from wpcluster.waits import holds_for
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
@@ -15,14 +16,6 @@ pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 # How long each service fault is held under load: long enough for many requests in the window
 # and for Apache's workers to pile up behind a host that does not answer.
 HOLD_SECONDS = 15.0
-
-
-def during(verdict, target):
-    return verdict.windows["during"]["by_target"][target]
-
-
-def after(verdict, target):
-    return verdict.windows["after"]["by_target"][target]
 
 
 def test_the_s3_store_down_leaves_pages_rendering(cluster, nemesis, observe, site, thresholds):
@@ -72,7 +65,7 @@ def test_mariadb_lost_fails_fast_and_recovers(cluster, nemesis, observe, thresho
             f"pages must fail fast\n{verdict.summary()}")
     assert obs.recovered_at is not None, f"no full recovery after MariaDB came back: {obs.not_recovered}"
     for target in verdict.by_target:
-        back = after(verdict, target)["brownout_seconds"]
+        back = window(verdict, "after", target)["brownout_seconds"]
         assert back <= thresholds.service_recovery_seconds, (
             f"through {target}, goodput stayed under the brownout line for {back}s after MariaDB answered "
             f"again (bound {thresholds.service_recovery_seconds}s)\n{verdict.summary()}")

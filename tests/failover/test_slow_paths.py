@@ -22,13 +22,9 @@ pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 HOLD_SECONDS = 15.0  # as the service faults: many requests in the window, and Apache's workers busy
 
 
-def by_target(verdict, window):
-    return verdict.windows[window]["by_target"]
-
-
 def assert_served(verdict, what, error_rate, brownout):
     """Every entry point within ``error_rate``, no hung request, no brownout longer than ``brownout``."""
-    for target, figures in by_target(verdict, "during").items():
+    for target, figures in verdict.windows["during"]["by_target"].items():
         assert figures["hung"] == 0, (
             f"through {target}, {figures['hung']} requests hung past the readers' timeout with {what}"
             f"\n{verdict.summary()}")
@@ -73,12 +69,12 @@ def test_a_stalled_database_link_fails_pages_fast_and_recovers(cluster, nemesis,
         obs.reader.read_until(obs.fault.started + HOLD_SECONDS)
         nemesis.unstall_path(path)
     verdict = obs.verdict
-    for target, figures in by_target(verdict, "during").items():
+    for target, figures in verdict.windows["during"]["by_target"].items():
         assert figures["hung"] == 0, (
             f"through {target}, {figures['hung']} requests hung past the readers' timeout with the DB "
             f"link stalled: pages must fail fast\n{verdict.summary()}")
     assert obs.recovered_at is not None, f"no full recovery after the DB link came back: {obs.not_recovered}"
-    for target, figures in by_target(verdict, "after").items():
+    for target, figures in verdict.windows["after"]["by_target"].items():
         assert figures["brownout_seconds"] <= thresholds.service_recovery_seconds, (
             f"through {target}, goodput stayed under the brownout line for {figures['brownout_seconds']}s after "
             f"the DB link came back (bound {thresholds.service_recovery_seconds}s)\n{verdict.summary()}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import shlex
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from tests.harness.nested import run_nested
 from wpcluster.checkers import check_every_public_container_reached
 from wpcluster.deploy import UNITS_DIR
-from wpcluster.providers.lab.containers import container_name
+from wpcluster.providers.lab.containers import container_name, tarball
 from wpcluster.providers.lab.site_hosts import HAPROXY_CFG, haproxy_config
 from wpcluster.waits import eventually
 
@@ -107,11 +106,9 @@ LAST_ROUTES = ("    use_backend vulcands if { nbsrv(vulcands) gt 0 }\n"
 
 
 def load_lb_config(cluster, config: str) -> None:
-    """Write the top LB's HAProxy config and reload it (master-worker: SIGUSR2, no connection dropped)."""
+    """Put the top LB's HAProxy config in as the provider does and reload it (master-worker: SIGUSR2)."""
     lb = cluster.client.containers.get(container_name("lb"))
-    encoded = base64.b64encode(config.encode()).decode()
-    written = lb.exec_run(["sh", "-c", f"echo {encoded} | base64 -d > {HAPROXY_CFG}"])
-    assert written.exit_code == 0, f"could not write {HAPROXY_CFG}: {written.output.decode()}"
+    lb.put_archive("/", tarball({HAPROXY_CFG.lstrip("/"): (config, 0o644)}))
     lb.kill(signal="SIGUSR2")
 
 

@@ -61,7 +61,3 @@ class ToxiproxyPath(ServicePath):
             if reply.status_code not in (204, 404):
                 raise LabError(f"the fault proxy did not remove {toxic} from {self.role}: {reply.status_code}",
                                "read the faultproxy container's log (wpcluster-faultproxy)")
-
-    def toxics(self) -> list[str]:
-        """The toxics on this path now (a self-check that a heal left none)."""
-        return [t["name"] for t in requests.get(f"{self.api}/proxies/{self.role}/toxics", timeout=5).json()]
