@@ -23,8 +23,10 @@ from pathlib import Path
 
 from wpcluster.labels import new_run_id
 from wpcluster.plugin.options import RUN_ID_ENV
+from wpcluster.plugin.timings import LEDGER_ENV
 from wpcluster.results import RESULTS_ENV, results_root, run_dir
 from wpcluster.shape import PROJECT_ROOT
+from wpcluster.timings import TIME_DIR
 
 BRINGUP = ["tests/bringup"]
 SUITES = ["tests/cluster", "tests/routing", "tests/cache", "tests/load", "tests/harness", "tests/failover"]
@@ -78,7 +80,7 @@ def certify(args: list[str]) -> int:
     parts, codes = [], []
     for name, selection in sessions(args):
         junit = run / f"{name}.part.xml"
-        env = dict(os.environ)
+        env = dict(os.environ, **{LEDGER_ENV: str(run / TIME_DIR / f"{name}.json")})
         if name == "bringup":  # the broken labs' own folders land inside this run's bundle
             env[RESULTS_ENV] = str(run / "bringup")
         print(f"== {name}: pytest {' '.join(selection)}", flush=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import requests
 
+from wpcluster import timings
 from wpcluster.cluster import Cluster, Node, ServiceHost, ServicePath
 from wpcluster.progress import say
 from wpcluster.waits import eventually
@@ -102,6 +103,7 @@ class Nemesis:
 
     def _end(self, record: FaultRecord) -> None:
         record.ended = time.time()
+        timings.record(timings.FAULT, record.describe(), record.started, record.ended - record.started)
         self._undo = [(r, u) for r, u in self._undo if r is not record]
 
     def _undo_latest(self, kind: str, node: Node | _Named) -> None:

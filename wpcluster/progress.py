@@ -1,7 +1,8 @@
 """Progress on long steps: one line when a step starts, one when it ends, with its time.
 
 Every step's duration is also kept in ``TIMINGS`` so benchmarks can record
-where a bring-up spent its time without timing anything twice.
+where a bring-up spent its time without timing anything twice, and in the run's time ledger
+(``wpcluster.timings``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+from wpcluster import timings
 
 TIMINGS: list[tuple[str, float]] = []
 _depth = 0
@@ -41,14 +44,16 @@ def step(title: str) -> Iterator[None]:
     global _depth
     say(f"==> {title}")
     _depth += 1
-    started = time.monotonic()
+    started, wall = time.monotonic(), time.time()
     try:
         yield
     except BaseException:
         _depth -= 1
+        timings.record(timings.STEP, title, wall, time.monotonic() - started, ok=False)
         say(f"<== {title}: FAILED after {time.monotonic() - started:.1f}s")
         raise
     _depth -= 1
     elapsed = time.monotonic() - started
     TIMINGS.append((title, elapsed))
+    timings.record(timings.STEP, title, wall, elapsed)
     say(f"<== {title}: done in {elapsed:.1f}s")

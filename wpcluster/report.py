@@ -1,7 +1,7 @@
 """The certification bundle's summary: a verdict per capability, the figures, the timelines, versions.
 
 Read from a run's folder after the run (``results/<run>/``: junit.xml, bench/*.json,
-failover/*.json and *.png, versions.json, diagnostics/), so ``wpcluster report [RUN]`` can print or
+failover/*.json and *.png, versions.json, time/*.json, diagnostics/), so ``wpcluster report [RUN]`` can print or
 re-render it at any time, offline. A template of our own rather than pytest-html: one run is two
 pytest sessions (bring-up, suites) plus figures and pictures written beside the JUnit, and the page
 must be one self-contained file a release manager can keep and sign (images are embedded).
@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from wpcluster import timings
 from wpcluster.certify import JUNIT
 
 REPORT = "report.html"
@@ -129,6 +130,7 @@ class Bundle:
     versions: dict
     failover: list[dict]
     figures: dict[str, list[dict]]
+    time: timings.TimeTable
 
     @property
     def outcome(self) -> str:
@@ -143,7 +145,20 @@ def read_bundle(run: Path) -> Bundle:
     versions = json.loads((run / VERSIONS).read_text()) if (run / VERSIONS).exists() else {}
     figures = {p.stem: json.loads(p.read_text()) for p in sorted((run / "bench").glob("*.json"))
                if p.stem != "failover"} if (run / "bench").exists() else {}
-    return Bundle(run, cases, verdicts(cases), versions, _records(run, "failover"), figures)
+    return Bundle(run, cases, verdicts(cases), versions, _records(run, "failover"), figures,
+                  timings.time_table(timings.read_run(run)))
+
+
+# How many rows of each time table the report shows (the ledger files hold them all).
+TIME_ROWS = 12
+
+
+def time_sections(table: timings.TimeTable) -> list[tuple[str, list[timings.Line]]]:
+    """The time tables a reader asks for, by title, largest first."""
+    return [("sessions", table.sessions), ("suites", table.suites), ("slowest tests", table.tests[:TIME_ROWS]),
+            ("steps (bring-up, image builds, deploys)", table.steps[:TIME_ROWS]),
+            ("faults (injected to healed)", table.faults[:TIME_ROWS]),
+            ("waits, by condition", table.waits[:TIME_ROWS])]
 
 
 def summary_text(bundle: Bundle) -> str:
@@ -163,6 +178,11 @@ def summary_text(bundle: Bundle) -> str:
             lines.append(f"    {f.get('fault_kind', f.get('fault', '?')):24} {ratio:18} "
                          f"{w.get('during', {}).get('error_rate', 0):7.2%} {f.get('brownout_seconds')!s:>6}s "
                          f"{f.get('recovery_seconds')!s:>6}s {f.get('wall_seconds', '-')!s:>6}s")
+    if bundle.time.sessions:
+        lines += ["", f"  time: {bundle.time.wall_seconds:.0f}s in all; "
+                      + ", ".join(f"{line.name} {line.total:.0f}s" for line in bundle.time.suites),
+                  "    longest waits: " + "; ".join(f"{line.name} {line.total:.0f}s ({line.count}x)"
+                                                    for line in bundle.time.waits[:3])]
     components = bundle.versions.get("components", {})
     if components:
         lines += ["", "  versions: " + ", ".join(f"{k} {v}" for k, v in components.items())]
@@ -226,6 +246,11 @@ def render_html(bundle: Bundle) -> str:
                       for name, records in bundle.figures.items())
     diagnostics = sorted(p.relative_to(run) for p in run.glob("**/diagnostics/*") if p.is_dir())
     links = "".join(f'<li><a href="{html.escape(str(p))}">{html.escape(str(p))}</a></li>' for p in diagnostics)
+    time_tables = "".join(
+        f"<h3>{html.escape(title)}</h3>" + _table([{"name": line.name, "count": line.count, "total s": line.total,
+                                                   "longest s": line.longest, "failed": line.failed}
+                                                  for line in lines], "time")
+        for title, lines in time_sections(bundle.time) if lines)
     components = _table([{"component": k, "version": v} for k, v in versions.get("components", {}).items()])
     images = _table([{"image": k, "id": v} for k, v in versions.get("images", {}).items()])
     passed = sum(1 for c in bundle.cases if c.outcome == PASSED)
@@ -241,6 +266,7 @@ shape <code>{html.escape(str(versions.get('shape', '?')))}</code>
 {f"<h2>Failures</h2>{failures}" if failures else ""}
 <h2>Failover: windows and timelines</h2>{"".join(faults) or "<p>no fault ran</p>"}
 <h2>Figures</h2>{figures or "<p>none recorded</p>"}
+<h2>Where the time went</h2>{time_tables or "<p>no time ledger in this run</p>"}
 <h2>Versions</h2>{components}<h3>Images</h3>{images}
 <h2>Diagnostics</h2><ul>{links or "<li>none: no test failed with the cluster in hand</li>"}</ul>
 </body></html>

@@ -1,10 +1,15 @@
-"""The one way the harness waits: poll a condition until it holds or a deadline passes."""
+"""The one way the harness waits: poll a condition until it holds or a deadline passes.
+
+Every wait is a span of the run's time ledger (``wpcluster.timings``), named by its condition.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from typing import TypeVar
+
+from wpcluster import timings
 
 T = TypeVar("T")
 
@@ -31,6 +36,12 @@ def eventually(
     failing wait says what it was waiting for and what it saw instead.
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this loop
+    with timings.timed(timings.WAIT, what):
+        return _poll(check, timeout, interval, what)
+
+
+def _poll(check: Callable[[], T], timeout: float, interval: float, what: str) -> T:
+    __tracebackhide__ = True
     deadline = time.monotonic() + timeout
     last: object = None
     while True:
@@ -57,6 +68,12 @@ def holds_for(check: Callable[[], object], seconds: float, interval: float = 1.0
     must stay listed while its etcd member is down), not one that must come true. Returns how
     many times it was checked.
     """
+    __tracebackhide__ = True
+    with timings.timed(timings.WAIT, f"holds: {what}"):
+        return _hold(check, seconds, interval, what)
+
+
+def _hold(check: Callable[[], object], seconds: float, interval: float, what: str) -> int:
     __tracebackhide__ = True
     began = time.monotonic()
     checks = 0

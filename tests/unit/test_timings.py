@@ -1,0 +1,122 @@
+"""The run's time ledger: steps, waits, faults and test phases recorded where they happen, written
+per session, added up for the report."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from wpcluster import progress, timings
+from wpcluster.plugin.timings import LEDGER_ENV
+from wpcluster.report import read_bundle, render_html, summary_text
+from wpcluster.results import RESULTS_ENV
+from wpcluster.waits import NotReached, eventually, holds_for
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def empty_ledger():
+    timings.clear()
+    yield
+    timings.clear()
+
+
+def recorded() -> list[timings.Span]:
+    """What the code under test recorded (this very session's plugin records the test's own phases)."""
+    return [s for s in timings.spans() if s.kind != timings.TEST]
+
+
+def test_a_step_is_recorded_with_its_outcome():
+    with progress.step("building image wpcluster/sidekick"):
+        pass
+    with pytest.raises(RuntimeError), progress.step("deploying the site"):
+        raise RuntimeError("boom")
+    assert [(s.kind, s.name, s.ok) for s in recorded()] == [(timings.STEP, "building image wpcluster/sidekick", True),
+                        (timings.STEP, "deploying the site", False)]
+
+
+def test_a_wait_is_recorded_under_its_condition_reached_or_not():
+    answers = iter([False, False, True])
+    eventually(lambda: next(answers), timeout=5, interval=0.01, what="every unit running")
+    with pytest.raises(NotReached):
+        eventually(lambda: False, timeout=0.05, interval=0.01, what="a key that never comes")
+    holds_for(lambda: True, seconds=0.03, interval=0.01, what="the machine listed")
+    waits = [(s.name, s.ok) for s in recorded()]
+    assert waits == [("every unit running", True), ("a key that never comes", False),
+                     ("holds: the machine listed", True)]
+    assert recorded()[1].seconds >= 0.05
+
+
+def test_spans_belong_to_the_test_running_then():
+    timings.set_current_test("tests/failover/test_node_loss.py::test_kill")
+    timings.record(timings.FAULT, "node-kill on core-01", 100.0, 30.0)
+    timings.set_current_test("")
+    timings.record(timings.STEP, "lab up", 50.0, 5.0)
+    assert [s.test for s in recorded()] == ["tests/failover/test_node_loss.py::test_kill", ""]
+
+
+def test_the_time_table_adds_up_by_suite_test_and_condition():
+    ledger = [
+        timings.Span(timings.SESSION, "suites", 0, 400.0),
+        timings.Span(timings.TEST, "tests/failover/test_node_loss.py::test_kill setup", 0, 10.0),
+        timings.Span(timings.TEST, "tests/failover/test_node_loss.py::test_kill call", 10, 50.0),
+        timings.Span(timings.TEST, "tests/routing/test_routing.py::test_home call", 60, 3.0, ok=False),
+        timings.Span(timings.WAIT, "every unit running", 1, 4.0),
+        timings.Span(timings.WAIT, "every unit running", 20, 6.0, ok=False),
+        timings.Span(timings.WAIT, "a key", 30, 1.0),
+    ]
+    table = timings.time_table(ledger)
+    assert table.wall_seconds == 400.0
+    assert [(line.name, line.total) for line in table.suites] == [("tests/failover", 60.0), ("tests/routing", 3.0)]
+    assert table.tests[0] == timings.Line("tests/failover/test_node_loss.py::test_kill", 2, 60.0, 50.0, 0)
+    assert table.waits[0] == timings.Line("every unit running", 2, 10.0, 6.0, 1)
+
+
+def test_a_session_writes_its_ledger_beside_its_junit(pytester: pytest.Pytester, tmp_path: Path):
+    """A real pytest session with the plugin loaded: each test's phases and the waits inside them are
+    in the ledger, which lands in the run's time folder (or where certify names it)."""
+    pytester.makepyfile(test_sample="""
+        from wpcluster.waits import eventually
+        def test_waits():
+            eventually(lambda: True, timeout=1, what="the sample condition")
+        def test_fails():
+            assert False
+    """)
+    results = tmp_path / "results"
+    ledger = tmp_path / "named" / "suites.json"
+    os.environ[RESULTS_ENV] = str(results)
+    os.environ[LEDGER_ENV] = str(ledger)
+    try:
+        outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    finally:
+        os.environ.pop(RESULTS_ENV)
+        os.environ.pop(LEDGER_ENV, None)
+    outcome.assert_outcomes(passed=1, failed=1)
+    spans = [timings.Span(**s) for s in json.loads(ledger.read_text())["spans"]]
+    calls = {s.name.split("::")[1]: s.ok for s in spans if s.kind == timings.TEST and s.name.endswith(" call")}
+    assert calls == {"test_waits call": True, "test_fails call": False}
+    wait = next(s for s in spans if s.kind == timings.WAIT)
+    assert (wait.name, wait.test) == ("the sample condition", "test_sample.py::test_waits")
+    assert [s.name for s in spans if s.kind == timings.SESSION] == ["suites"]
+
+
+def test_the_report_shows_where_the_time_went(tmp_path: Path):
+    run = tmp_path / "20261202-120000-abcd"
+    (run).mkdir()
+    (run / "junit.xml").write_text('<testsuites><testsuite><testcase classname="tests.failover.test_node_loss" '
+                                   'name="test_kill" time="60"/></testsuite></testsuites>')
+    timings.write(run / timings.TIME_DIR / "suites.json", "suites", [
+        timings.Span(timings.SESSION, "suites", 0, 400.0),
+        timings.Span(timings.TEST, "tests/failover/test_node_loss.py::test_kill call", 0, 60.0),
+        timings.Span(timings.FAULT, "node-kill on core-01", 5, 32.5),
+        timings.Span(timings.WAIT, "every unit of core-01 rescheduled", 6, 25.0),
+    ])
+    bundle = read_bundle(run)
+    page = render_html(bundle)
+    for shown in ("Where the time went", "node-kill on core-01", "every unit of core-01 rescheduled", "32.5"):
+        assert shown in page
+    assert "time: 400s in all; tests/failover 60s" in summary_text(bundle)

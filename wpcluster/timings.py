@@ -1,0 +1,145 @@
+"""Where a run's time goes: every long step, every wait with its condition, every fault, every test.
+
+Everything in the harness that takes time already passes through one of three places:
+``progress.step`` (bring-up, image builds, deploys), ``waits.eventually``/``holds_for`` (every wait
+on a condition) and the nemesis (every fault, from injection to heal). Each records a ``Span`` in
+this process's ledger; the pytest plugin (``wpcluster.plugin.timings``) adds each test's setup, call
+and teardown and writes the session's ledger to ``results/<run>/time/<session>.json``. The report
+reads every ledger of the run back (``read_run``) and shows where the time went, so that the next
+change can be judged by figures rather than by feel.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+SESSION, TEST, STEP, FAULT, WAIT = "session", "test", "step", "fault", "wait"
+TIME_DIR = "time"
+
+
+@dataclass(frozen=True)
+class Span:
+    """One stretch of wall-clock time: what it was, when it started and how long it lasted."""
+
+    kind: str
+    name: str
+    started: float  # seconds since the epoch
+    seconds: float
+    ok: bool = True
+    # The test that was running (its node id); "" for what happened outside any test.
+    test: str = ""
+
+
+_ledger: list[Span] = []
+_current_test = ""
+
+
+def record(kind: str, name: str, started: float, seconds: float, ok: bool = True) -> None:
+    """Add one span to this process's ledger."""
+    _ledger.append(Span(kind, name, round(started, 3), round(seconds, 3), ok, _current_test))
+
+
+@contextmanager
+def timed(kind: str, name: str) -> Iterator[None]:
+    """Record the block as a span of ``kind``; a block that raises is recorded too, as not ok."""
+    started, clock = time.time(), time.monotonic()
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        record(kind, name, started, time.monotonic() - clock, ok)
+
+
+def set_current_test(nodeid: str) -> None:
+    """Spans recorded from now on belong to ``nodeid`` ("" between tests)."""
+    global _current_test
+    _current_test = nodeid
+
+
+def spans() -> list[Span]:
+    return list(_ledger)
+
+
+def clear() -> None:
+    _ledger.clear()
+
+
+def write(path: Path, session: str, ledger: list[Span]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"session": session, "spans": [asdict(s) for s in ledger]}, indent=1) + "\n")
+    return path
+
+
+def read_run(run: Path) -> list[Span]:
+    """Every span of every session ledger of a run's folder, oldest first."""
+    found: list[Span] = []
+    for path in sorted((run / TIME_DIR).glob("*.json")):
+        found += [Span(**s) for s in json.loads(path.read_text()).get("spans", [])]
+    return sorted(found, key=lambda s: s.started)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row of a time table: a name, how often it happened, its total and its longest."""
+
+    name: str
+    count: int
+    total: float
+    longest: float
+    failed: int = 0
+
+
+def totals(ledger: list[Span], kind: str, key: Callable[[Span], str] = lambda s: s.name) -> list[Line]:
+    """Spans of ``kind`` added up by ``key`` (default: their name), the largest total first."""
+    groups: dict[str, list[Span]] = {}
+    for span in ledger:
+        if span.kind == kind:
+            groups.setdefault(key(span), []).append(span)
+    lines = [Line(name, len(group), round(sum(s.seconds for s in group), 1), round(max(s.seconds for s in group), 1),
+                  sum(1 for s in group if not s.ok)) for name, group in groups.items()]
+    return sorted(lines, key=lambda line: -line.total)
+
+
+def suite_of(span: Span) -> str:
+    """A test span's suite: its folder under tests/ (``tests/failover``)."""
+    parts = span.name.split("::", 1)[0].split("/")
+    return "/".join(parts[:2]) if len(parts) > 2 else parts[0]
+
+
+def test_of(span: Span) -> str:
+    """A test span's test, without its phase (setup, call, teardown)."""
+    return span.name.rsplit(" ", 1)[0]
+
+
+@dataclass(frozen=True)
+class TimeTable:
+    """A run's time, summed the ways a reader asks: per session, per suite, per test, per step, per
+    fault, per wait condition."""
+
+    sessions: list[Line]
+    suites: list[Line]
+    tests: list[Line]
+    steps: list[Line]
+    faults: list[Line]
+    waits: list[Line]
+
+    @property
+    def wall_seconds(self) -> float:
+        return round(sum(line.total for line in self.sessions), 1)
+
+
+def time_table(ledger: list[Span]) -> TimeTable:
+    return TimeTable(
+        sessions=totals(ledger, SESSION),
+        suites=totals(ledger, TEST, suite_of),
+        tests=totals(ledger, TEST, test_of),
+        steps=totals(ledger, STEP),
+        faults=totals(ledger, FAULT),
+        waits=totals(ledger, WAIT),
+    )
