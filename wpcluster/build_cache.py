@@ -6,10 +6,15 @@ are built from, so a warm run reuses them and a changed input rebuilds exactly w
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from wpcluster.progress import say
 
 
 def cache_dir() -> Path:
@@ -17,6 +22,34 @@ def cache_dir() -> Path:
     path = Path(os.environ.get("WPCLUSTER_CACHE", Path.home() / ".cache" / "wpcluster"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+_lock_depth: dict[str, int] = {}
+_lock_fds: dict[str, int] = {}
+_thread_lock = threading.RLock()
+
+
+@contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """Hold the cache's lock ``name`` across processes (runs sharing one engine and one cache build
+    an image, a binary, a wheelhouse once: the second waits, then finds it cached). Re-entrant within
+    a process, where an image's build asks for its base's."""
+    with _thread_lock:
+        if _lock_depth.get(name, 0) == 0:
+            fd = os.open(cache_dir() / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                say(f"waiting for another run to finish building ({name})")
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            _lock_fds[name] = fd
+        _lock_depth[name] = _lock_depth.get(name, 0) + 1
+        try:
+            yield
+        finally:
+            _lock_depth[name] -= 1
+            if _lock_depth[name] == 0:
+                os.close(_lock_fds.pop(name))
 
 
 def digest(parts: Iterable[bytes | str]) -> str:

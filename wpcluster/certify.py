@@ -21,8 +21,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from wpcluster.labels import new_run_id
-from wpcluster.plugin.options import RUN_ID_ENV
+from wpcluster.labels import RUN_ID_ENV, new_run_id
 from wpcluster.plugin.timings import LEDGER_ENV
 from wpcluster.results import RESULTS_ENV, results_root, run_dir
 from wpcluster.shape import PROJECT_ROOT

@@ -8,6 +8,12 @@ from collections.abc import Iterable, Mapping
 
 RUN_LABEL = "wpcluster.run"
 ROLE_LABEL = "wpcluster.role"
+# Which lab (the shape's [lab] name) a resource belongs to; resources made before labs had names
+# carry none and belong to the default lab.
+LAB_LABEL = "wpcluster.lab"
+DEFAULT_LAB = "wpcluster"
+# A run's id, inherited by nested pytest sessions (a self-check runs inside its parent's run).
+RUN_ID_ENV = "WPCLUSTER_RUN_ID"
 
 
 def new_run_id() -> str:
@@ -15,17 +21,23 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
-def run_labels(run_id: str, role: str) -> dict[str, str]:
-    return {RUN_LABEL: run_id, ROLE_LABEL: role}
+def run_labels(run_id: str, role: str, lab: str = DEFAULT_LAB) -> dict[str, str]:
+    return {RUN_LABEL: run_id, ROLE_LABEL: role, LAB_LABEL: lab}
 
 
-def leftovers(resources: Iterable[Mapping[str, str]], keep_run: str | None) -> list[Mapping[str, str]]:
-    """The labelled resources to remove: every one made by wpcluster, except ``keep_run``'s.
+def lab_of(labels: Mapping[str, str]) -> str:
+    return labels.get(LAB_LABEL, DEFAULT_LAB)
 
-    ``resources`` are label maps; resources without a run label are not ours
-    and are never selected.
+
+def leftovers(resources: Iterable[Mapping[str, str]], keep_run: str | None,
+              lab: str = DEFAULT_LAB) -> list[Mapping[str, str]]:
+    """The labelled resources of lab ``lab`` to remove: every one made by wpcluster for that lab, except
+    ``keep_run``'s. Other labs' resources are never selected (parallel workers run labs of their own
+    on one engine), nor are resources without a run label (not ours).
+
+    ``resources`` are label maps. Whether a selected run is still alive is the lease's to say.
     """
     return [
         labels for labels in resources
-        if RUN_LABEL in labels and labels[RUN_LABEL] != keep_run
+        if RUN_LABEL in labels and labels[RUN_LABEL] != keep_run and lab_of(labels) == lab
     ]

@@ -155,7 +155,8 @@ TIME_ROWS = 12
 
 def time_sections(table: timings.TimeTable) -> list[tuple[str, list[timings.Line]]]:
     """The time tables a reader asks for, by title, largest first."""
-    return [("sessions", table.sessions), ("suites", table.suites), ("slowest tests", table.tests[:TIME_ROWS]),
+    return [("sessions", table.sessions), ("parallel workers (pytest -n)", table.workers),
+            ("suites", table.suites), ("slowest tests", table.tests[:TIME_ROWS]),
             ("steps (bring-up, image builds, deploys)", table.steps[:TIME_ROWS]),
             ("faults (injected to healed)", table.faults[:TIME_ROWS]),
             ("waits, by condition", table.waits[:TIME_ROWS])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -36,7 +37,10 @@ def append_figures(run_id: str, name: str, figures: dict[str, Any]) -> Path:
     """Append one record of measured figures to ``results/<run>/bench/<name>.json``."""
     path = run_dir(run_id) / "bench" / f"{name}.json"
     path.parent.mkdir(exist_ok=True)
-    records = json.loads(path.read_text()) if path.exists() else []
-    records.append({"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures})
-    path.write_text(json.dumps(records, indent=2) + "\n")
+    # Parallel workers of one run append to the same files: one at a time.
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        records = json.loads(path.read_text()) if path.exists() else []
+        records.append({"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures})
+        path.write_text(json.dumps(records, indent=2) + "\n")
     return path

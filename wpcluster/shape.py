@@ -12,7 +12,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,14 @@ from wpcluster.errors import ShapeError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SHAPE_FILE = PROJECT_ROOT / "cluster.toml"
 SHAPE_ENV = "WPCLUSTER_SHAPE"
+# Set in a parallel worker's process (pytest -n: worker N of gwN) and inherited by everything it
+# starts (nested sessions, the CLI): the shape it loads is that worker's lab (``Shape.for_worker``).
+WORKER_ENV = "WPCLUSTER_LAB_WORKER"
 FLEET_GO_MOD = PROJECT_ROOT / "images" / "node" / "fleet" / "go.mod"
 
 _NODE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+# A lab's name prefixes its containers, network and volumes: short, and valid in all three.
+_LAB_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 _DURATION = re.compile(r"^\d+(ms|s|m)$")
 
 
@@ -78,6 +83,28 @@ class Shape:
     lab_hosts: dict[str, int] = field(default_factory=dict)
     lab_ports: dict[str, int] = field(default_factory=dict)
     source: str = "<defaults>"
+    # The lab's name (its containers are <name>-core-01, <name>-lb, ...) and the loopback port its
+    # top LB is published on; two labs on one engine differ in both, and in their subnet.
+    lab_name: str = "wpcluster"
+    lab_site_port: int = 0  # 0: the site port itself
+
+    @property
+    def site_port_on_host(self) -> int:
+        """The loopback port the lab's top LB is published on."""
+        return self.lab_site_port or self.site_port
+
+    def for_worker(self, index: int) -> Shape:
+        """The same cluster as a separate lab for parallel worker ``index`` (1, 2, ...): the name
+        ``<name>-w<index>``, the ``index``-th subnet after this one and the site port + ``index`` on
+        loopback. The site itself (its host name and port, as WordPress and the Host header know them)
+        is unchanged. Worker 0 is this shape."""
+        if index == 0:
+            return self
+        subnet = ipaddress.IPv4Network((int(self.lab_subnet.network_address) + index * self.lab_subnet.num_addresses,
+                                        self.lab_subnet.prefixlen))
+        return replace(self, lab_name=f"{self.lab_name}-w{index}", lab_subnet=subnet,
+                       lab_site_port=self.site_port_on_host + index,
+                       source=f"{self.source} (worker {index})")
 
     @property
     def size(self) -> int:
@@ -140,7 +167,12 @@ def fleet_version(go_mod: Path = FLEET_GO_MOD) -> str:
 
 
 def load_shape(path: str | os.PathLike[str] | None = None) -> Shape:
-    """Read the shape from ``path``, else $WPCLUSTER_SHAPE, else ``cluster.toml``."""
+    """Read the shape from ``path``, else $WPCLUSTER_SHAPE, else ``cluster.toml``; in a parallel
+    worker's process ($WPCLUSTER_LAB_WORKER), as that worker's lab."""
+    worker = os.environ.get(WORKER_ENV, "0")
+    if not worker.isdigit():
+        raise ShapeError(f"{WORKER_ENV}={worker!r} is not a worker number",
+                         f"unset {WORKER_ENV}, or set it to 0, 1, 2, ... (pytest -n sets it in each worker)")
     chosen = Path(path or os.environ.get(SHAPE_ENV) or DEFAULT_SHAPE_FILE)
     try:
         text = chosen.read_text()
@@ -149,7 +181,7 @@ def load_shape(path: str | os.PathLike[str] | None = None) -> Shape:
             f"cannot read the cluster shape {chosen}: {exc.strerror}",
             f"create it (copy {DEFAULT_SHAPE_FILE.name}) or unset {SHAPE_ENV}",
         ) from None
-    return parse_shape(text, source=str(chosen))
+    return parse_shape(text, source=str(chosen)).for_worker(int(worker))
 
 
 def parse_shape(text: str, source: str = "<string>") -> Shape:
@@ -181,6 +213,9 @@ def parse_shape(text: str, source: str = "<string>") -> Shape:
         subnet = ipaddress.IPv4Network(subnet_text)
     except ValueError as exc:
         raise reader.error("lab.subnet", f"is not an IPv4 network: {exc}") from None
+    lab_name = reader.get("lab.name", str)
+    if not _LAB_NAME.match(lab_name):
+        raise reader.error("lab.name", f"is {lab_name!r}; use lower-case letters, digits and '-' (at most 24)")
     first = reader.get("lab.first_node_host", int)
     hosts = {k: _int(reader, f"lab.hosts.{k}", v) for k, v in reader.get("lab.hosts", dict).items()}
     ports = {k: _int(reader, f"lab.ports.{k}", v) for k, v in reader.get("lab.ports", dict).items()}
@@ -235,6 +270,7 @@ def parse_shape(text: str, source: str = "<string>") -> Shape:
         lab_ports=ports,
         vagrant=vagrant,
         source=source,
+        lab_name=lab_name,
     )
 
 

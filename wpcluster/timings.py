@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-SESSION, TEST, STEP, FAULT, WAIT = "session", "test", "step", "fault", "wait"
+SESSION, WORKER, TEST, STEP, FAULT, WAIT = "session", "worker", "test", "step", "fault", "wait"
 TIME_DIR = "time"
 
 
@@ -123,6 +123,7 @@ class TimeTable:
     fault, per wait condition."""
 
     sessions: list[Line]
+    workers: list[Line]
     suites: list[Line]
     tests: list[Line]
     steps: list[Line]
@@ -137,6 +138,7 @@ class TimeTable:
 def time_table(ledger: list[Span]) -> TimeTable:
     return TimeTable(
         sessions=totals(ledger, SESSION),
+        workers=totals(ledger, WORKER),
         suites=totals(ledger, TEST, suite_of),
         tests=totals(ledger, TEST, test_of),
         steps=totals(ledger, STEP),

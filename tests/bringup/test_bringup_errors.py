@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import docker.types
 import pytest
 
 from wpcluster.errors import LabError
-from wpcluster.labels import RUN_LABEL
+from wpcluster.labels import RUN_ID_ENV, RUN_LABEL, lab_of
 from wpcluster.providers.lab.provider import Lab
 
 
@@ -66,3 +70,51 @@ def test_etcd_unhealthy_at_the_deadline_names_the_member(shape, assert_nothing_l
     endpoint = shape.etcd_client_url(shape.node_address(last))
     assert f"{last} ({endpoint}): UNHEALTHY (no answer" in message, message
     assert all((lab.diagnostics_dir / f"{n}.journal.txt").exists() for n in shape.nodes)
+
+
+def run_cli(*args: str, run_id: str) -> subprocess.CompletedProcess:
+    """``wpcluster ...`` as another run (its own run id), from another process."""
+    return subprocess.run([sys.executable, "-m", "wpcluster.cli", *args], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, **{RUN_ID_ENV: run_id}))
+
+
+def lab_containers(client, lab: str) -> dict[str, str]:
+    """Name -> id of every container of lab ``lab``."""
+    return {c.name: c.id for c in client.containers.list(all=True, filters={"label": RUN_LABEL})
+            if lab_of(c.labels) == lab}
+
+
+def test_a_second_run_of_a_live_lab_is_refused_naming_it(shape, docker_client, assert_nothing_left):
+    """Two runs of one lab started a few seconds apart used to break each other (the second removed
+    the first's containers as leftovers; pushes clashed). The second is now refused before it
+    touches anything, and told which live run holds the lab."""
+    lab = Lab(shape).up()
+    try:
+        before = lab_containers(docker_client, shape.lab_name)
+        for command in (["lab", "up"], ["lab", "down"], ["deploy"]):
+            second = run_cli(*command, run_id="20261202-000000-beef")
+            assert second.returncode != 0, f"`wpcluster {' '.join(command)}` went ahead: {second.stdout}"
+            assert f"lab {shape.lab_name} is in use by the live run" in second.stderr, second.stderr
+            assert f"pid {os.getpid()}" in second.stderr, second.stderr
+            assert lab_containers(docker_client, shape.lab_name) == before, "the refused run touched the lab"
+    finally:
+        lab.down()
+
+
+def test_two_workers_labs_run_side_by_side_and_leave_each_other_alone(shape, docker_client, assert_nothing_left):
+    """Parallel workers each bring up a lab of their own (``Shape.for_worker``): another name, subnet and
+    site port. Both come up healthy at once, and taking one down leaves every container of the other."""
+    first, second = Lab(shape), Lab(shape.for_worker(1))
+    try:
+        first.up()
+        second.up()
+        kept = lab_containers(docker_client, shape.lab_name)
+        assert kept and lab_containers(docker_client, second.shape.lab_name)
+        assert {n.address for n in second.nodes}.isdisjoint({n.address for n in first.nodes})
+        second.down()
+        assert lab_containers(docker_client, shape.lab_name) == kept, "worker 1's teardown touched worker 0's lab"
+        assert not lab_containers(docker_client, second.shape.lab_name)
+        first.wait_healthy()
+    finally:
+        second.down()
+        first.down()

@@ -9,7 +9,7 @@ import pytest
 from tests.harness.nested import run_nested
 from wpcluster.checkers import check_every_public_container_reached
 from wpcluster.deploy import UNITS_DIR
-from wpcluster.providers.lab.containers import container_name, tarball
+from wpcluster.providers.lab.containers import tarball
 from wpcluster.providers.lab.site_hosts import HAPROXY_CFG, haproxy_config
 from wpcluster.waits import eventually
 
@@ -107,7 +107,7 @@ LAST_ROUTES = ("    use_backend vulcands if { nbsrv(vulcands) gt 0 }\n"
 
 def load_lb_config(cluster, config: str) -> None:
     """Put the top LB's HAProxy config in as the provider does and reload it (master-worker: SIGUSR2)."""
-    lb = cluster.client.containers.get(container_name("lb"))
+    lb = cluster.client.containers.get(cluster.container_name("lb"))
     lb.put_archive("/", tarball({HAPROXY_CFG.lstrip("/"): (config, 0o644)}))
     lb.kill(signal="SIGUSR2")
 

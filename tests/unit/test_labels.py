@@ -15,6 +15,13 @@ def test_leftovers_without_a_current_run_take_all_of_ours():
     assert leftovers(resources, keep_run=None) == resources[:2]
 
 
+def test_leftovers_are_only_of_the_same_lab():
+    other_lab = run_labels("run-a", "node", "wpcluster-w1")
+    unnamed = {RUN_LABEL: "run-c", "wpcluster.role": "node"}  # made before labs had names: the default lab's
+    assert leftovers([other_lab, unnamed], keep_run="run-b") == [unnamed]
+    assert leftovers([other_lab, unnamed], keep_run="run-b", lab="wpcluster-w1") == [other_lab]
+
+
 def test_run_ids_are_unique_and_labelled():
     assert new_run_id() != new_run_id()
-    assert run_labels("r", "node") == {RUN_LABEL: "r", "wpcluster.role": "node"}
+    assert run_labels("r", "node") == {RUN_LABEL: "r", "wpcluster.role": "node", "wpcluster.lab": "wpcluster"}

@@ -120,3 +120,39 @@ def test_the_report_shows_where_the_time_went(tmp_path: Path):
     for shown in ("Where the time went", "node-kill on core-01", "every unit of core-01 rescheduled", "32.5"):
         assert shown in page
     assert "time: 400s in all; tests/failover 60s" in summary_text(bundle)
+
+
+def test_parallel_workers_each_certify_their_own_lab_and_keep_ledgers(pytester: pytest.Pytester, tmp_path: Path):
+    """pytest -n 2: each worker loads its own lab's shape (another name, subnet and site port) and
+    writes its own ledger beside the controller's; the controller records every test once."""
+    pytester.makepyfile(test_sample="""
+        import os
+        from wpcluster.shape import load_shape
+        from wpcluster.waits import eventually
+        def test_a():
+            eventually(lambda: True, timeout=1, what="worker condition a")
+            open(os.environ["SEEN"] + "/a", "w").write(os.environ["PYTEST_XDIST_WORKER"] + " " + load_shape().lab_name)
+        def test_b():
+            eventually(lambda: True, timeout=1, what="worker condition b")
+            open(os.environ["SEEN"] + "/b", "w").write(os.environ["PYTEST_XDIST_WORKER"] + " " + load_shape().lab_name)
+    """)
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    ledger = tmp_path / "time" / "suites.json"
+    env = {RESULTS_ENV: str(tmp_path / "results"), LEDGER_ENV: str(ledger), "SEEN": str(seen)}
+    os.environ.update(env)
+    try:
+        outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--dist", "load")
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+    outcome.assert_outcomes(passed=2)
+    for test in "ab":
+        worker, lab = (seen / test).read_text().split()
+        assert lab == {"gw0": "wpcluster", "gw1": "wpcluster-w1"}[worker], f"{worker} loaded lab {lab}"
+    table = timings.time_table(timings.read_run(tmp_path))
+    assert [line.name for line in table.sessions] == ["suites"]
+    assert sorted(line.name for line in table.workers) == ["suites-gw0", "suites-gw1"]
+    assert sorted(line.name for line in table.tests) == ["test_sample.py::test_a", "test_sample.py::test_b"]
+    assert all(line.count == 3 for line in table.tests), "each test's setup, call and teardown, once"
+    assert sorted(line.name for line in table.waits) == ["worker condition a", "worker condition b"]

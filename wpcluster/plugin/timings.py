@@ -24,8 +24,32 @@ _STARTED = pytest.StashKey[float]()
 _LEDGER = pytest.StashKey[str]()
 
 
+_worker_process = False
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    global _worker_process
     config.stash[_LEDGER] = os.environ.pop(LEDGER_ENV, "")
+    workerinput = getattr(config, "workerinput", None)
+    _worker_process = workerinput is not None
+    if workerinput is not None:  # a parallel worker writes beside its controller's ledger
+        config.stash[_LEDGER] = workerinput.get("wpcluster_ledger", "")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:  # noqa: ANN001 - xdist's WorkerController
+    """xdist, in the controller: tell each worker where its ledger goes (``<session>-gwN.json``)."""
+    ledger = node.config.stash.get(_LEDGER, "") or _default_path(node.config)
+    if ledger:
+        path = Path(ledger)
+        node.workerinput["wpcluster_ledger"] = str(path.with_name(f"{path.stem}-{node.gateway.id}.json"))
+
+
+def _default_path(config: pytest.Config) -> str:
+    """Beside the session's JUnit (a unit-test session's stays in .tox); "" without one."""
+    if not config.option.xmlpath:
+        return ""
+    return str(Path(config.option.xmlpath).parent / timings.TIME_DIR / f"pytest-{os.getpid()}.json")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -41,21 +65,23 @@ def pytest_runtest_protocol(item: pytest.Item):  # noqa: ANN201 - a hook wrapper
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    # A report's start and duration are the phase's own (pytest measures them).
+    # A report's start and duration are the phase's own (pytest measures them). Under xdist the
+    # controller receives every worker's reports and records them; a worker does not, twice.
+    if _worker_process:
+        return
     timings.record(timings.TEST, f"{report.nodeid} {report.when}", report.start, report.duration,
                    ok=not report.failed)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
-    if config.option.collectonly or hasattr(config, "workerinput") or _STARTED not in config.stash:
+    if config.option.collectonly or _STARTED not in config.stash:
         return
-    started = config.stash[_STARTED]
-    if config.stash[_LEDGER]:
-        path = Path(config.stash[_LEDGER])
-    elif config.option.xmlpath:  # beside the session's JUnit (a unit-test session's stays in .tox)
-        path = Path(config.option.xmlpath).parent / timings.TIME_DIR / f"pytest-{os.getpid()}.json"
-    else:
+    ledger = config.stash[_LEDGER] or ("" if _worker_process else _default_path(config))
+    if not ledger:
         return
-    timings.record(timings.SESSION, path.stem, started, time.time() - started, ok=session.testsfailed == 0)
+    path, started = Path(ledger), config.stash[_STARTED]
+    # A worker's own stretch is not the run's wall time (its controller's session is): kind "worker".
+    kind = timings.WORKER if _worker_process else timings.SESSION
+    timings.record(kind, path.stem, started, time.time() - started, ok=session.testsfailed == 0)
     timings.write(path, path.stem, timings.spans())

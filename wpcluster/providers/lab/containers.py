@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import tarfile
 
-PREFIX = "wpcluster"
 
-
-def container_name(name: str) -> str:
-    return f"{PREFIX}-{name}"
+def container_name(lab: str, name: str) -> str:
+    """A lab's container (or volume) ``name``, prefixed by the lab's name (the shape's [lab] name), so
+    that labs on one engine never share one: ``wpcluster-core-01``, ``wpcluster-w1-lb``."""
+    return f"{lab}-{name}"
 
 
 def tarball(files: dict[str, tuple[str, int]]) -> bytes:

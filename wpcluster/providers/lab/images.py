@@ -18,7 +18,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from wpcluster.build_cache import cache_dir, digest, tree_digest
+from wpcluster.build_cache import cache_dir, digest, exclusive, tree_digest
 from wpcluster.errors import LabError
 from wpcluster.progress import say, step
 from wpcluster.providers.lab import gobuild
@@ -53,6 +53,10 @@ class ImageBuilder:
 
     def base(self) -> str:
         """The Debian base image, debootstrapped once per suite and mirror."""
+        with exclusive("images"):
+            return self._base()
+
+    def _base(self) -> str:
         tag = "wpcluster/base:" + digest(
             [BASE_RECIPE, self.shape.lab_debian_suite, self.shape.lab_debian_mirror]
         )
@@ -89,7 +93,12 @@ class ImageBuilder:
         return tag
 
     def image(self, name: str) -> str:
-        """Build (or find cached) ``images/<name>`` on top of the base image; return its tag."""
+        """Build (or find cached) ``images/<name>`` on top of the base image; return its tag. Runs that
+        share the engine build one image at a time (the cache's ``images`` lock)."""
+        with exclusive("images"):
+            return self._image(name)
+
+    def _image(self, name: str) -> str:
         base = self.base()
         context_dir = IMAGES_DIR / name
         extra = self._extra_files(name)

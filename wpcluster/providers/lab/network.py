@@ -9,7 +9,7 @@ import subprocess
 import docker
 
 from wpcluster.errors import LabError
-from wpcluster.labels import RUN_LABEL
+from wpcluster.labels import RUN_LABEL, lab_of
 
 
 def clashes(subnet: ipaddress.IPv4Network, in_use: dict[str, str]) -> list[str]:
@@ -24,15 +24,19 @@ def clashes(subnet: ipaddress.IPv4Network, in_use: dict[str, str]) -> list[str]:
     return found
 
 
-def networks_in_use(client: docker.DockerClient) -> dict[str, str]:
-    """Every IPv4 network the host routes or a (non-wpcluster) Docker network holds."""
+def networks_in_use(client: docker.DockerClient, lab: str) -> dict[str, str]:
+    """Every IPv4 network the host routes or a Docker network holds, but lab ``lab``'s own (removed as
+    leftovers before the check). Another lab's network is named with its lab and run."""
     in_use: dict[str, str] = {}
     for net in client.networks.list():
-        if RUN_LABEL in (net.attrs.get("Labels") or {}):
-            continue  # ours: removed as a leftover before the check
+        labels = net.attrs.get("Labels") or {}
+        if RUN_LABEL in labels and lab_of(labels) == lab:
+            continue
+        owner = (f"the network {net.name} of lab {lab_of(labels)} (run {labels[RUN_LABEL]})" if RUN_LABEL in labels
+                 else f"docker network {net.name}")
         for config in (net.attrs.get("IPAM") or {}).get("Config") or []:
             if "Subnet" in config and ":" not in config["Subnet"]:
-                in_use[f"docker network {net.name}"] = config["Subnet"]
+                in_use[owner] = config["Subnet"]
     try:
         routes = json.loads(subprocess.run(["ip", "-j", "-4", "route"], capture_output=True, text=True).stdout)
     except (OSError, json.JSONDecodeError):
@@ -45,9 +49,9 @@ def networks_in_use(client: docker.DockerClient) -> dict[str, str]:
     return in_use
 
 
-def check_subnet_free(client: docker.DockerClient, subnet: ipaddress.IPv4Network, source: str) -> None:
+def check_subnet_free(client: docker.DockerClient, subnet: ipaddress.IPv4Network, source: str, lab: str) -> None:
     """Raise naming what already uses ``subnet`` and how to pick another."""
-    found = clashes(subnet, networks_in_use(client))
+    found = clashes(subnet, networks_in_use(client, lab))
     if found:
         raise LabError(
             f"the lab subnet {subnet} is already in use by: {', '.join(found)}",

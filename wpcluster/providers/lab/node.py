@@ -13,7 +13,7 @@ from wpcluster.build_cache import cache_dir
 from wpcluster.cluster import ExecResult, Node
 from wpcluster.errors import LabError
 from wpcluster.progress import say
-from wpcluster.providers.lab.containers import container_name, tarball
+from wpcluster.providers.lab.containers import tarball
 from wpcluster.waits import NotReached, eventually
 
 if TYPE_CHECKING:
@@ -45,13 +45,13 @@ class LabNode(Node):
 
     @property
     def container(self) -> docker.models.containers.Container:
-        return self.lab.client.containers.get(container_name(self.name))
+        return self.lab.client.containers.get(self.lab.container_name(self.name))
 
     def exec(self, command: str, timeout: float = 60) -> ExecResult:
         # The docker CLI gives us a real timeout; docker-py's exec has none.
         try:
             done = subprocess.run(
-                ["docker", "exec", container_name(self.name), "sh", "-c", command],
+                ["docker", "exec", self.lab.container_name(self.name), "sh", "-c", command],
                 capture_output=True, text=True, timeout=timeout,
             )
         except subprocess.TimeoutExpired:
@@ -80,11 +80,11 @@ class LabNode(Node):
 
     @property
     def testinfra_spec(self) -> str:
-        return f"docker://{container_name(self.name)}"
+        return f"docker://{self.lab.container_name(self.name)}"
 
     def is_running(self) -> bool:
         try:
-            state = self.lab.client.api.inspect_container(container_name(self.name))["State"]
+            state = self.lab.client.api.inspect_container(self.lab.container_name(self.name))["State"]
         except docker.errors.NotFound:
             return False
         return bool(state["Running"]) and not state["Paused"]

@@ -25,10 +25,10 @@ from wpcluster import bootstrap
 from wpcluster.build_cache import cache_dir
 from wpcluster.cluster import Cluster, SiteServices
 from wpcluster.errors import LabError
-from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
+from wpcluster.labels import RUN_LABEL, lab_of, leftovers, new_run_id, run_labels
 from wpcluster.progress import TIMINGS, say, step
-from wpcluster.providers.lab import network
-from wpcluster.providers.lab.containers import PREFIX, container_name, tarball
+from wpcluster.providers.lab import lease, network
+from wpcluster.providers.lab.containers import container_name, tarball
 from wpcluster.providers.lab.engine import ensure_engine
 from wpcluster.providers.lab.fault_proxy import ToxiproxyPath
 from wpcluster.providers.lab.images import ImageBuilder
@@ -80,10 +80,13 @@ class Lab(Cluster):
 
     @property
     def network_name(self) -> str:
-        return f"{PREFIX}-lab"
+        return self.container_name("lab")
+
+    def container_name(self, role: str) -> str:
+        return container_name(self.shape.lab_name, role)
 
     def labels(self, role: str) -> dict[str, str]:
-        return run_labels(self.run_id, role)
+        return run_labels(self.run_id, role, self.shape.lab_name)
 
     @property
     def diagnostics_dir(self) -> Path:
@@ -99,16 +102,17 @@ class Lab(Cluster):
     def registry_push_address(self) -> str:
         """Where the host pushes: the registry's loopback port (Docker trusts loopback registries)."""
         try:
-            ports = self.client.api.inspect_container(container_name("registry"))["NetworkSettings"]["Ports"]
+            ports = self.client.api.inspect_container(self.container_name("registry"))["NetworkSettings"]["Ports"]
             return f"127.0.0.1:{ports['5000/tcp'][0]['HostPort']}"
         except (docker.errors.NotFound, KeyError, IndexError, TypeError):
-            raise LabError(f"the lab registry ({container_name('registry')}, {self.registry}) is not running",
-                           "start it (`docker start wpcluster-registry`) or bring the lab up again") from None
+            registry = self.container_name("registry")
+            raise LabError(f"the lab registry ({registry}, {self.registry}) is not running",
+                           f"start it (`docker start {registry}`) or bring the lab up again") from None
 
     @property
     def site_address(self) -> str:
         """The top LB, published on loopback at the site port (the seed's 127.0.0.1 wordpress.local)."""
-        return f"127.0.0.1:{self.shape.site_port}"
+        return f"127.0.0.1:{self.shape.site_port_on_host}"
 
     @property
     def fleetctl_env(self) -> dict[str, str]:
@@ -122,9 +126,9 @@ class Lab(Cluster):
         """Remove leftovers, build images, boot the hosts and nodes, wait for etcd2 and fleet."""
         started = time.monotonic()
         TIMINGS.clear()
-        with step(f"lab up (run {self.run_id})"):
+        with step(f"lab {self.shape.lab_name} up (run {self.run_id}, {self.shape.lab_subnet})"):
             self.remove_leftovers()
-            network.check_subnet_free(self.client, self.shape.lab_subnet, self.shape.source)
+            network.check_subnet_free(self.client, self.shape.lab_subnet, self.shape.source, self.shape.lab_name)
             builder = ImageBuilder(self.client, self.shape)
             with step("images"):
                 images = {name: builder.image(name) for name in ("node", "discovery", "registry", "busybox")}
@@ -159,21 +163,23 @@ class Lab(Cluster):
 
     def down(self) -> None:
         """Remove every container, network and volume of this run."""
-        self.close()
-        self._remove(lambda labels: labels.get(RUN_LABEL) == self.run_id)
+        # Parallel workers share the run id, each with a lab of its own: only this lab's go.
+        self._remove(lambda labels: labels.get(RUN_LABEL) == self.run_id and lab_of(labels) == self.shape.lab_name)
         shutil.rmtree(self.secrets_path.parent, ignore_errors=True)
+        self.close()
 
     def remove_leftovers(self) -> None:
-        """Remove what earlier runs left (an interrupted run, or a lab kept with --keep-cluster)."""
-        found = leftovers(
-            [c.labels for c in self.client.containers.list(all=True, filters={"label": RUN_LABEL})],
-            self.run_id,
-        )
-        if found:
-            say(f"removing leftovers of earlier runs: {sorted({f[RUN_LABEL] for f in found})}")
+        """Take this lab's lease (refused, naming it, while a live run holds the lab), then remove what
+        earlier runs of this lab left: an interrupted run, or a lab kept with --keep-cluster."""
+        lease.acquire(self.shape.lab_name, self.run_id, self.shape.source)
+        everything = [c.labels for c in self.client.containers.list(all=True, filters={"label": RUN_LABEL})]
+        everything += [n.attrs.get("Labels") or {} for n in self.client.networks.list(filters={"label": RUN_LABEL})]
+        runs = sorted({f[RUN_LABEL] for f in leftovers(everything, self.run_id, self.shape.lab_name)})
+        if runs:
+            say(f"removing leftovers of earlier runs of lab {self.shape.lab_name}: {runs}")
         # Networks and volumes can outlive their containers, so sweep them even when none was found.
-        self._remove(lambda labels: labels.get(RUN_LABEL) != self.run_id)
-        for kept in (cache_dir() / "runs").glob("*"):
+        self._remove(lambda labels: labels.get(RUN_LABEL) != self.run_id and lab_of(labels) == self.shape.lab_name)
+        for kept in self.secrets_path.parent.parent.glob("*"):
             if kept.name != self.run_id:
                 shutil.rmtree(kept, ignore_errors=True)
 
@@ -191,19 +197,23 @@ class Lab(Cluster):
                 volume.remove(force=True)
 
     def close(self) -> None:
-        """Stop helpers this object started on the host (the SSH agent)."""
+        """Stop helpers this object started on the host (the SSH agent) and let the lab's lease go."""
         if self._agent is not None:
             self._agent.close()
+        lease.release(self.shape.lab_name)
 
     @classmethod
     def attach(cls, shape: Shape, client: docker.DockerClient | None = None) -> Lab | None:
-        """The lab that is already up (kept by an earlier run), or None."""
+        """The lab that is already up (kept by an earlier run), held from now on by this process; None
+        if there is none. Raises naming the live run that holds it, if another does."""
         client = client or ensure_engine()
-        nodes = client.containers.list(filters={"label": [RUN_LABEL, "wpcluster.role=node"]})
+        nodes = [c for c in client.containers.list(filters={"label": [RUN_LABEL, "wpcluster.role=node"]})
+                 if lab_of(c.labels) == shape.lab_name]
         runs = {c.labels[RUN_LABEL] for c in nodes}
         if len(runs) != 1 or len(nodes) != shape.size:
             return None
         lab = cls(shape, runs.pop(), client)
+        lease.acquire(shape.lab_name, lab.run_id, shape.source)
         return lab
 
     @classmethod
@@ -239,11 +249,11 @@ class Lab(Cluster):
     def run_host(self, role: str, image: str, address: str, start: bool = True,
                   **options) -> docker.models.containers.Container:  # noqa: ANN003
         try:  # a stopped host of this run (it died, or a test stopped it) is replaced
-            self.client.containers.get(container_name(role)).remove(force=True)
+            self.client.containers.get(self.container_name(role)).remove(force=True)
         except docker.errors.NotFound:
             pass
         container = self.client.containers.create(
-            image, name=container_name(role), hostname=role, labels=self.labels(role), detach=True,
+            image, name=self.container_name(role), hostname=role, labels=self.labels(role), detach=True,
             network=self.network_name, **options,
         )
         # The fixed address must be set on the endpoint before start; create() only names the network.
@@ -288,7 +298,7 @@ class Lab(Cluster):
 
     def _start_nodes(self, image: str) -> None:
         def start(node: LabNode) -> None:
-            volume = self.client.volumes.create(f"{container_name(node.name)}-docker",
+            volume = self.client.volumes.create(f"{self.container_name(node.name)}-docker",
                                                 labels=self.labels("node-docker"))
             api = self.client.api
             host_config = api.create_host_config(
@@ -297,7 +307,7 @@ class Lab(Cluster):
             )
             host_config.update(MaskedPaths=[], ReadonlyPaths=[])
             created = api.create_container(
-                image, name=container_name(node.name), hostname=node.name, detach=True,
+                image, name=self.container_name(node.name), hostname=node.name, detach=True,
                 labels={**self.labels("node"), "wpcluster.node": node.name}, host_config=host_config,
                 volumes=["/var/lib/docker"],
             )
@@ -352,7 +362,7 @@ class Lab(Cluster):
 
     @property
     def secrets_path(self) -> Path:
-        return cache_dir() / "runs" / self.run_id / "secrets.env"
+        return cache_dir() / "labs" / self.shape.lab_name / self.run_id / "secrets.env"
 
     def secrets(self) -> Secrets:
         """Generated once per run and kept (0600) in the cache, so a kept lab is redeployed with the same."""
@@ -383,7 +393,7 @@ class Lab(Cluster):
         written = super().save_diagnostics(dest)
         for role in ("discovery", "registry", "db", "s3", "faultproxy", "lb"):
             try:
-                log = self.client.containers.get(container_name(role)).logs(tail=2000).decode(errors="replace")
+                log = self.client.containers.get(self.container_name(role)).logs(tail=2000).decode(errors="replace")
             except docker.errors.DockerException:
                 continue
             path = dest / f"{role}.log.txt"

@@ -17,7 +17,7 @@ from wpcluster.cluster import SiteServices
 from wpcluster.errors import LabError
 from wpcluster.progress import step
 from wpcluster.providers.lab import fault_proxy, site_hosts
-from wpcluster.providers.lab.containers import PREFIX, container_name, tarball
+from wpcluster.providers.lab.containers import tarball
 from wpcluster.providers.lab.images import IMAGE_LABEL, ImageBuilder
 from wpcluster.providers.lab.service_host import LabServiceHost, tcp_open
 from wpcluster.secrets import Secrets
@@ -75,7 +75,7 @@ class LabSiteHosts:
 
     def _start_db(self, image: str, secrets: Secrets) -> None:
         site = self.shape.site
-        volume = self.client.volumes.create(f"{PREFIX}-db-data", labels=self.lab.labels("db-data"))
+        volume = self.client.volumes.create(self.lab.container_name("db-data"), labels=self.lab.labels("db-data"))
         self.lab.run_host("db", image, self.shape.host_address("db"),
                           volumes={volume.name: {"bind": "/var/lib/mysql", "mode": "rw"}},
                           environment={"MARIADB_DATABASE": site.database, "MARIADB_USER": site.db_user,
@@ -93,15 +93,15 @@ class LabSiteHosts:
         proxy.start()
 
     def _start_lb(self, image: str) -> None:
-        port = self.shape.site_port
+        port, published = self.shape.site_port, self.shape.site_port_on_host
         lb = self.lab.run_host("lb", image, self.shape.host_address("lb"), start=False,
-                               ports={f"{port}/tcp": ("127.0.0.1", port)})
+                               ports={f"{port}/tcp": ("127.0.0.1", published)})
         config = site_hosts.haproxy_config(self.shape)
         lb.put_archive("/", tarball({site_hosts.HAPROXY_CFG.lstrip("/"): (config, 0o644)}))
         try:
             lb.start()
         except docker.errors.APIError as exc:
-            raise LabError(f"the top load balancer cannot listen on 127.0.0.1:{port}: {exc.explanation}",
+            raise LabError(f"the top load balancer cannot listen on 127.0.0.1:{published}: {exc.explanation}",
                            f"free that port, or change [cluster] site_port in {self.shape.source}") from None
 
     def start_store(self, image: str, key: str, secret: str) -> None:
@@ -110,7 +110,7 @@ class LabSiteHosts:
         The site's key is the store's own credential (MinIO's root user). Starting it with another
         secret is how a test rotates the store's credential behind the site's back.
         """
-        volume = self.client.volumes.create(f"{PREFIX}-s3-data", labels=self.lab.labels("s3-data"))
+        volume = self.client.volumes.create(self.lab.container_name("s3-data"), labels=self.lab.labels("s3-data"))
         self.lab.run_host("s3", image, self.shape.host_address("s3"),
                           volumes={volume.name: {"bind": "/var/lib/minio", "mode": "rw"}},
                           environment={"S3_ACCESS_KEY": key, "S3_SECRET_KEY": secret})
@@ -118,7 +118,7 @@ class LabSiteHosts:
     def service_host(self, role: str) -> LabServiceHost:
         if role not in ("db", "s3") or not self.exists(role):
             raise LabError(f"the lab has no {role} host to break", "deploy the site first (wpcluster deploy)")
-        return LabServiceHost(self.client, container_name(role), role, self.shape.host_address(role),
+        return LabServiceHost(self.client, self.lab.container_name(role), role, self.shape.host_address(role),
                               self.shape.lab_ports[role])
 
     def service_path(self, role: str) -> fault_proxy.ToxiproxyPath:
@@ -134,7 +134,7 @@ class LabSiteHosts:
         components = {"Docker (host)": self.client.version().get("Version", "unknown")}
         for name, (role, command) in asks.items():
             try:
-                out = self.client.containers.get(container_name(role)).exec_run(command).output.decode()
+                out = self.client.containers.get(self.lab.container_name(role)).exec_run(command).output.decode()
                 components[name] = out.strip().splitlines()[0] if out.strip() else "unknown"
             except docker.errors.DockerException as exc:
                 components[name] = f"unknown ({exc})"
@@ -144,13 +144,13 @@ class LabSiteHosts:
 
     def exists(self, role: str) -> bool:
         try:
-            self.client.containers.get(container_name(role))
+            self.client.containers.get(self.lab.container_name(role))
             return True
         except docker.errors.NotFound:
             return False
 
     def running(self, role: str) -> bool:
         try:
-            return self.client.containers.get(container_name(role)).status == "running"
+            return self.client.containers.get(self.lab.container_name(role)).status == "running"
         except docker.errors.NotFound:
             return False
