@@ -102,7 +102,7 @@ def test_with_the_store_down_pages_render_and_uploads_fail_cleanly(cluster, site
     if cluster.provider != "lab":
         pytest.skip("stopping the store is the lab's fault to inject")
     client, name = bucket
-    store = cluster.client.containers.get("wpcluster-s3")
+    store = cluster.client.containers.get(cluster.container_name("s3"))
     filename = f"down-{random.token_hex(3)}.jpg"
     store.stop()
     try:
@@ -132,7 +132,7 @@ def test_wrong_credentials_pages_render_uploads_fail_and_no_secret_leaks(cluster
     client, name = bucket
     key, secret = secrets["WORDPRESS_CACHE_S3_KEY"], secrets["WORDPRESS_CACHE_S3_SECRET"]
     rotated = "rotated" + random.token_hex(12)
-    image = cluster.client.containers.get("wpcluster-s3").image.tags[0]
+    image = cluster.client.containers.get(cluster.container_name("s3")).image.tags[0]
     cluster.start_store(image, key, rotated)  # the site still signs with the old secret
     seen = []
     probe = f"{public_url}/wp-includes/wlwmanifest.xml"

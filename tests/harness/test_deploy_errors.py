@@ -58,7 +58,7 @@ def test_missing_bucket_stops_the_deploy_before_any_unit_is_touched(cluster, fle
 def test_unreachable_registry_is_named(cluster, fleet, deployment, secrets):
     if cluster.provider != "lab":
         pytest.skip("the registry is the lab's own")
-    registry = cluster.client.containers.get("wpcluster-registry")
+    registry = cluster.client.containers.get(cluster.container_name("registry"))
     registry.stop()
     try:
         with pytest.raises(WpclusterError, match="registry"):
