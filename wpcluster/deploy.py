@@ -258,6 +258,34 @@ class Deployment:
             self.fleet.restart(*failed)
         return failed
 
+    def spread_public_units(self) -> list[str]:
+        """Move public WordPress units off any machine holding more than its share (the instances over
+        the machines, rounded up), one at a time, as deployed; returns the units moved.
+
+        fleet never moves a unit back: after a node failure its units stay where they were
+        rescheduled, and one node can end with 3 of 5 public containers (so 60 % of the traffic on a
+        third of the CPU). A fault injected then measures that placement, not the fault: in the
+        clean-clone run of 2026-12-02 a dockerd restart on such a node starved its fresh containers
+        for 20 s. A fault test starts from the placement a deploy makes."""
+        machines = len(self.fleet.list_machines())
+        moved: list[str] = []
+        while machines:
+            public = [u for u in self.fleet.list_units() if u.name.startswith("wordpress@") and u.machine_id]
+            share = -(-len(public) // machines)
+            crowded = [u for u in public if sum(1 for p in public if p.ip == u.ip) > share]
+            if not crowded:
+                return moved
+            unit = crowded[-1]
+            say(f"spreading the site as deployed: {unit.name} off {self.node_of(unit)} "
+                f"({sum(1 for p in public if p.ip == unit.ip)} of {len(public)} public containers there)")
+            self.fleet.restart(unit.name)
+            moved.append(unit.name)
+            self.wait_units_active()
+            if len(moved) > len(public):
+                raise DeployError(f"fleet keeps placing public units together after moving {moved}",
+                                  "check `fleetctl list-machines` for a machine missing its metadata or agent")
+        return moved
+
     def wait_units_active(self, timeout: float = UNITS_ACTIVE_WITHIN) -> list[Unit]:
         def all_active() -> list[Unit]:
             units = {u.name: u for u in self.fleet.list_units()}

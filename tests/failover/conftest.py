@@ -50,10 +50,14 @@ def thresholds(cluster) -> FailoverThresholds:
 
 @pytest.fixture(autouse=True)
 def whole_site(request, cluster, deployment, fleet, etcd, site, gates):
-    """Every failover test starts (and must be able to start) from a whole cluster and site."""
+    """Every failover test starts (and must be able to start) from a whole cluster and site, its public
+    containers spread over the nodes as a deploy places them (Deployment.spread_public_units; never
+    on a site certified as it is, nor on a cluster wpcluster does not deploy)."""
     def whole() -> bool:
         check_etcd_healthy(cluster)
         deployment.wait_units_active(timeout=0)
+        if cluster.deploys and not request.config.getoption("--site-as-is"):
+            deployment.spread_public_units()
         return check_site_whole(cluster, fleet, etcd, site)
 
     gates.require(request, "site-whole", whole, WHOLE_WITHIN)
