@@ -153,6 +153,12 @@ class Reader:
         with self._lock:
             return sum(1 for s in self.samples if s.ok)
 
+    @property
+    def failures(self) -> int:
+        """Requests answered with an error, or not at all within the timeout (hung)."""
+        with self._lock:
+            return sum(1 for s in self.samples if not s.ok)
+
     def start(self) -> Reader:
         self.deadline = time.monotonic() + self.max_seconds
         for name, base in self.targets.items():

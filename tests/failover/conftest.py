@@ -115,6 +115,13 @@ def observe(request, cluster, fleet, etcd, site, secrets, thresholds):
             eventually(lambda: reader.successes >= BASELINE and time.time() - obs.baseline_from >= BASELINE_SECONDS,
                        BASELINE_SECONDS + 30, 0.1,
                        what=f"a {BASELINE_SECONDS:g}s baseline of at least {BASELINE} reads before the fault")
+            # Never inject into a sick site: a fault on top of failing reads measures the failure, not it.
+            failed, answered = reader.failures, reader.successes + reader.failures
+            if failed > thresholds.error_rate * answered:
+                reader.stop()
+                pytest.fail(f"the site was not steady before the fault: {failed} of {answered} baseline requests "
+                            f"failed or hung (bound {thresholds.error_rate:.0%}); nothing was injected",
+                            pytrace=False)
             observations.append(self.obs)
             return self.obs
 
