@@ -69,3 +69,16 @@ def test_a_broken_gate_is_waited_for_once_then_fails_fast(tmp_path):
     assert times["gates_closed"] == {}, times["gates_closed"]  # reopened by the last test
     by_test = {t["test"].split("::")[-1]: t for t in times["tests"]}
     assert by_test["test_first"]["seconds"] >= 1.0 > by_test["test_second"]["seconds"], by_test
+
+
+def test_a_session_that_certifies_nothing_leaves_no_figures(tmp_path):
+    """The harness's own unit tests (no cluster, no gate) write no results folder of their own."""
+    (tmp_path / "test_plain.py").write_text("def test_plain():\n    assert True\n")
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["wpcluster.plugin.options", "wpcluster.plugin.gates"]\n')
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           f"--junitxml={tmp_path / 'out.xml'}", "test_plain.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120,
+                          env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin",
+                               "WPCLUSTER_RESULTS": str(tmp_path / "results"), "WPCLUSTER_RUN_ID": "plain"})
+    assert done.returncode == 0, done.stdout
+    assert not list((tmp_path / "results").glob("*/bench/*.json")), "a unit-test session wrote figures"
