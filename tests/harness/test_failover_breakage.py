@@ -129,3 +129,36 @@ def test_majority_suite_names_lb_errors_without_the_last_routes_fallback(cluster
         load_lb_config(cluster, config)
         eventually(lambda: site.get("/").status == 200, 30, 0.5, what="the site answering through the restored LB")
     nested.prove(MAJORITY, r"of requests failed with the etcd majority lost")
+
+
+DOCKERD_RESTART = "tests/failover/test_node_daemons.py::test_restarting_dockerd_brings_the_nodes_units_back_in_place"
+TEMPLATE = "wordpress@.service"
+
+
+@pytest.mark.destructive
+@pytest.mark.slow
+def test_dockerd_restart_suite_names_units_that_do_not_come_back(cluster, fleet, deployment, site, tmp_path):
+    """Public units that only *want* docker.service (Wants=, not Requires=): systemd does not restart them
+    with dockerd, so their containers die with it and the units fail. The dockerd-restart test must
+    fail, naming the site not whole again."""
+    public = [f"wordpress@{i}.service" for i in range(1, cluster.shape.site.wordpress_instances + 1)]
+    unit = (UNITS_DIR / TEMPLATE).read_text()
+    assert "Requires=docker.service" in unit, "the unit no longer requires docker.service: rewrite this defect"
+    weak = tmp_path / TEMPLATE
+    weak.write_text(unit.replace("Requires=docker.service", "Wants=docker.service"))
+
+    def resubmit(template) -> None:  # noqa: ANN001 - a path
+        fleet.destroy(*public, TEMPLATE)
+        deployment.wait_released(public)
+        fleet.submit(template)
+        fleet.start(*public)
+        eventually(lambda: deployment.wait_units_active(timeout=0) or True, 180, 2, what="the public units back")
+
+    resubmit(weak)
+    try:
+        nested = run_nested("units-not-restarted-with-dockerd", DOCKERD_RESTART, timeout=600)
+    finally:
+        resubmit(UNITS_DIR / TEMPLATE)
+        eventually(lambda: check_every_public_container_reached(cluster, site) or True, 180, 2,
+                   what="every public container reached through every vulcand again")
+    nested.prove(DOCKERD_RESTART, r"the site was not whole within \d+s of restarting dockerd")
