@@ -38,7 +38,7 @@ def append_figures(run_id: str, name: str, figures: dict[str, Any]) -> Path:
     path = run_dir(run_id) / "bench" / f"{name}.json"
     path.parent.mkdir(exist_ok=True)
     # Parallel workers of one run append to the same files: one at a time.
-    with open(path.with_suffix(".lock"), "w") as lock:
+    with open(path.with_name(f".{path.stem}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         records = json.loads(path.read_text()) if path.exists() else []
         records.append({"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures})
