@@ -22,8 +22,8 @@ import sys
 import tempfile
 import time
 
+from wpcluster import timings
 from wpcluster.build_cache import cache_dir
-from wpcluster.progress import TIMINGS
 from wpcluster.providers.lab.engine import ensure_engine
 from wpcluster.providers.lab.images import IMAGE_LABEL
 from wpcluster.providers.lab.provider import Lab
@@ -35,7 +35,6 @@ WARM_GOAL_SECONDS = 30.0
 
 
 def one_up(label: str) -> dict[str, object]:
-    TIMINGS.clear()
     started = time.monotonic()
     lab = Lab(load_shape()).up()
     wall = time.monotonic() - started
@@ -44,7 +43,7 @@ def one_up(label: str) -> dict[str, object]:
         "kind": label,
         "wall_seconds": round(wall, 2),
         "images_built": lab.images_built,
-        "steps": {title: round(seconds, 2) for title, seconds in TIMINGS},
+        "steps": timings.steps_since(lab.up_started),
     }
 
 

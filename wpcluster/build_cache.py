@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,32 +23,18 @@ def cache_dir() -> Path:
     return path
 
 
-_lock_depth: dict[str, int] = {}
-_lock_fds: dict[str, int] = {}
-_thread_lock = threading.RLock()
-
-
 @contextmanager
-def exclusive(name: str) -> Iterator[None]:
-    """Hold the cache's lock ``name`` across processes (runs sharing one engine and one cache build
-    an image, a binary, a wheelhouse once: the second waits, then finds it cached). Re-entrant within
-    a process, where an image's build asks for its base's."""
-    with _thread_lock:
-        if _lock_depth.get(name, 0) == 0:
-            fd = os.open(cache_dir() / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                say(f"waiting for another run to finish building ({name})")
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            _lock_fds[name] = fd
-        _lock_depth[name] = _lock_depth.get(name, 0) + 1
+def locked(path: Path, waiting: str = "") -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (made if missing) across processes for the block; say
+    ``waiting`` when another process holds it first. The kernel drops it if this process dies."""
+    with open(path, "a") as lock:
         try:
-            yield
-        finally:
-            _lock_depth[name] -= 1
-            if _lock_depth[name] == 0:
-                os.close(_lock_fds.pop(name))
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                say(waiting)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def digest(parts: Iterable[bytes | str]) -> str:

@@ -16,6 +16,7 @@ new one (`list-units` then never shows it), or stop the new container.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import requests
@@ -271,19 +272,18 @@ class Deployment:
         moved: list[str] = []
         while machines:
             public = [u for u in self.fleet.list_units() if u.name.startswith("wordpress@") and u.machine_id]
-            share = -(-len(public) // machines)
-            crowded = [u for u in public if sum(1 for p in public if p.ip == u.ip) > share]
-            if not crowded:
+            per_machine = Counter(u.ip for u in public)
+            unit = next((u for u in reversed(public) if per_machine[u.ip] > -(-len(public) // machines)), None)
+            if unit is None:
                 return moved
-            unit = crowded[-1]
+            if len(moved) == len(public):
+                raise DeployError(f"fleet keeps placing public units together after moving {moved}",
+                                  "check `fleetctl list-machines` for a machine missing its agent")
             say(f"spreading the site as deployed: {unit.name} off {self.node_of(unit)} "
-                f"({sum(1 for p in public if p.ip == unit.ip)} of {len(public)} public containers there)")
+                f"({per_machine[unit.ip]} of {len(public)} public containers there)")
             self.fleet.restart(unit.name)
             moved.append(unit.name)
             self.wait_units_active()
-            if len(moved) > len(public):
-                raise DeployError(f"fleet keeps placing public units together after moving {moved}",
-                                  "check `fleetctl list-machines` for a machine missing its metadata or agent")
         return moved
 
     def wait_units_active(self, timeout: float = UNITS_ACTIVE_WITHIN) -> list[Unit]:

@@ -1,8 +1,7 @@
 """Progress on long steps: one line when a step starts, one when it ends, with its time.
 
-Every step's duration is also kept in ``TIMINGS`` so benchmarks can record
-where a bring-up spent its time without timing anything twice, and in the run's time ledger
-(``wpcluster.timings``).
+Every step's duration is kept in the run's time ledger (``wpcluster.timings``), where benchmarks
+and figure files read where a bring-up spent its time without timing anything twice.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from contextlib import contextmanager
 
 from wpcluster import timings
 
-TIMINGS: list[tuple[str, float]] = []
 _depth = 0
 
 
@@ -54,6 +52,5 @@ def step(title: str) -> Iterator[None]:
         raise
     _depth -= 1
     elapsed = time.monotonic() - started
-    TIMINGS.append((title, elapsed))
     timings.record(timings.STEP, title, wall, elapsed)
     say(f"<== {title}: done in {elapsed:.1f}s")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
+from wpcluster.build_cache import locked
 from wpcluster.shape import PROJECT_ROOT
 
 RESULTS_ENV = "WPCLUSTER_RESULTS"
@@ -38,8 +38,7 @@ def append_figures(run_id: str, name: str, figures: dict[str, Any]) -> Path:
     path = run_dir(run_id) / "bench" / f"{name}.json"
     path.parent.mkdir(exist_ok=True)
     # Parallel workers of one run append to the same files: one at a time.
-    with open(path.with_name(f".{path.stem}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(path.with_name(f".{path.stem}.lock")):
         records = json.loads(path.read_text()) if path.exists() else []
         records.append({"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures})
         path.write_text(json.dumps(records, indent=2) + "\n")

@@ -41,7 +41,7 @@ _current_test = ""
 
 def record(kind: str, name: str, started: float, seconds: float, ok: bool = True) -> None:
     """Add one span to this process's ledger."""
-    _ledger.append(Span(kind, name, round(started, 3), round(seconds, 3), ok, _current_test))
+    _ledger.append(Span(kind, name, started, seconds, ok, _current_test))
 
 
 @contextmanager
@@ -66,13 +66,20 @@ def spans() -> list[Span]:
     return list(_ledger)
 
 
+def steps_since(started: float) -> dict[str, float]:
+    """Title -> seconds of every step that began at or after ``started`` (wall clock), for a figure
+    file that lists one bring-up's steps."""
+    return {s.name: round(s.seconds, 2) for s in _ledger if s.kind == STEP and s.started >= started}
+
+
 def clear() -> None:
     _ledger.clear()
 
 
 def write(path: Path, session: str, ledger: list[Span]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"session": session, "spans": [asdict(s) for s in ledger]}, indent=1) + "\n")
+    rounded = [asdict(s) | {"started": round(s.started, 3), "seconds": round(s.seconds, 3)} for s in ledger]
+    path.write_text(json.dumps({"session": session, "spans": rounded}, indent=1) + "\n")
     return path
 
 

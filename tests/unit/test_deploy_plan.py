@@ -1,7 +1,10 @@
 """The deploy step's plan and the configuration it hands the nodes."""
 
+from types import SimpleNamespace
+
+from wpcluster.clients.fleet import Machine, Unit
 from wpcluster.cluster import SiteServices
-from wpcluster.deploy import admin_env, site_env, unit_plan
+from wpcluster.deploy import Deployment, admin_env, site_env, unit_plan
 from wpcluster.providers.lab.site_hosts import haproxy_config
 from wpcluster.secrets import SALT_NAMES, SECRET_NAMES, Secrets
 from wpcluster.shape import load_shape
@@ -69,3 +72,51 @@ def test_haproxy_balances_and_health_checks_every_vulcand():
     assert "use_backend vulcands if { nbsrv(vulcands) gt 0 }" in cfg
     assert "default_backend vulcands_on_last_routes" in cfg
 
+
+
+class LeastLoadedFleet:
+    """fleet's scheduler as far as spreading needs it: a restarted unit goes to the machine running
+    the fewest units (placements given as unit -> machine address)."""
+
+    def __init__(self, placements: dict[str, str], machines: list[str]) -> None:
+        self.placements, self.machines, self.restarted = dict(placements), machines, []
+
+    def list_machines(self) -> list[Machine]:
+        return [Machine(f"m{i}", ip, "") for i, ip in enumerate(self.machines)]
+
+    def list_units(self) -> list[Unit]:
+        return [Unit(name, "m", ip, "active", "running") for name, ip in self.placements.items()]
+
+    def restart(self, name: str) -> None:
+        del self.placements[name]
+        load = {ip: sum(1 for p in self.placements.values() if p == ip) for ip in self.machines}
+        self.placements[name] = min(self.machines, key=lambda ip: load[ip])
+        self.restarted.append(name)
+
+
+def spread(placements: dict[str, str]) -> tuple[list[str], LeastLoadedFleet]:
+    shape = load_shape()
+    addresses = [shape.node_address(n) for n in shape.nodes]
+    fleet = LeastLoadedFleet(placements, addresses)
+    cluster = SimpleNamespace(shape=shape, nodes=[SimpleNamespace(name=n, address=a)
+                                                  for n, a in zip(shape.nodes, addresses, strict=True)])
+    deployment = Deployment(cluster, fleet, secrets=None)
+    deployment.wait_units_active = lambda: []
+    return deployment.spread_public_units(), fleet
+
+
+def test_public_units_are_spread_back_as_deployed():
+    a, b, c = (load_shape().node_address(n) for n in load_shape().nodes)
+    moved, fleet = spread({"vulcan@1.service": a, "wordpress-admin.service": b, "wordpress@1.service": a,
+                           "wordpress@2.service": a, "wordpress@3.service": a, "wordpress@4.service": b,
+                           "wordpress@5.service": b})
+    per_node = sorted(sum(1 for n, ip in fleet.placements.items() if n.startswith("wordpress@") and ip == node)
+                      for node in (a, b, c))
+    assert per_node == [1, 2, 2] and moved == ["wordpress@3.service"], (moved, fleet.placements)
+
+
+def test_a_spread_placement_moves_nothing():
+    a, b, c = (load_shape().node_address(n) for n in load_shape().nodes)
+    moved, fleet = spread({"wordpress@1.service": a, "wordpress@2.service": b, "wordpress@3.service": c,
+                           "wordpress@4.service": a, "wordpress@5.service": b})
+    assert moved == [] and fleet.restarted == []

@@ -28,6 +28,23 @@ sys.stdin.read()
 """
 
 
+# Another process (another run) trying a lab's lease: exits 0 if it got it, 1 if refused.
+TRIER = """
+import sys
+from wpcluster.errors import LabError
+from wpcluster.providers.lab import lease
+try:
+    lease.acquire(sys.argv[1], "run-other", "cluster.toml")
+except LabError:
+    sys.exit(1)
+"""
+
+
+def another_run_gets(lab: str) -> bool:
+    env = {k: v for k, v in os.environ.items() if k != RUN_ID_ENV}
+    return subprocess.run([sys.executable, "-c", TRIER, lab], env=env, timeout=30).returncode == 0
+
+
 @pytest.fixture(autouse=True)
 def own_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("WPCLUSTER_CACHE", str(tmp_path / "cache"))
@@ -62,22 +79,22 @@ def test_a_live_runs_lab_is_refused_naming_that_run(live_holder):
     message = str(err.value)
     assert "lab wpcluster is in use by the live run run-live" in message
     assert f"pid {proc.pid}" in message and "another [lab] name, subnet and site port" in message
-    assert lease.holder("wpcluster").run == "run-live"
 
 
 def test_a_dead_runs_lease_is_free(live_holder):
     proc = live_holder("wpcluster")
     proc.stdin.close()
     proc.wait(timeout=10)
-    assert lease.holder("wpcluster") is None
-    lease.acquire("wpcluster", "run-next", "cluster.toml")
-    assert lease.holder("wpcluster").run == "run-next"
+    lease.acquire("wpcluster", "run-next", "cluster.toml")  # the dead holder's lock went with it
+    assert not another_run_gets("wpcluster"), "this run got the lease, yet another run could take it too"
 
 
 def test_another_lab_is_not_blocked(live_holder):
     live_holder("wpcluster")
     lease.acquire("wpcluster-w1", "run-worker", "cluster.toml")
-    assert lease.holder("wpcluster-w1").pid == os.getpid()
+    assert not another_run_gets("wpcluster-w1")
+    lease.release("wpcluster-w1")
+    assert another_run_gets("wpcluster-w1"), "a released lease stayed held"
 
 
 def test_a_nested_session_shares_its_parents_lease(live_holder, monkeypatch):

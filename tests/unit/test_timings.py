@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,12 @@ def test_parallel_workers_each_certify_their_own_lab_and_keep_ledgers(pytester: 
     assert sorted(line.name for line in table.tests) == ["test_sample.py::test_a", "test_sample.py::test_b"]
     assert all(line.count == 3 for line in table.tests), "each test's setup, call and teardown, once"
     assert sorted(line.name for line in table.waits) == ["worker condition a", "worker condition b"]
+
+
+def test_a_bring_ups_steps_are_read_from_the_ledger():
+    with progress.step("before the bring-up"):
+        pass
+    started = time.time()
+    with progress.step("images"), progress.step("building image wpcluster/node"):
+        pass
+    assert list(timings.steps_since(started)) == ["building image wpcluster/node", "images"]

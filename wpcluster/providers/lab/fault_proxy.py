@@ -42,7 +42,7 @@ class ToxiproxyPath(ServicePath):
             "name": name, "type": kind, "stream": stream, "toxicity": 1.0, "attributes": attributes})
         if reply.status_code != 200:
             raise LabError(f"the fault proxy refused a {kind} toxic on {self.role}: {reply.status_code} {reply.text}",
-                           "read the faultproxy container's log (wpcluster-faultproxy)")
+                           "read the lab's faultproxy container's log (<lab name>-faultproxy)")
         return name
 
     def add_latency(self, latency_ms: int, jitter_ms: int = 0) -> str:
@@ -60,4 +60,4 @@ class ToxiproxyPath(ServicePath):
             reply = requests.delete(f"{self.api}/proxies/{self.role}/toxics/{toxic}", timeout=5)
             if reply.status_code not in (204, 404):
                 raise LabError(f"the fault proxy did not remove {toxic} from {self.role}: {reply.status_code}",
-                               "read the faultproxy container's log (wpcluster-faultproxy)")
+                               "read the lab's faultproxy container's log (<lab name>-faultproxy)")

@@ -18,7 +18,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from wpcluster.build_cache import cache_dir, digest, exclusive, tree_digest
+from wpcluster.build_cache import cache_dir, digest, locked, tree_digest
 from wpcluster.errors import LabError
 from wpcluster.progress import say, step
 from wpcluster.providers.lab import gobuild
@@ -52,11 +52,7 @@ class ImageBuilder:
             return False
 
     def base(self) -> str:
-        """The Debian base image, debootstrapped once per suite and mirror."""
-        with exclusive("images"):
-            return self._base()
-
-    def _base(self) -> str:
+        """The Debian base image, debootstrapped once per suite and mirror (under ``image``'s lock)."""
         tag = "wpcluster/base:" + digest(
             [BASE_RECIPE, self.shape.lab_debian_suite, self.shape.lab_debian_mirror]
         )
@@ -94,8 +90,8 @@ class ImageBuilder:
 
     def image(self, name: str) -> str:
         """Build (or find cached) ``images/<name>`` on top of the base image; return its tag. Runs that
-        share the engine build one image at a time (the cache's ``images`` lock)."""
-        with exclusive("images"):
+        share the engine and the cache build one image at a time: the second waits, then finds it cached."""
+        with locked(cache_dir() / "images.lock", "waiting for another run to finish building images"):
             return self._image(name)
 
     def _image(self, name: str) -> str:

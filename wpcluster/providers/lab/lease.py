@@ -53,23 +53,6 @@ def _path(lab: str) -> Path:
     return lease_dir() / f"{lab}.lease"
 
 
-def holder(lab: str) -> Holder | None:
-    """The live process holding ``lab``'s lease (this one included), or None if nobody does."""
-    if lab in _held:
-        return _read(_path(lab))
-    path = _path(lab)
-    if not path.exists():
-        return None
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return _read(path) or Holder("?", 0, "?", "?", "?")
-    finally:
-        os.close(fd)  # closing drops the probe's own lock at once
-    return None
-
-
 def _read(path: Path) -> Holder | None:
     try:
         return Holder(**json.loads(path.read_text()))

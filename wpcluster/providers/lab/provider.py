@@ -21,12 +21,12 @@ import docker
 import docker.errors
 import requests
 
-from wpcluster import bootstrap
+from wpcluster import bootstrap, timings
 from wpcluster.build_cache import cache_dir
 from wpcluster.cluster import Cluster, SiteServices
 from wpcluster.errors import LabError
 from wpcluster.labels import RUN_LABEL, lab_of, leftovers, new_run_id, run_labels
-from wpcluster.progress import TIMINGS, say, step
+from wpcluster.progress import say, step
 from wpcluster.providers.lab import lease, network
 from wpcluster.providers.lab.containers import container_name, tarball
 from wpcluster.providers.lab.engine import ensure_engine
@@ -124,8 +124,7 @@ class Lab(Cluster):
     # ---- lifecycle --------------------------------------------------------------------------
     def up(self) -> Lab:
         """Remove leftovers, build images, boot the hosts and nodes, wait for etcd2 and fleet."""
-        started = time.monotonic()
-        TIMINGS.clear()
+        started, self.up_started = time.monotonic(), time.time()
         with step(f"lab {self.shape.lab_name} up (run {self.run_id}, {self.shape.lab_subnet})"):
             self.remove_leftovers()
             network.check_subnet_free(self.client, self.shape.lab_subnet, self.shape.source, self.shape.lab_name)
@@ -158,7 +157,7 @@ class Lab(Cluster):
             "cache": "warm" if not self.images_built else "cold",
             "images_built": self.images_built,
             "wall_seconds": round(self.up_seconds, 2),
-            "steps": {title: round(seconds, 2) for title, seconds in TIMINGS},
+            "steps": timings.steps_since(self.up_started),
         })
 
     def down(self) -> None:
