@@ -35,15 +35,20 @@ MEMBER_OUTAGE = "tests/cluster/test_fleet.py::test_a_member_outage_past_the_agen
 UPLOAD = "tests/cache/test_cache.py::test_an_upload_lands_in_the_bucket_in_every_size_and_posts_link_it"
 
 
-@pytest.fixture
-def whole_again(cluster, deployment, etcd, vulcand):
-    """After the check, every unit active (a failed one started again) and every container registered
-    as it runs: a nested test that failed on purpose may have left its own clean-up undone."""
-    yield
+def make_whole(cluster, deployment, etcd, vulcand, when: str) -> None:  # noqa: ANN001
+    """Every unit active (a failed one started again) and every container registered as it runs."""
     deployment.revive_failed_units()
     deployment.wait_units_active(timeout=120)
     eventually(lambda: check_registration(cluster, etcd, vulcand) or True, 120, 1,
-               what="every container registered again after the self-check")
+               what=f"every container registered {when}")
+
+
+@pytest.fixture
+def whole_again(cluster, deployment, etcd, vulcand):
+    """After the check, the site whole again: a nested test that failed on purpose may have left its
+    own clean-up undone, or fleet may still be moving units a defect made it reschedule."""
+    yield
+    make_whole(cluster, deployment, etcd, vulcand, "again after the self-check")
 
 
 def node_running(cluster, fleet, unit):
@@ -121,25 +126,40 @@ def test_a_vulcand_that_cannot_reach_etcd_is_named(cluster, whole_again):
 
 
 @pytest.mark.slow
-def test_a_fleetd_that_knows_only_its_own_member_is_named(cluster):
+def test_a_fleetd_that_knows_only_its_own_member_is_named(cluster, whole_again):
+    # With the defect, fleet drops the node and reschedules its units; whole_again waits for them.
     node = cluster.nodes[1]
     with fleetd_with_only_its_own_member(cluster, node):
         nested = run_nested("fleetd-only-its-own-member", MEMBER_OUTAGE, timeout=400)
     nested.prove(MEMBER_OUTAGE, rf"fleet listing {node.name} with its etcd member down stopped holding")
 
 
-def test_cache_suite_fails_when_uploads_stay_local(cluster, deployment):
+def wordpress_containers(cluster) -> dict[str, tuple]:  # noqa: ANN001
+    """Container id -> (node, name) of every WordPress container (the admin one too) running now."""
+    found = {}
+    for node in cluster.nodes:
+        listing = node.exec("docker ps --no-trunc --format '{{.ID}} {{.Names}}' --filter name=wordpress").check()
+        for line in listing.stdout.splitlines():
+            cid, name = line.split()
+            found[cid] = (node, name)
+    return found
+
+
+def test_cache_suite_fails_when_uploads_stay_local(cluster, deployment, etcd, vulcand):
     """Take the S3 plugin out of every WordPress container: uploads stay local, pages link local files."""
     plugin = "/var/lib/wordpress/wp-content/mu-plugins/wpcluster-s3-cache.php"
-    moved = []
-    for node in cluster.nodes:
-        for name in node.exec("docker ps --format '{{.Names}}' --filter name=wordpress").stdout.split():
-            if node.exec(f"docker exec {name} mv {plugin} /tmp/plugin.off").ok:
-                moved.append((node, name))
-    assert moved, "no WordPress container to break"
+    # The defect lives in the running containers: one started during the check would carry the plugin
+    # again. So the site is settled first, and the check refuses a run whose containers changed.
+    make_whole(cluster, deployment, etcd, vulcand, "before taking the plugin out")
+    broken = wordpress_containers(cluster)
+    assert broken, "no WordPress container to break"
+    for node, name in broken.values():
+        node.exec(f"docker exec {name} mv {plugin} /tmp/plugin.off").check()
     try:
         nested = run_nested("s3-plugin-removed", UPLOAD)
     finally:
-        for node, name in moved:
+        for node, name in broken.values():
             node.exec(f"docker exec {name} mv /tmp/plugin.off {plugin}")
+        started = {f"{n.name}.{name}" for cid, (n, name) in wordpress_containers(cluster).items() if cid not in broken}
+    assert not started, f"the defect did not hold: {sorted(started)} started during the check, with the plugin"
     nested.prove(UPLOAD, r"sizes of the upload missing from the bucket")
