@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.failover.bounds import assert_brownout_within, assert_node_fault_bounds
-from wpcluster.checkers import check_registered_as_running, server_key_index, wait_traffic_avoids
+from wpcluster.checkers import check_registered_as_running, check_registration, server_key_index, wait_traffic_avoids
 from wpcluster.clients.etcd import cluster_health
 from wpcluster.thresholds import expired_within
-from wpcluster.waits import eventually
+from wpcluster.waits import eventually, holds_for
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 
@@ -69,18 +71,39 @@ def test_pausing_a_node_and_resuming_it(cluster, fleet, nemesis, observe, site, 
 def test_killing_the_etcd_leader_elects_a_new_one_and_registrations_continue(cluster, fleet, nemesis, etcd,
                                                                              observe, thresholds):
     """Expected: a new leader within the election bound; the site keeps serving throughout (nothing
-    on the read path needs etcd), so the top LB's brownout stays within its bound; and a unit
-    restarted meanwhile is registered again, under a new key, by its sidekick."""
+    on the read path needs etcd), so the top LB's brownout stays within its bound; a unit restarted
+    meanwhile is registered again, under a new key, by its sidekick; and no running container loses
+    its registration while the member is dead: the dead member's node's sidekick keeps its keys alive
+    through the other members (one that asked its own member only would lose them to their TTL)."""
     health = cluster_health(cluster.etcd_endpoints, names=[n.name for n in cluster.nodes])
     leader = cluster.node(health.leaders[0])
     with observe([n for n in cluster.nodes if n is not leader], recover_within=thresholds.recovery_seconds + 30) as obs:
         nemesis.kill_member(leader)
         obs.fault = nemesis.records[-1]
         registered_under_a_new_leader(cluster, fleet, etcd, thresholds, leader)
+        registrations_kept_past_their_ttl(cluster, etcd, obs.fault.started, leader)
         nemesis.restart_member(leader)
     assert obs.recovered_at is not None, (
         f"no full recovery after killing {leader.name}'s etcd member: {obs.not_recovered}\n{obs.verdict.summary()}")
     assert_brownout_within(obs.verdict, thresholds, f"{leader.name}'s etcd member killed")
+
+
+def registrations_kept_past_their_ttl(cluster, etcd, killed_at: float, leader) -> None:
+    """Every running site container registered in etcd, as it runs, until its key would have expired
+    had its sidekick stopped refreshing it at the kill (and one heartbeat more)."""
+    site = cluster.shape.site
+    hold = killed_at + expired_within(cluster.shape) + site.heartbeat - time.time()
+
+    def registered_as_running() -> bool:
+        try:
+            check_registration(cluster, etcd, {})
+        except AssertionError as exc:
+            raise AssertionError(f"site containers lost their registration with {leader.name}'s etcd member "
+                                 f"dead: {exc}") from None
+        return True
+
+    holds_for(registered_as_running, max(hold, 1.0), 1, what=f"every registration kept with {leader.name}'s "
+                                                            "member dead")
 
 
 def registered_under_a_new_leader(cluster, fleet, etcd, thresholds, leader):

@@ -39,6 +39,11 @@ SIDEKICK_DEFECTS: dict[str, list[tuple[str, str]]] = {
     # Registers the port after the published one.
     "wrong-port": [('        wanted[(backend, server_id(node, name))] = f"http://{node_ip}:{port}"',
                     '        wanted[(backend, server_id(node, name))] = f"http://{node_ip}:{port + 1}"  # DEFECT')],
+    # Asks its own node's etcd member only, as the 2015 sidekick's etcdctl did: while that member is
+    # down, its heartbeats fail and its servers expire under containers that still run.
+    "own-member-only": [('    endpoints = [e.strip() for e in os.environ["ETCD_ENDPOINTS"].split(",") if e.strip()]',
+                         '    endpoints = [e.strip() for e in os.environ["ETCD_ENDPOINTS"].split(",") if e.strip()][:1]'
+                         '  # DEFECT')],
     # The 2015 admin route: only /wp-admin... and /wp-login.php exactly as written.
     "no-variants": [('        "Route": f"PathRegexp(`{admin_path_regexp()}`)",',
                      '        "Route": "PathRegexp(`^/(wp-admin(/.*)?|wp-login[.]php)$`)",  # DEFECT')],

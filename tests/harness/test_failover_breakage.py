@@ -6,8 +6,9 @@ import shlex
 
 import pytest
 
+from tests.harness.defects import sidekicks_replaced
 from tests.harness.nested import run_nested
-from wpcluster.checkers import check_every_public_container_reached
+from wpcluster.checkers import check_every_public_container_reached, check_registration
 from wpcluster.deploy import UNITS_DIR
 from wpcluster.providers.lab.containers import tarball
 from wpcluster.providers.lab.site_hosts import HAPROXY_CFG, haproxy_config
@@ -162,3 +163,24 @@ def test_dockerd_restart_suite_names_units_that_do_not_come_back(cluster, fleet,
         eventually(lambda: check_every_public_container_reached(cluster, site) or True, 180, 2,
                    what="every public container reached through every vulcand again")
     nested.prove(DOCKERD_RESTART, r"the site was not whole within \d+s of restarting dockerd")
+
+
+LEADER_KILL = ("tests/failover/test_node_loss.py::"
+               "test_killing_the_etcd_leader_elects_a_new_one_and_registrations_continue")
+
+
+@pytest.mark.destructive
+@pytest.mark.slow
+def test_leader_kill_suite_names_registrations_lost_by_a_sidekick_on_its_own_member_only(cluster, fleet, deployment,
+                                                                                         etcd, vulcand):
+    """Sidekicks that ask their own node's etcd member only (the ``ETCD_ENDPOINTS`` after the first
+    ignored): the killed leader's node stops refreshing its servers, which expire under running
+    containers. The leader-kill test must fail, naming the registrations lost."""
+    with sidekicks_replaced(fleet, cluster.nodes, "own-member-only"):
+        nested = run_nested("sidekicks-on-their-own-member", LEADER_KILL, timeout=600)
+    deployment.wait_units_active(timeout=120)
+    eventually(lambda: check_registration(cluster, etcd, vulcand) or True, 120, 1,
+               what="every container registered again with the sidekicks restored")
+    nested.prove(LEADER_KILL, r"site containers lost their registration with core-\d+'s etcd member dead: "
+                              r"etcd disagrees with the containers: not registered \['core-\d+\.")
+
