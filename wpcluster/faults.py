@@ -26,6 +26,9 @@ REJOIN_ENV = "/etc/etcd2-rejoin.env"
 REJOIN_DROPIN = f"/etc/systemd/system/{ETCD_UNIT}.d/rejoin.conf"
 DOCKER_UNIT = "docker.service"
 MEMBER_CHANGE_WITHIN = 15.0  # a member change needs a leader: an election after a stop, with retries
+# An empty member joining three takes a snapshot and the log since: seconds on the lab. Past this it
+# is not coming (a node config that founds a new cluster instead retries forever).
+REJOIN_WITHIN = 30.0
 LOSS_CHAIN = "WPCLUSTER-LOSS"
 # The gray network faults' sizes, for the suites and the catalogue alike: one packet in five lost
 # each way between a node and its peers; the node with the most public containers on a 1 Mbit/s
@@ -132,7 +135,9 @@ class Nemesis:
         joins it again as a new, empty member."""
         peer = next(n for n in self.cluster.nodes if n is not node)
         members = self._etcd(peer, "GET", "/v2/members").json()["members"]
-        old = next(m["id"] for m in members if m.get("name") == node.name)
+        # By name, or by peer URL: a member added back that never started has no name yet.
+        peer_url = self.cluster.shape.etcd_peer_url(node.address)
+        old = next(m["id"] for m in members if m.get("name") == node.name or peer_url in m["peerURLs"])
         record = self._begin("etcd-member-replace", node, lambda: self._add_member(node, peer))
         node.exec(f"systemctl stop {ETCD_UNIT}").check()
         # A stopped leader leaves the others a second or two without one: the removal waits for it.
@@ -164,10 +169,29 @@ class Nemesis:
         env = (f"grep -v '^ETCD_DISCOVERY=' {ETCD_ENV} > {REJOIN_ENV} && "
                f"printf 'ETCD_INITIAL_CLUSTER=%s\nETCD_INITIAL_CLUSTER_STATE=existing\n' '{initial}' >> {REJOIN_ENV}")
         dropin = f"[Service]\nEnvironmentFile=\nEnvironmentFile={REJOIN_ENV}\n"
+        # --no-block: a member that cannot join never tells systemd it is ready, and the wait below
+        # says why sooner, and better, than systemd's start timeout.
         node.exec(f"{env} && mkdir -p {REJOIN_DROPIN.rsplit('/', 1)[0]} && printf '{dropin}' > {REJOIN_DROPIN} "
-                  f"&& systemctl daemon-reload && systemctl start {ETCD_UNIT}").check()
-        # Joined: from now on the member starts from its data dir, as every other does.
-        node.exec(f"rm -f {REJOIN_DROPIN} {REJOIN_ENV} && systemctl daemon-reload").check()
+                  f"&& systemctl daemon-reload && systemctl start --no-block {ETCD_UNIT}").check()
+        try:
+            eventually(lambda: self._member_joined(node, peer), REJOIN_WITHIN, 0.5,
+                       what=f"{node.name}'s etcd member joining as a new member")
+        except AssertionError as exc:
+            journal = node.exec(f"journalctl -u {ETCD_UNIT} -n 300 --no-pager", timeout=20).stdout.splitlines()
+            said = [line for line in journal if any(w in line for w in ("mismatch", "error", "fatal", "panic"))]
+            raise AssertionError(f"{node.name}'s etcd member did not rejoin the cluster within {REJOIN_WITHIN:g}s "
+                                 f"of being added back ({exc}); its journal ends: {said[-4:]}") from None
+        finally:
+            # From now on the member starts from its data dir, as every other does.
+            node.exec(f"rm -f {REJOIN_DROPIN} {REJOIN_ENV} && systemctl daemon-reload").check()
+
+    def _member_joined(self, node: Node, peer: Node) -> bool:
+        """``node``'s member answers healthy, and ``peer`` lists it under its name (it has started)."""
+        health = self._etcd(node, "GET", "/health").json()
+        assert health.get("health") == "true", f"{node.name}'s member says {health}"
+        names = {m.get("name") for m in self._etcd(peer, "GET", "/v2/members").json()["members"]}
+        assert node.name in names, f"{peer.name} lists members {sorted(names)}"
+        return True
 
     # ---- network ----------------------------------------------------------------------
     def partition(self, node: Node) -> None:

@@ -8,8 +8,10 @@ import pytest
 
 from tests.harness.defects import sidekicks_replaced
 from tests.harness.nested import run_nested
-from wpcluster.checkers import check_every_public_container_reached, check_registration
+from wpcluster.checkers import check_etcd_healthy, check_every_public_container_reached, check_registration
+from wpcluster.clients.etcd import cluster_health
 from wpcluster.deploy import UNITS_DIR
+from wpcluster.faults import ETCD_UNIT
 from wpcluster.providers.lab.containers import tarball
 from wpcluster.providers.lab.site_hosts import HAPROXY_CFG, haproxy_config
 from wpcluster.waits import eventually
@@ -183,4 +185,40 @@ def test_leader_kill_suite_names_registrations_lost_by_a_sidekick_on_its_own_mem
                what="every container registered again with the sidekicks restored")
     nested.prove(LEADER_KILL, r"site containers lost their registration with core-\d+'s etcd member dead: "
                               r"etcd disagrees with the containers: not registered \['core-\d+\.")
+
+
+MEMBER_REPLACE = ("tests/failover/test_node_daemons.py::"
+                  "test_replacing_an_etcd_member_under_load_keeps_the_site_and_registrations")
+# The member the replacement test replaces (it takes the last node).
+REPLACED = -1
+
+
+def member_rejoined(cluster, node) -> bool:  # noqa: ANN001
+    """``node``'s member answers healthy, and the rest of the cluster lists it under its name."""
+    health = cluster_health(cluster.etcd_endpoints, names=[n.name for n in cluster.nodes])
+    return health.healthy and node.name in {m.get("name") for m in health.members}
+
+
+@pytest.mark.destructive
+@pytest.mark.slow
+def test_member_replace_suite_names_a_member_that_always_starts_a_new_cluster(cluster, nemesis, tmp_path):
+    """The replaced node's etcd told ``--initial-cluster-state=new`` on its command line, whatever its
+    environment says (a node config written for the first boot and never for a rejoin): once its data
+    is wiped it tries to found a cluster of its own instead of joining, and never comes back. The
+    member-replacement test must fail, naming the member that did not rejoin."""
+    node = cluster.nodes[REPLACED]
+    dropin = f"/etc/systemd/system/{ETCD_UNIT}.d/wpcluster-defect.conf"
+    node.put_file(dropin, "# wpcluster self-check: a seeded defect\n[Service]\nExecStart=\n"
+                          "ExecStart=/usr/bin/etcd --initial-cluster-state=new\n")
+    node.exec("systemctl daemon-reload").check()
+    try:
+        nested = run_nested("member-always-new", MEMBER_REPLACE, timeout=600)
+    finally:
+        node.exec(f"rm -f {dropin} && systemctl daemon-reload").check()
+        # The member that founded a cluster of its own is replaced again, the right way.
+        if not member_rejoined(cluster, node):
+            nemesis.remove_member(node)
+            nemesis.add_member_back(node)
+        eventually(lambda: check_etcd_healthy(cluster) or True, 60, 1, what="etcd2 whole again")
+    nested.prove(MEMBER_REPLACE, rf"{node.name}'s etcd member did not rejoin the cluster within")
 
