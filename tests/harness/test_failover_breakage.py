@@ -46,6 +46,7 @@ def test_node_kill_suite_names_a_unit_pinned_to_the_dead_machine(cluster, fleet,
 
 
 DB_PAUSE = "tests/failover/test_site_services.py::test_mariadb_lost_fails_fast_and_recovers[pause]"
+DB_STOP = "tests/failover/test_site_services.py::test_mariadb_lost_fails_fast_and_recovers[stop]"
 DB_STALL = "tests/failover/test_slow_paths.py::test_a_stalled_database_link_fails_pages_fast_and_recovers"
 # What makes a WordPress container fail fast on a lost database (images/wordpress): PHP's connect
 # and read timeouts, and the wpdb drop-in that does not retry a lost connection.
@@ -56,8 +57,8 @@ FAIL_FAST_FILES = ("/etc/php/8.2/apache2/conf.d/20-wpcluster.ini", "/var/lib/wor
 @pytest.mark.slow
 def test_db_fault_suites_name_pages_that_hang_without_the_fail_fast_settings(cluster, deployment, site):
     """Take the fail-fast settings out of every WordPress container (PHP's defaults: a minute to connect,
-    a day to read, five reconnects): the frozen-MariaDB test and the stalled-link test must fail, each
-    naming the requests that hung."""
+    a day to read, five reconnects): the stopped-MariaDB, frozen-MariaDB and stalled-link tests must
+    fail, each naming the requests that hung."""
     moved = []
     for node in cluster.nodes:
         for name in node.exec("docker ps --format '{{.Names}}' --filter name=wordpress").stdout.split():
@@ -66,7 +67,7 @@ def test_db_fault_suites_name_pages_that_hang_without_the_fail_fast_settings(clu
                 moved.append((node, name))
     assert moved, "no WordPress container to break"
     try:
-        nested = run_nested("db-without-fail-fast", DB_PAUSE, DB_STALL, timeout=900)
+        nested = run_nested("db-without-fail-fast", DB_STOP, DB_PAUSE, DB_STALL, timeout=1200)
     finally:
         back = " && ".join(f"mv /tmp/{path.rsplit('/', 1)[1]}.off {path}" for path in FAIL_FAST_FILES)
         for node, name in moved:
@@ -75,6 +76,7 @@ def test_db_fault_suites_name_pages_that_hang_without_the_fail_fast_settings(clu
             node.exec(f"docker exec {name} sh -c '{back} && apache2ctl graceful'")
         eventually(lambda: check_every_public_container_reached(cluster, site) or True, 180, 2,
                    what="every public container reached through every vulcand again")
+    nested.prove(DB_STOP, r"requests hung past the readers' timeout with MariaDB stopped")
     nested.prove(DB_PAUSE, r"requests hung past the readers' timeout with MariaDB paused")
     nested.prove(DB_STALL, r"requests hung past the readers' timeout with the DB link stalled")
 
