@@ -51,10 +51,13 @@ def test_a_slow_database_link_slows_pages_and_fails_none(cluster, nemesis, obser
     assert obs.recovered_at is not None, f"no full recovery after the DB link sped up: {obs.not_recovered}"
     assert_served(obs.verdict, f"MariaDB's answers {DB_LATENCY_MS} ms late", thresholds.error_rate,
                   thresholds.slow_path_brownout_seconds)
-    before, during = obs.verdict.windows["before"], obs.verdict.windows["during"]
-    assert during["p95_ms"] > before["p95_ms"], (
-        f"pages were no slower with MariaDB {DB_LATENCY_MS} ms away (p95 {before['p95_ms']} -> "
-        f"{during['p95_ms']} ms): the site does not reach MariaDB through the fault proxy\n{obs.verdict.summary()}")
+    # Every page makes at least one query, so the median page is at least one answer's delay slower
+    # (measured: 65 -> 975 ms). A site that bypasses the proxy moved by noise alone (48 -> 50 ms),
+    # which a bare "slower than before" let pass.
+    before, during = (obs.verdict.windows[w]["by_target"]["top LB"]["p50_ms"] for w in ("before", "during"))
+    assert during >= before + DB_LATENCY_MS, (
+        f"the median page was not even one query's delay slower with MariaDB {DB_LATENCY_MS} ms away (p50 "
+        f"{before} -> {during} ms): the site does not reach MariaDB through the fault proxy\n{obs.verdict.summary()}")
 
 
 def test_a_stalled_database_link_fails_pages_fast_and_recovers(cluster, nemesis, observe, thresholds):

@@ -10,9 +10,10 @@ from tests.harness.defects import sidekicks_replaced
 from tests.harness.nested import run_nested
 from wpcluster.checkers import check_etcd_healthy, check_every_public_container_reached, check_registration
 from wpcluster.clients.etcd import cluster_health
-from wpcluster.deploy import UNITS_DIR
+from wpcluster.deploy import SITE_ENV_PATH, UNITS_DIR
 from wpcluster.faults import ETCD_UNIT
 from wpcluster.providers.lab.containers import tarball
+from wpcluster.providers.lab.fault_proxy import proxied_endpoint
 from wpcluster.providers.lab.site_hosts import HAPROXY_CFG, haproxy_config
 from wpcluster.waits import eventually
 
@@ -226,4 +227,45 @@ def test_member_replace_suite_names_a_member_that_always_starts_a_new_cluster(cl
             nemesis.add_member_back(node)
         eventually(lambda: check_etcd_healthy(cluster) or True, 60, 1, what="etcd2 whole again")
     nested.prove(MEMBER_REPLACE, rf"{node.name}'s etcd member did not rejoin the cluster within")
+
+
+DB_LATENCY = "tests/failover/test_slow_paths.py::test_a_slow_database_link_slows_pages_and_fails_none"
+
+
+def restart_wordpress_with_db_host(cluster, host: str) -> None:  # noqa: ANN001
+    """Every node's site.env names ``host`` as MariaDB's; each WordPress unit is restarted in place
+    (by systemd on its node: fleet would place it anew) so that its container reads it."""
+    for node in cluster.nodes:
+        node.exec(f"sed -i 's|^WORDPRESS_DB_HOST=.*|WORDPRESS_DB_HOST={host}|' {SITE_ENV_PATH} && "
+                  f"grep -qx 'WORDPRESS_DB_HOST={host}' {SITE_ENV_PATH}").check()
+        units = node.exec("systemctl list-units --plain --no-legend 'wordpress*'").check().stdout.split()
+        for unit in (u for u in units if u.endswith(".service")):
+            node.exec(f"systemctl restart {unit}", timeout=120).check()
+
+
+@pytest.mark.destructive
+@pytest.mark.slow
+def test_db_latency_suite_notices_a_site_that_bypasses_the_fault_proxy(cluster, deployment, etcd, vulcand, site):
+    """WordPress pointed at MariaDB itself instead of the fault proxy in front of it: a latency fault
+    then slows nothing, and the slow-DB test must fail saying its fault never reached the site,
+    not pass on a site it did not slow."""
+    if cluster.provider != "lab":
+        pytest.skip("the fault proxy is the lab's")
+    proxied, direct = proxied_endpoint(cluster.shape, "db"), cluster.shape.host_endpoint("db")
+    restart_wordpress_with_db_host(cluster, direct)
+    try:
+        make_site_whole(cluster, deployment, etcd, vulcand, site)
+        nested = run_nested("site-bypasses-the-fault-proxy", DB_LATENCY, timeout=600)
+    finally:
+        restart_wordpress_with_db_host(cluster, proxied)
+        make_site_whole(cluster, deployment, etcd, vulcand, site)
+    nested.prove(DB_LATENCY, r"the site does not reach MariaDB through the fault proxy")
+
+
+def make_site_whole(cluster, deployment, etcd, vulcand, site) -> None:  # noqa: ANN001
+    """Every unit active, every container registered as it runs and reached through every vulcand."""
+    deployment.wait_units_active(timeout=120)
+    eventually(lambda: check_registration(cluster, etcd, vulcand) or True, 120, 1, what="every container registered")
+    eventually(lambda: check_every_public_container_reached(cluster, site) or True, 180, 2,
+               what="every public container reached through every vulcand")
 
