@@ -15,6 +15,7 @@ from wpcluster.faults import ETCD_UNIT
 from wpcluster.providers.lab.containers import tarball
 from wpcluster.providers.lab.fault_proxy import proxied_endpoint
 from wpcluster.providers.lab.site_hosts import HAPROXY_CFG, haproxy_config
+from wpcluster.shape import PROJECT_ROOT
 from wpcluster.waits import eventually
 
 ADMIN = "wordpress-admin.service"
@@ -268,4 +269,46 @@ def make_site_whole(cluster, deployment, etcd, vulcand, site) -> None:  # noqa: 
     eventually(lambda: check_registration(cluster, etcd, vulcand) or True, 120, 1, what="every container registered")
     eventually(lambda: check_every_public_container_reached(cluster, site) or True, 180, 2,
                what="every public container reached through every vulcand")
+
+
+S3_DOWN = "tests/failover/test_site_services.py::test_the_s3_store_down_leaves_pages_rendering"
+S3_PLUGIN = "wp-content/mu-plugins/wpcluster-s3-cache.php"
+S3_PLUGIN_IN_IMAGE = f"/var/lib/wordpress/{S3_PLUGIN}"
+REWRITE_ANCHOR = "        // Not flushable: the callback sees the whole page once.\n"
+# Points a page at the bucket only once the bucket has answered for it: a round trip to the store
+# on every page, so a page waits for the store whenever the store does not answer.
+BUCKET_CONFIRMED = ("        if (!is_array($this->client->list_objects('wp-includes/version.php'))) {  // DEFECT\n"
+                    "            return;\n"
+                    "        }\n")
+
+
+@pytest.mark.destructive
+@pytest.mark.slow
+def test_store_down_suite_names_pages_that_wait_for_the_store(cluster, site):
+    """The S3 plugin confirms the bucket answers before it rewrites a page (a listing per page): with
+    the store down every page waits for it, though no page needs it. The store-down test must fail
+    on the readers' figures."""
+    source = (PROJECT_ROOT / "images" / "wordpress" / "mu-plugins" / S3_PLUGIN.rsplit("/", 1)[1]).read_text()
+    assert source.count(REWRITE_ANCHOR) == 1, (
+        f"the plugin's rewrite no longer starts as the defect expects:\n{REWRITE_ANCHOR}")
+    mutated = source.replace(REWRITE_ANCHOR, BUCKET_CONFIRMED + REWRITE_ANCHOR)
+    staged = "/var/lib/wpcluster-defect/wpcluster-s3-cache.php"  # the node's dockerd has a private /tmp
+    changed = []
+    for node in cluster.nodes:
+        names = node.exec("docker ps --format '{{.Names}}' --filter name=wordpress").check().stdout.split()
+        if names:
+            node.put_file(staged, mutated)
+        for name in names:
+            node.exec(f"docker exec {name} cp -p {S3_PLUGIN_IN_IMAGE} /tmp/s3-plugin.orig && "
+                      f"docker cp {staged} {name}:{S3_PLUGIN_IN_IMAGE} && "
+                      f"docker exec {name} sh -c 'chmod 644 {S3_PLUGIN_IN_IMAGE} && apache2ctl graceful'").check()
+            changed.append((node, name))
+    try:
+        nested = run_nested("plugin-confirms-the-bucket-per-page", S3_DOWN, timeout=600)
+    finally:
+        for node, name in changed:
+            node.exec(f"docker exec {name} sh -c 'mv /tmp/s3-plugin.orig {S3_PLUGIN_IN_IMAGE} && apache2ctl graceful'")
+        eventually(lambda: check_every_public_container_reached(cluster, site) or True, 180, 2,
+                   what="every public container reached through every vulcand again")
+    nested.prove(S3_DOWN, r"through top LB, [\d.]+% of requests failed with the S3 store down")
 
