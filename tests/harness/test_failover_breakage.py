@@ -1,4 +1,9 @@
-"""The failover suite must fail, naming what did not recover, when recovery is broken on purpose."""
+"""The failover suites must fail, naming what broke, when the deployment is broken on purpose.
+
+One self-check per fault kind where a realistic defect exists (README: "The harness checks itself"):
+the defect is seeded, the failover test runs in a nested session, and its JUnit must show it failed
+at the assertion that names the defect.
+"""
 
 from __future__ import annotations
 
@@ -311,4 +316,3 @@ def test_store_down_suite_names_pages_that_wait_for_the_store(cluster, site):
         eventually(lambda: check_every_public_container_reached(cluster, site) or True, 180, 2,
                    what="every public container reached through every vulcand again")
     nested.prove(S3_DOWN, r"through top LB, [\d.]+% of requests failed with the S3 store down")
-
