@@ -184,6 +184,10 @@ def summary_text(bundle: Bundle) -> str:
                       + ", ".join(f"{line.name} {line.total:.0f}s" for line in bundle.time.suites),
                   "    longest waits: " + "; ".join(f"{line.name} {line.total:.0f}s ({line.count}x)"
                                                     for line in bundle.time.waits[:3])]
+        gap = timings.goal_gap(bundle.time)
+        if gap.over > 0:
+            lines.append(f"    {gap.over:.0f}s over the {gap.goal:.0f}s goal: "
+                         + "; ".join(f"{name.split(' (')[0]} {seconds:.0f}s" for name, seconds in gap.parts))
     components = bundle.versions.get("components", {})
     if components:
         lines += ["", "  versions: " + ", ".join(f"{k} {v}" for k, v in components.items())]
@@ -252,6 +256,13 @@ def render_html(bundle: Bundle) -> str:
                                                    "longest s": line.longest, "failed": line.failed}
                                                   for line in lines], "time")
         for title, lines in time_sections(bundle.time) if lines)
+    gap = timings.goal_gap(bundle.time)
+    if bundle.time.sessions:
+        verdict = (f"{gap.over:.0f} s over the goal" if gap.over > 0 else "within the goal")
+        time_tables = (f"<p>{gap.wall:.0f} s in all against the {gap.goal:.0f} s goal (a warm full run on "
+                       f"2 cores): {verdict}. What the time went to:</p>"
+                       + _table([{"what": name, "seconds": seconds} for name, seconds in gap.parts], "goal")
+                       + time_tables)
     components = _table([{"component": k, "version": v} for k, v in versions.get("components", {}).items()])
     images = _table([{"image": k, "id": v} for k, v in versions.get("images", {}).items()])
     passed = sum(1 for c in bundle.cases if c.outcome == PASSED)

@@ -152,3 +152,41 @@ def time_table(ledger: list[Span]) -> TimeTable:
         faults=totals(ledger, FAULT),
         waits=totals(ledger, WAIT),
     )
+
+
+# The speed goal (issue 13): a warm full certification within 8 minutes on 2 cores.
+WARM_RUN_GOAL_SECONDS = 480.0
+# The suites whose time the goal is judged by: faults that cannot share the cores, and the
+# self-checks that replay faults in nested sessions.
+FAILOVER_SUITE, SELFCHECK_SUITE = "tests/failover", "tests/harness"
+
+
+@dataclass(frozen=True)
+class GoalGap:
+    """A run's wall time against the speed goal, split into what stands in the way."""
+
+    goal: float
+    wall: float
+    parts: list[tuple[str, float]]
+
+    @property
+    def over(self) -> float:
+        return round(self.wall - self.goal, 1)
+
+
+def goal_gap(table: TimeTable, goal: float = WARM_RUN_GOAL_SECONDS) -> GoalGap:
+    """The run's wall time split into: the faults held (injected to healed, serial), the rest of the
+    failover tests (baselines, readers' after-windows, gates), the self-checks, and everything else."""
+    suites = {line.name: line.total for line in table.suites}
+    faults = round(sum(line.total for line in table.faults), 1)
+    failover = suites.get(FAILOVER_SUITE, 0.0)
+    selfchecks = suites.get(SELFCHECK_SUITE, 0.0)
+    # Faults injected by self-checks' nested sessions are in their own ledgers, not in this table.
+    held = min(faults, failover)
+    parts = [("failover faults, injected to healed (serial: they cannot share 2 cores)", held),
+             ("failover tests around their faults (baselines, after-windows, gates)", round(failover - held, 1)),
+             ("self-checks (nested sessions that replay faults on seeded defects)", selfchecks),
+             ("everything else (bring-up, the other suites)",
+              round(max(table.wall_seconds - failover - selfchecks, 0.0), 1))]
+    return GoalGap(goal, table.wall_seconds, parts)
+

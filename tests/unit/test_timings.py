@@ -77,6 +77,20 @@ def test_the_time_table_adds_up_by_suite_test_and_condition():
     assert table.waits[0] == timings.Line("every unit running", 2, 10.0, 6.0, 1)
 
 
+def test_the_goal_gap_splits_the_wall_time_into_faults_failover_selfchecks_and_the_rest():
+    ledger = [
+        timings.Span(timings.SESSION, "suites", 0, 900.0),
+        timings.Span(timings.TEST, "tests/failover/test_node_loss.py::test_kill call", 0, 100.0),
+        timings.Span(timings.FAULT, "node-kill on core-03", 20, 40.0),
+        timings.Span(timings.TEST, "tests/harness/test_failover_breakage.py::test_x call", 100, 300.0),
+        timings.Span(timings.TEST, "tests/routing/test_routing.py::test_home call", 400, 50.0),
+    ]
+    gap = timings.goal_gap(timings.time_table(ledger), goal=480)
+    assert gap.over == 420.0
+    assert [seconds for _, seconds in gap.parts] == [40.0, 60.0, 300.0, 500.0]
+    assert sum(seconds for _, seconds in gap.parts) == gap.wall
+
+
 def test_a_session_writes_its_ledger_beside_its_junit(pytester: pytest.Pytester, tmp_path: Path):
     """A real pytest session with the plugin loaded: each test's phases and the waits inside them are
     in the ledger, which lands in the run's time folder (or where certify names it)."""
