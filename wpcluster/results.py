@@ -36,10 +36,34 @@ def run_dir(run_id: str) -> Path:
 def append_figures(run_id: str, name: str, figures: dict[str, Any]) -> Path:
     """Append one record of measured figures to ``results/<run>/bench/<name>.json``."""
     path = run_dir(run_id) / "bench" / f"{name}.json"
-    path.parent.mkdir(exist_ok=True)
+    _append_records(path, [{"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures}])
+    return path
+
+
+def _append_records(path: Path, new: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     # Parallel workers of one run append to the same files: one at a time.
     with locked(path.with_name(f".{path.stem}.lock")):
         records = json.loads(path.read_text()) if path.exists() else []
-        records.append({"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures})
-        path.write_text(json.dumps(records, indent=2) + "\n")
-    return path
+        path.write_text(json.dumps(records + new, indent=2) + "\n")
+
+
+def merge_worker_files(run: Path, files: dict[str, bytes]) -> list[str]:
+    """Merge the files a worker on another host wrote into the run's folder ``run``; return their names.
+
+    A figure file (``bench/<name>.json``, a list of records) gains the worker's records beside those
+    of the other workers. Any other file (a ledger, a verdict, a timeline, a journal) is named after
+    its worker or its test, so it is written where it is missing and left alone where it is not.
+    """
+    merged = []
+    for name, data in sorted(files.items()):
+        target = run / name
+        if Path(name).parent == Path("bench") and target.suffix == ".json":
+            _append_records(target, json.loads(data))
+        elif not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        else:
+            continue
+        merged.append(name)
+    return merged

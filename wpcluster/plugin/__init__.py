@@ -7,6 +7,7 @@ works from any directory once ``pip install wpcluster`` has run. One module per 
     options   command-line options, markers, the run id and its results folder
     progress  long steps shown as they happen, through pytest's terminal writer
     timings   where the session's time went: tests, steps, waits, faults (results/<run>/time/)
+    gather    the result files of workers on other hosts (xdist --tx ssh), merged into the run's folder
     gates     a suite's preconditions, checked once and failed fast after
     cluster   the session's cluster (brought up or reached), the nemesis, diagnostics
     etcd      a python-etcd client on every member
@@ -19,6 +20,7 @@ pytest_plugins = [
     "wpcluster.plugin.options",
     "wpcluster.plugin.progress",
     "wpcluster.plugin.timings",
+    "wpcluster.plugin.gather",
     "wpcluster.plugin.gates",
     "wpcluster.plugin.cluster",
     "wpcluster.plugin.etcd",

@@ -77,7 +77,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if config.option.collectonly or _STARTED not in config.stash:
         return
-    ledger = config.stash[_LEDGER] or ("" if _worker_process else _default_path(config))
+    # Imported here: a plugin module imported by another before pytest registers it loses assertion
+    # rewriting (pytest warns).
+    from wpcluster.plugin.gather import on_this_host
+
+    ledger = on_this_host(config, config.stash[_LEDGER]) or ("" if _worker_process else _default_path(config))
     if not ledger:
         return
     path, started = Path(ledger), config.stash[_STARTED]
