@@ -262,6 +262,7 @@ def render_html(bundle: Bundle) -> str:
         time_tables = (f"<p>{gap.wall:.0f} s in all against the {gap.goal:.0f} s goal (a warm full run on "
                        f"2 cores): {verdict}. What the time went to:</p>"
                        + _table([{"what": name, "seconds": seconds} for name, seconds in gap.parts], "goal")
+                       + (f"<p>{html.escape(timings.GOAL_TRIED)}</p>" if gap.over > 0 else "")
                        + time_tables)
     components = _table([{"component": k, "version": v} for k, v in versions.get("components", {}).items()])
     images = _table([{"image": k, "id": v} for k, v in versions.get("images", {}).items()])
