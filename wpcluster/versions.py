@@ -64,7 +64,13 @@ def collect(cluster: Cluster) -> dict:
 
 
 def write(cluster: Cluster, folder: Path) -> Path:
+    """Write ``folder/versions.json``; components read by an earlier write of the same run and not
+    readable now (WordPress and PHP, asked before the site's units were destroyed) are kept."""
     path = folder / "versions.json"
     folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(collect(cluster), indent=2) + "\n")
+    found = collect(cluster)
+    if path.exists():
+        earlier = json.loads(path.read_text()).get("components", {})
+        found["components"] = {**earlier, **found["components"]}
+    path.write_text(json.dumps(found, indent=2) + "\n")
     return path
