@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -18,11 +20,14 @@ READ_ONLY_SUITES = ["tests/cluster/test_etcd_quorum.py", "tests/cluster/test_nod
                     "tests/routing/test_registration.py", "tests/routing/test_routing.py"]
 
 
-def marked_tests(suites: list[str], marks: str) -> set[str]:
-    """The node ids of the tests in ``suites`` that ``-m marks`` selects, as pytest collects them."""
+def collected_markers(suites: list[str], folder: Path) -> dict[str, set[str]]:
+    """Node id -> marker names of every test in ``suites``, from pytest's own collected items."""
+    listing = folder / "collected.json"
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only",
-                           "-m", marks, *suites], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
-    return {line.strip() for line in done.stdout.splitlines() if "::" in line}
+                           "-p", "tests.harness.listing", f"--list-to={listing}", *suites],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert listing.exists(), f"collecting {suites} listed nothing (exit {done.returncode}):\n{done.stdout[-2000:]}"
+    return {nodeid: set(marks) for nodeid, marks in json.loads(listing.read_text()).items()}
 
 
 @pytest.fixture
@@ -46,18 +51,21 @@ def inventory(cluster, deployment, fleet, etcd, site, tmp_path):
     return path
 
 
-def test_inventory_of_the_lab_passes_the_read_only_suites_and_refuses_what_changes_it(inventory):
+def test_inventory_of_the_lab_passes_the_read_only_suites_and_refuses_what_changes_it(inventory, tmp_path):
     nested = run_nested("inventory-of-the-lab", "--provider", "inventory", f"--inventory={inventory}", "-rs",
                         *READ_ONLY_SUITES, timeout=600, hollow=False)
     outcomes = {case.outcome for case in nested.cases.values()}
     bad = {c.nodeid: c.e_lines or c.message for c in nested.cases.values() if c.outcome in ("failed", "error")}
     assert not bad, f"the read-only suites failed on the lab's inventory: {bad}\n{nested.output[-2000:]}"
     assert "passed" in outcomes, f"nothing passed on the lab's inventory: {outcomes}"
-    refusals = {"destructive": f"destructive tests are refused on the inventory {inventory}",
-                 "changes and not destructive": f"tests that write to the cluster are refused on the inventory "
-                                                f"{inventory}"}
-    for marks, refusal in refusals.items():
-        refused = marked_tests(READ_ONLY_SUITES, marks)
+    markers = collected_markers(READ_ONLY_SUITES, tmp_path)
+    refusals = {"destructive": (lambda m: "destructive" in m,
+                                f"destructive tests are refused on the inventory {inventory}"),
+                "changes and not destructive": (lambda m: "changes" in m and "destructive" not in m,
+                                                f"tests that write to the cluster are refused on the inventory "
+                                                f"{inventory}")}
+    for marks, (selects, refusal) in refusals.items():
+        refused = {nodeid for nodeid, names in markers.items() if selects(names)}
         assert refused, f"the suites hold no test marked {marks!r} to refuse"
         for test in sorted(refused):
             case = nested.cases.get(test)
