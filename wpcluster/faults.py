@@ -174,7 +174,7 @@ class Nemesis:
         node.exec(f"{env} && mkdir -p {REJOIN_DROPIN.rsplit('/', 1)[0]} && printf '{dropin}' > {REJOIN_DROPIN} "
                   f"&& systemctl daemon-reload && systemctl start --no-block {ETCD_UNIT}").check()
         try:
-            eventually(lambda: self._member_joined(node, peer), REJOIN_WITHIN, 0.5,
+            eventually(lambda: self.check_member_joined(node), REJOIN_WITHIN, 0.5,
                        what=f"{node.name}'s etcd member joining as a new member")
         except AssertionError as exc:
             journal = node.exec(f"journalctl -u {ETCD_UNIT} -n 300 --no-pager", timeout=20).stdout.splitlines()
@@ -185,11 +185,16 @@ class Nemesis:
             # From now on the member starts from its data dir, as every other does.
             node.exec(f"rm -f {REJOIN_DROPIN} {REJOIN_ENV} && systemctl daemon-reload").check()
 
-    def _member_joined(self, node: Node, peer: Node) -> bool:
-        """``node``'s member answers healthy, and ``peer`` lists it under its name (it has started)."""
-        health = self._etcd(node, "GET", "/health").json()
+    def check_member_joined(self, node: Node) -> bool:
+        """``node``'s member answers healthy, and a peer lists it under its name (it has started);
+        raises AssertionError saying which is not so."""
+        peer = next(n for n in self.cluster.nodes if n is not node)
+        try:
+            health = self._etcd(node, "GET", "/health").json()
+            names = {m.get("name") for m in self._etcd(peer, "GET", "/v2/members").json()["members"]}
+        except (RuntimeError, requests.RequestException) as exc:
+            raise AssertionError(f"{node.name}'s member or its peer {peer.name} does not answer: {exc}") from None
         assert health.get("health") == "true", f"{node.name}'s member says {health}"
-        names = {m.get("name") for m in self._etcd(peer, "GET", "/v2/members").json()["members"]}
         assert node.name in names, f"{peer.name} lists members {sorted(names)}"
         return True
 

@@ -13,8 +13,8 @@ import pytest
 
 from tests.harness.defects import sidekicks_replaced
 from tests.harness.nested import run_nested
-from wpcluster.checkers import check_etcd_healthy, check_every_public_container_reached, check_registration
-from wpcluster.clients.etcd import cluster_health
+from tests.harness.site_state import make_whole, wait_every_public_container_reached, wordpress_containers
+from wpcluster.checkers import check_etcd_healthy
 from wpcluster.deploy import SITE_ENV_PATH, UNITS_DIR
 from wpcluster.faults import ETCD_UNIT
 from wpcluster.providers.lab.containers import tarball
@@ -67,11 +67,10 @@ def test_db_fault_suites_name_pages_that_hang_without_the_fail_fast_settings(clu
     a day to read, five reconnects): the stopped-MariaDB, frozen-MariaDB and stalled-link tests must
     fail, each naming the requests that hung."""
     moved = []
-    for node in cluster.nodes:
-        for name in node.exec("docker ps --format '{{.Names}}' --filter name=wordpress").stdout.split():
-            aside = " && ".join(f"mv {path} /tmp/{path.rsplit('/', 1)[1]}.off" for path in FAIL_FAST_FILES)
-            if node.exec(f"docker exec {name} sh -c '{aside} && apache2ctl graceful'").ok:
-                moved.append((node, name))
+    aside = " && ".join(f"mv {path} /tmp/{path.rsplit('/', 1)[1]}.off" for path in FAIL_FAST_FILES)
+    for node, name in wordpress_containers(cluster).values():
+        if node.exec(f"docker exec {name} sh -c '{aside} && apache2ctl graceful'").ok:
+            moved.append((node, name))
     assert moved, "no WordPress container to break"
     try:
         nested = run_nested("db-without-fail-fast", DB_STOP, DB_PAUSE, DB_STALL, timeout=1200)
@@ -81,8 +80,7 @@ def test_db_fault_suites_name_pages_that_hang_without_the_fail_fast_settings(clu
             # Graceful: the socket stays open, so no request is refused (a refusal makes vulcand's
             # rebalancer starve that server for a while, and the next suite finds it unreached).
             node.exec(f"docker exec {name} sh -c '{back} && apache2ctl graceful'")
-        eventually(lambda: check_every_public_container_reached(cluster, site) or True, 180, 2,
-                   what="every public container reached through every vulcand again")
+        wait_every_public_container_reached(cluster, site)
     nested.prove(DB_STOP, r"requests hung past the readers' timeout with MariaDB stopped")
     nested.prove(DB_PAUSE, r"requests hung past the readers' timeout with MariaDB paused")
     nested.prove(DB_STALL, r"requests hung past the readers' timeout with the DB link stalled")
@@ -174,8 +172,7 @@ def test_dockerd_restart_suite_names_units_that_do_not_come_back(cluster, fleet,
         nested = run_nested("units-not-restarted-with-dockerd", DOCKERD_RESTART, timeout=600)
     finally:
         resubmit(UNITS_DIR / TEMPLATE)
-        eventually(lambda: check_every_public_container_reached(cluster, site) or True, 180, 2,
-                   what="every public container reached through every vulcand again")
+        wait_every_public_container_reached(cluster, site)
     nested.prove(DOCKERD_RESTART, r"the site was not whole within \d+s of restarting dockerd")
 
 
@@ -192,9 +189,7 @@ def test_leader_kill_suite_names_registrations_lost_by_a_sidekick_on_its_own_mem
     containers. The leader-kill test must fail, naming the registrations lost."""
     with sidekicks_replaced(fleet, cluster.nodes, "own-member-only"):
         nested = run_nested("sidekicks-on-their-own-member", LEADER_KILL, timeout=600)
-    deployment.wait_units_active(timeout=120)
-    eventually(lambda: check_registration(cluster, etcd, vulcand) or True, 120, 1,
-               what="every container registered again with the sidekicks restored")
+    make_whole(cluster, deployment, etcd, vulcand, when="again with the sidekicks restored")
     nested.prove(LEADER_KILL, r"site containers lost their registration with core-\d+'s etcd member dead: "
                               r"etcd disagrees with the containers: not registered \['core-\d+\.")
 
@@ -203,12 +198,6 @@ MEMBER_REPLACE = ("tests/failover/test_node_daemons.py::"
                   "test_replacing_an_etcd_member_under_load_keeps_the_site_and_registrations")
 # The member the replacement test replaces (it takes the last node).
 REPLACED = -1
-
-
-def member_rejoined(cluster, node) -> bool:  # noqa: ANN001
-    """``node``'s member answers healthy, and the rest of the cluster lists it under its name."""
-    health = cluster_health(cluster.etcd_endpoints, names=[n.name for n in cluster.nodes])
-    return health.healthy and node.name in {m.get("name") for m in health.members}
 
 
 @pytest.mark.destructive
@@ -228,7 +217,9 @@ def test_member_replace_suite_names_a_member_that_always_starts_a_new_cluster(cl
     finally:
         node.exec(f"rm -f {dropin} && systemctl daemon-reload").check()
         # The member that founded a cluster of its own is replaced again, the right way.
-        if not member_rejoined(cluster, node):
+        try:
+            nemesis.check_member_joined(node)
+        except AssertionError:
             nemesis.remove_member(node)
             nemesis.add_member_back(node)
         eventually(lambda: check_etcd_healthy(cluster) or True, 60, 1, what="etcd2 whole again")
@@ -260,20 +251,12 @@ def test_db_latency_suite_notices_a_site_that_bypasses_the_fault_proxy(cluster, 
     proxied, direct = proxied_endpoint(cluster.shape, "db"), cluster.shape.host_endpoint("db")
     restart_wordpress_with_db_host(cluster, direct)
     try:
-        make_site_whole(cluster, deployment, etcd, vulcand, site)
+        make_whole(cluster, deployment, etcd, vulcand, site)
         nested = run_nested("site-bypasses-the-fault-proxy", DB_LATENCY, timeout=600)
     finally:
         restart_wordpress_with_db_host(cluster, proxied)
-        make_site_whole(cluster, deployment, etcd, vulcand, site)
+        make_whole(cluster, deployment, etcd, vulcand, site)
     nested.prove(DB_LATENCY, r"the site does not reach MariaDB through the fault proxy")
-
-
-def make_site_whole(cluster, deployment, etcd, vulcand, site) -> None:  # noqa: ANN001
-    """Every unit active, every container registered as it runs and reached through every vulcand."""
-    deployment.wait_units_active(timeout=120)
-    eventually(lambda: check_registration(cluster, etcd, vulcand) or True, 120, 1, what="every container registered")
-    eventually(lambda: check_every_public_container_reached(cluster, site) or True, 180, 2,
-               what="every public container reached through every vulcand")
 
 
 S3_DOWN = "tests/failover/test_site_services.py::test_the_s3_store_down_leaves_pages_rendering"
@@ -299,20 +282,16 @@ def test_store_down_suite_names_pages_that_wait_for_the_store(cluster, site):
     mutated = source.replace(REWRITE_ANCHOR, BUCKET_CONFIRMED + REWRITE_ANCHOR)
     staged = "/var/lib/wpcluster-defect/wpcluster-s3-cache.php"  # the node's dockerd has a private /tmp
     changed = []
-    for node in cluster.nodes:
-        names = node.exec("docker ps --format '{{.Names}}' --filter name=wordpress").check().stdout.split()
-        if names:
-            node.put_file(staged, mutated)
-        for name in names:
-            node.exec(f"docker exec {name} cp -p {S3_PLUGIN_IN_IMAGE} /tmp/s3-plugin.orig && "
-                      f"docker cp {staged} {name}:{S3_PLUGIN_IN_IMAGE} && "
-                      f"docker exec {name} sh -c 'chmod 644 {S3_PLUGIN_IN_IMAGE} && apache2ctl graceful'").check()
-            changed.append((node, name))
+    for node, name in wordpress_containers(cluster).values():
+        node.put_file(staged, mutated)
+        node.exec(f"docker exec {name} cp -p {S3_PLUGIN_IN_IMAGE} /tmp/s3-plugin.orig && "
+                  f"docker cp {staged} {name}:{S3_PLUGIN_IN_IMAGE} && "
+                  f"docker exec {name} sh -c 'chmod 644 {S3_PLUGIN_IN_IMAGE} && apache2ctl graceful'").check()
+        changed.append((node, name))
     try:
         nested = run_nested("plugin-confirms-the-bucket-per-page", S3_DOWN, timeout=600)
     finally:
         for node, name in changed:
             node.exec(f"docker exec {name} sh -c 'mv /tmp/s3-plugin.orig {S3_PLUGIN_IN_IMAGE} && apache2ctl graceful'")
-        eventually(lambda: check_every_public_container_reached(cluster, site) or True, 180, 2,
-                   what="every public container reached through every vulcand again")
+        wait_every_public_container_reached(cluster, site)
     nested.prove(S3_DOWN, r"through top LB, [\d.]+% of requests failed with the S3 store down")

@@ -18,7 +18,8 @@ from tests.harness.defects import (
     vulcand_cut_from_etcd,
 )
 from tests.harness.nested import run_nested
-from wpcluster.checkers import check_etcd_healthy, check_registration, etcd_servers, site_containers
+from tests.harness.site_state import make_whole, wordpress_containers
+from wpcluster.checkers import check_etcd_healthy, etcd_servers, site_containers
 from wpcluster.waits import eventually
 
 pytestmark = pytest.mark.destructive
@@ -33,14 +34,6 @@ KILLED = f"{ROUTING}/test_deregistration.py::test_a_container_killed_behind_flee
 REGISTERED = f"{ROUTING}/test_registration.py::test_every_container_registered_in_etcd_and_vulcand_and_they_agree"
 MEMBER_OUTAGE = "tests/cluster/test_fleet.py::test_a_member_outage_past_the_agent_ttl_keeps_the_machine_and_its_units"
 UPLOAD = "tests/cache/test_cache.py::test_an_upload_lands_in_the_bucket_in_every_size_and_posts_link_it"
-
-
-def make_whole(cluster, deployment, etcd, vulcand, when: str) -> None:  # noqa: ANN001
-    """Every unit active (a failed one started again) and every container registered as it runs."""
-    deployment.revive_failed_units()
-    deployment.wait_units_active(timeout=120)
-    eventually(lambda: check_registration(cluster, etcd, vulcand) or True, 120, 1,
-               what=f"every container registered {when}")
 
 
 @pytest.fixture
@@ -132,17 +125,6 @@ def test_a_fleetd_that_knows_only_its_own_member_is_named(cluster, whole_again):
     with fleetd_with_only_its_own_member(cluster, node):
         nested = run_nested("fleetd-only-its-own-member", MEMBER_OUTAGE, timeout=400)
     nested.prove(MEMBER_OUTAGE, rf"fleet listing {node.name} with its etcd member down stopped holding")
-
-
-def wordpress_containers(cluster) -> dict[str, tuple]:  # noqa: ANN001
-    """Container id -> (node, name) of every WordPress container (the admin one too) running now."""
-    found = {}
-    for node in cluster.nodes:
-        listing = node.exec("docker ps --no-trunc --format '{{.ID}} {{.Names}}' --filter name=wordpress").check()
-        for line in listing.stdout.splitlines():
-            cid, name = line.split()
-            found[cid] = (node, name)
-    return found
 
 
 def test_cache_suite_fails_when_uploads_stay_local(cluster, deployment, etcd, vulcand):
