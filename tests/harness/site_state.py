@@ -19,7 +19,7 @@ def wordpress_containers(cluster: Cluster) -> dict[str, tuple[Node, str]]:
     return found
 
 
-def make_whole(cluster: Cluster, deployment, etcd, vulcand, site=None, when: str = "again") -> None:  # noqa: ANN001
+def make_whole(cluster: Cluster, deployment, etcd, vulcand, *, site=None, when: str = "again") -> None:  # noqa: ANN001
     """Every unit active (a failed one started again), every container registered as it runs and,
     given ``site``, every public container reached through every vulcand."""
     deployment.revive_failed_units()

@@ -251,11 +251,11 @@ def test_db_latency_suite_notices_a_site_that_bypasses_the_fault_proxy(cluster, 
     proxied, direct = proxied_endpoint(cluster.shape, "db"), cluster.shape.host_endpoint("db")
     restart_wordpress_with_db_host(cluster, direct)
     try:
-        make_whole(cluster, deployment, etcd, vulcand, site)
+        make_whole(cluster, deployment, etcd, vulcand, site=site)
         nested = run_nested("site-bypasses-the-fault-proxy", DB_LATENCY, timeout=600)
     finally:
         restart_wordpress_with_db_host(cluster, proxied)
-        make_whole(cluster, deployment, etcd, vulcand, site)
+        make_whole(cluster, deployment, etcd, vulcand, site=site)
     nested.prove(DB_LATENCY, r"the site does not reach MariaDB through the fault proxy")
 
 

@@ -41,7 +41,7 @@ def whole_again(cluster, deployment, etcd, vulcand):
     """After the check, the site whole again: a nested test that failed on purpose may have left its
     own clean-up undone, or fleet may still be moving units a defect made it reschedule."""
     yield
-    make_whole(cluster, deployment, etcd, vulcand, "again after the self-check")
+    make_whole(cluster, deployment, etcd, vulcand, when="again after the self-check")
 
 
 def node_running(cluster, fleet, unit):
@@ -132,7 +132,7 @@ def test_cache_suite_fails_when_uploads_stay_local(cluster, deployment, etcd, vu
     plugin = "/var/lib/wordpress/wp-content/mu-plugins/wpcluster-s3-cache.php"
     # The defect lives in the running containers: one started during the check would carry the plugin
     # again. So the site is settled first, and the check refuses a run whose containers changed.
-    make_whole(cluster, deployment, etcd, vulcand, "before taking the plugin out")
+    make_whole(cluster, deployment, etcd, vulcand, when="before taking the plugin out")
     broken = wordpress_containers(cluster)
     assert broken, "no WordPress container to break"
     for node, name in broken.values():
