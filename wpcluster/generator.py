@@ -93,6 +93,60 @@ def summarize(samples: list[Sample]) -> dict[str, float | int]:
 # A reader's mix of pages, weighted like a blog's traffic: mostly the home page and posts.
 READER_PATHS = ("/", "/", "/", "/hello-world/", "/?p=1", "/wp-json/wp/v2/posts", "/?s=hello")
 
+# The failover readers' steady rates at most (requests/s, an open model): what a visitor uses, the
+# top LB, gets the most; each vulcand is read directly, without the LB's retries.
+LB_RATE = 10.0
+VULCAND_RATE = 4.0
+# ... and never more, all entry points together, than this share of what the site serves on this
+# machine (measured before the faults: closed loop through the top LB). An open-model load near
+# capacity queues: 22 requests/s on a CI machine whose site served little more kept its baseline at
+# a p95 of 277 ms, and after a fault the queue outlived every window (reads hung long after the
+# heal, 8 failovers failed: CI 2026-12-03), though the same run passed where 22/s was three quarters
+# of capacity. At half, a fault's backlog drains at least as fast as it built up.
+LOAD_SHARE = 0.5
+# Fewer requests through the top LB than this leave too few in a fault window to judge a 1 % error
+# rate on: below it the machine is refused, not judged.
+MIN_LB_RATE = 3.0
+
+
+class CapacityError(RuntimeError):
+    """The site cannot carry the failover readers on this machine."""
+
+
+@dataclass(frozen=True)
+class SteadyLoad:
+    """The failover readers' rates, scaled to this machine's measured capacity."""
+
+    capacity: float  # successes/s through the top LB, closed loop
+    lb_rate: float
+    vulcand_rate: float
+    scale: float  # of LB_RATE and VULCAND_RATE
+
+    def rates(self, targets: list[str], lb: str) -> dict[str, float]:
+        return {name: self.lb_rate if name == lb else self.vulcand_rate for name in targets}
+
+
+def steady_load(capacity: float, vulcands: int) -> SteadyLoad:
+    """Rates for the top LB and ``vulcands`` vulcands read directly: LB_RATE and VULCAND_RATE, scaled
+    down (never up) so that together they stay within LOAD_SHARE of ``capacity``."""
+    full = LB_RATE + vulcands * VULCAND_RATE
+    scale = min(1.0, LOAD_SHARE * capacity / full)
+    load = SteadyLoad(round(capacity, 1), round(LB_RATE * scale, 2), round(VULCAND_RATE * scale, 2), round(scale, 3))
+    if load.lb_rate < MIN_LB_RATE:
+        raise CapacityError(
+            f"the site serves only {capacity:.1f} requests/s through the top LB on this machine; at "
+            f"{LOAD_SHARE:.0%} of that the failover readers would send {load.lb_rate} requests/s through it, "
+            f"under the {MIN_LB_RATE:g} a 1 % error rate can be judged on: free the machine's cores "
+            f"(another lab or build running?) or use a larger machine")
+    return load
+
+
+def measure_capacity(url: str, host: str, seconds: float = 8.0, workers: int = 6) -> float:
+    """Successes/s of ``url`` under a closed-loop load of ``workers`` clients for ``seconds``, after a
+    2 s warm-up whose requests are not counted (the first pages fill PHP's opcode cache)."""
+    hammer(url, host, workers=workers, seconds=2.0)
+    return float(summarize(hammer(url, host, workers=workers, seconds=seconds))["requests_per_second"])
+
 
 class Reader:
     """Background readers (Jepsen's client) at a steady rate: an open model, as etcd's robustness

@@ -19,8 +19,9 @@ import pytest
 
 from wpcluster.checkers import check_etcd_healthy, check_site_whole
 from wpcluster.faults import FaultRecord
-from wpcluster.generator import Reader, Sample
+from wpcluster.generator import LOAD_SHARE, CapacityError, Reader, Sample, SteadyLoad, measure_capacity, steady_load
 from wpcluster.plugin.options import RUN_KEY
+from wpcluster.progress import say, step
 from wpcluster.results import append_figures, run_dir
 from wpcluster.thresholds import FailoverThresholds, failover_thresholds
 from wpcluster.timeline import plot
@@ -36,12 +37,24 @@ BASELINE = 30
 # The window after the heal (or after full recovery, for a fault nothing heals): readers keep going
 # this long, so "after" is judged on as much service as "before".
 AFTER_SECONDS = 10.0
-# The readers' steady rates (requests/s, an open model): what a visitor uses, the top LB, gets the
-# most; each vulcand is read directly, without the LB's retries. On 2 cores this load alone keeps the
-# machine 65-85 % busy (cgroup samples, 2026-12-02): losing a node is not itself an overload, but a
-# node holding 3 of 5 public containers is (so the gate spreads them as deployed before each fault).
-LB_RATE = 10.0
-VULCAND_RATE = 4.0
+LOAD_KEY = pytest.StashKey[SteadyLoad]()
+
+
+def steady_readers(config: pytest.Config, cluster) -> SteadyLoad:
+    """The readers' rates on this machine (generator.steady_load), from the site's capacity measured
+    once per session, just before its first fault, and kept in the run's figures."""
+    if LOAD_KEY not in config.stash:
+        with step("measuring the site's capacity through the top LB, to set the readers' steady rates"):
+            capacity = measure_capacity(f"http://{cluster.site_address}/", cluster.shape.site_authority)
+            try:
+                load = steady_load(capacity, len(cluster.nodes))
+            except CapacityError as refused:
+                pytest.fail(str(refused), pytrace=False)
+            say(f"{capacity:.1f} successes/s: readers at {load.lb_rate}/s through the top LB and "
+                f"{load.vulcand_rate}/s on each vulcand (scale {load.scale} of the full rates)")
+        append_figures(config.stash[RUN_KEY], "failover-load", {**load.__dict__, "load_share": LOAD_SHARE})
+        config.stash[LOAD_KEY] = load
+    return config.stash[LOAD_KEY]
 
 
 @pytest.fixture
@@ -92,7 +105,7 @@ def observe(request, cluster, fleet, etcd, site, secrets, thresholds):
         def __init__(self, survivors: list, recover_within: float) -> None:
             targets = {"top LB": f"http://{cluster.site_address}"} | {
                 f"vulcand on {n.name}": cluster.vulcand_url(n) for n in survivors}
-            rates = {name: LB_RATE if name == "top LB" else VULCAND_RATE for name in targets}
+            rates = steady_readers(request.config, cluster).rates(list(targets), "top LB")
             self.obs = Observation(Reader(targets, cluster.shape.site_authority, rates,
                                           max_seconds=recover_within + 120))
             self.recover_within = recover_within

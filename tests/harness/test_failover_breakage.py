@@ -294,4 +294,7 @@ def test_store_down_suite_names_pages_that_wait_for_the_store(cluster, site):
         for node, name in changed:
             node.exec(f"docker exec {name} sh -c 'mv /tmp/s3-plugin.orig {S3_PLUGIN_IN_IMAGE} && apache2ctl graceful'")
         wait_every_public_container_reached(cluster, site)
-    nested.prove(S3_DOWN, r"through top LB, [\d.]+% of requests failed with the S3 store down")
+    # Either of the store-down test's checks names the pages waiting: the error rate its readers saw, or
+    # its own home page going unanswered first (a slower machine holds the waits past its timeout).
+    nested.prove(S3_DOWN, r"through top LB, [\d.]+% of requests failed with the S3 store down"
+                          r"|the home page rendering with S3 down stopped holding")

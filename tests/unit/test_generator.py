@@ -6,7 +6,15 @@ import time
 
 import pytest
 
-from wpcluster.generator import Reader
+from wpcluster.generator import (
+    LB_RATE,
+    LOAD_SHARE,
+    VULCAND_RATE,
+    CapacityError,
+    Reader,
+    measure_capacity,
+    steady_load,
+)
 
 
 class _Site(http.server.BaseHTTPRequestHandler):
@@ -63,3 +71,27 @@ def test_a_refused_connection_is_an_error_but_not_a_hang():
 def test_every_target_needs_a_rate():
     with pytest.raises(ValueError, match="no rate for targets"):
         Reader({"lb": "http://x", "v": "http://y"}, "h", {"lb": 1.0})
+
+
+def test_readers_keep_their_full_rates_on_a_machine_with_room():
+    load = steady_load(capacity=100.0, vulcands=3)
+    assert (load.lb_rate, load.vulcand_rate, load.scale) == (LB_RATE, VULCAND_RATE, 1.0)
+    rates = load.rates(["top LB", "vulcand on core-01"], "top LB")
+    assert rates == {"top LB": LB_RATE, "vulcand on core-01": VULCAND_RATE}
+
+
+def test_readers_slow_down_to_their_share_of_a_small_machine():
+    load = steady_load(capacity=24.0, vulcands=3)
+    offered = load.lb_rate + 3 * load.vulcand_rate
+    assert offered == pytest.approx(LOAD_SHARE * 24.0, abs=0.05)
+    assert load.lb_rate / load.vulcand_rate == pytest.approx(LB_RATE / VULCAND_RATE, rel=0.01)
+
+
+def test_a_machine_too_small_to_judge_on_is_refused_with_the_fix():
+    with pytest.raises(CapacityError, match=r"serves only 5.0 requests/s .* free the machine's cores"):
+        steady_load(capacity=5.0, vulcands=3)
+
+
+def test_capacity_is_what_the_site_served_in_a_closed_loop(site):
+    # The handler answers at once, so even a slow test machine serves far more than one request/s.
+    assert measure_capacity(f"{site}/", "wordpress.local", seconds=0.5, workers=2) > 20
