@@ -173,6 +173,10 @@ def summary_text(bundle: Bundle) -> str:
         lines.append(f"  {v.outcome.upper():7} {v.capability:{width}}  {v.counts}")
     if bundle.failover:
         lines += ["", "  failover (top LB): goodput ratio before/during/after, errors during, brownout, recovery, wall"]
+        for load in bundle.figures.get("failover-load", [])[:1]:  # one per session; the first says it
+            lines.append(f"    readers: {load.get('lb_rate')}/s through the top LB, "
+                         f"{load.get('vulcand_rate')}/s on each vulcand ({load.get('load_share', 0):.0%} of "
+                         f"the {load.get('capacity')} successes/s the site served here)")
         for f in bundle.failover:
             w = f.get("windows", {})
             ratio = "/".join(str(w.get(k, {}).get("goodput_ratio", "-")) for k in ("before", "during", "after"))

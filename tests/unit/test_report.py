@@ -63,6 +63,8 @@ def bundle(tmp_path: Path) -> Path:
         "recovery_seconds": 41.0, "recovery_goal_seconds": 45.0, "wall_seconds": 60.0,
         "windows": {"before": window, "during": {**window, "goodput_ratio": 0.6}, "after": window}}]))
     (run / "bench" / "deploy.json").write_text(json.dumps([{"recorded_at": "x", "seconds": 22.5}]))
+    (run / "bench" / "failover-load.json").write_text(json.dumps([{
+        "capacity": 24.0, "lb_rate": 5.45, "vulcand_rate": 2.18, "scale": 0.545, "load_share": 0.5}]))
     (run / "versions.json").write_text(json.dumps({"provider": "lab", "shape": "cluster.toml", "nodes": ["core-01"],
                                                    "components": {"etcd": "3.4.23"}, "images": {"a:b": "sha256:1"}}))
     return run
@@ -89,6 +91,7 @@ def test_the_terminal_summary_names_the_failed_capability_and_the_fault_figures(
     assert "FAILED" in text.splitlines()[0]
     assert "FAILED  routing" in text
     assert "node-pause" in text and "etcd 3.4.23" in text
+    assert "readers: 5.45/s through the top LB, 2.18/s on each vulcand (50% of the 24.0 successes/s" in text
 
 
 def test_the_page_in_a_browser_shows_every_image_and_the_junits_verdicts(bundle):
