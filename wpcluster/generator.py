@@ -36,9 +36,10 @@ class Sample:
 HUNG_ERRORS = ("ReadTimeout", "ConnectTimeout", "Timeout")
 
 
-def hammer(url: str, host: str, workers: int = 4, seconds: float = 10.0, max_requests: int = 100_000
-           ) -> list[Sample]:
-    """GET ``url`` with Host ``host`` from ``workers`` threads until ``seconds`` pass or ``max_requests`` are sent.
+def hammer(url: str, host: str, workers: int = 4, seconds: float = 10.0, max_requests: int = 100_000,
+           paths: tuple[str, ...] = ("",)) -> list[Sample]:
+    """GET ``url`` with Host ``host`` from ``workers`` threads until ``seconds`` pass or ``max_requests`` are sent;
+    each worker goes round ``paths`` (appended to ``url``).
 
     Both bounds hold whatever the server does: a loop that stops by itself.
     """
@@ -47,24 +48,26 @@ def hammer(url: str, host: str, workers: int = 4, seconds: float = 10.0, max_req
     deadline = time.monotonic() + seconds
     budget = [max_requests]
 
-    def worker() -> None:
+    def worker(first: int) -> None:
         session = requests.Session()
+        i = first
         while time.monotonic() < deadline:
             with lock:
                 if budget[0] <= 0:
                     return
                 budget[0] -= 1
+            path, i = paths[i % len(paths)], i + 1
             started, clock = time.time(), time.monotonic()
             try:
-                reply = session.get(url, headers={"Host": host}, timeout=5, allow_redirects=False)
+                reply = session.get(f"{url}{path}", headers={"Host": host}, timeout=5, allow_redirects=False)
                 status, served_by = reply.status_code, reply.headers.get(SERVED_BY, "")
             except requests.RequestException:
                 status, served_by = 0, ""
-            sample = Sample(started, time.monotonic() - clock, status, served_by)
+            sample = Sample(started, time.monotonic() - clock, status, served_by, path=path)
             with lock:
                 samples.append(sample)
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(workers)]
     for t in threads:
         t.start()
     for t in threads:
@@ -141,11 +144,12 @@ def steady_load(capacity: float, vulcands: int) -> SteadyLoad:
     return load
 
 
-def measure_capacity(url: str, host: str, seconds: float = 8.0, workers: int = 6) -> float:
-    """Successes/s of ``url`` under a closed-loop load of ``workers`` clients for ``seconds``, after a
-    2 s warm-up whose requests are not counted (the first pages fill PHP's opcode cache)."""
-    hammer(url, host, workers=workers, seconds=2.0)
-    return float(summarize(hammer(url, host, workers=workers, seconds=seconds))["requests_per_second"])
+def measure_capacity(base: str, host: str, paths: tuple[str, ...], seconds: float = 8.0, workers: int = 6) -> float:
+    """Successes/s of ``paths`` under ``base`` under a closed-loop load of ``workers`` clients for
+    ``seconds``, after a 2 s warm-up whose requests are not counted (the first pages fill PHP's
+    opcode cache). The clients share the machine with the site, as the readers do."""
+    hammer(base, host, workers=workers, seconds=2.0, paths=paths)
+    return float(summarize(hammer(base, host, workers=workers, seconds=seconds, paths=paths))["requests_per_second"])
 
 
 class Reader:

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tests.failover.load import steady_readers
 from wpcluster.checkers import check_etcd_healthy, check_site_whole
 from wpcluster.faults import FaultRecord
-from wpcluster.generator import LOAD_SHARE, CapacityError, Reader, Sample, SteadyLoad, measure_capacity, steady_load
+from wpcluster.generator import Reader, Sample
 from wpcluster.plugin.options import RUN_KEY
-from wpcluster.progress import say, step
 from wpcluster.results import append_figures, run_dir
 from wpcluster.thresholds import FailoverThresholds, failover_thresholds
 from wpcluster.timeline import plot
@@ -37,24 +37,6 @@ BASELINE = 30
 # The window after the heal (or after full recovery, for a fault nothing heals): readers keep going
 # this long, so "after" is judged on as much service as "before".
 AFTER_SECONDS = 10.0
-LOAD_KEY = pytest.StashKey[SteadyLoad]()
-
-
-def steady_readers(config: pytest.Config, cluster) -> SteadyLoad:
-    """The readers' rates on this machine (generator.steady_load), from the site's capacity measured
-    once per session, just before its first fault, and kept in the run's figures."""
-    if LOAD_KEY not in config.stash:
-        with step("measuring the site's capacity through the top LB, to set the readers' steady rates"):
-            capacity = measure_capacity(f"http://{cluster.site_address}/", cluster.shape.site_authority)
-            try:
-                load = steady_load(capacity, len(cluster.nodes))
-            except CapacityError as refused:
-                pytest.fail(str(refused), pytrace=False)
-            say(f"{capacity:.1f} successes/s: readers at {load.lb_rate}/s through the top LB and "
-                f"{load.vulcand_rate}/s on each vulcand (scale {load.scale} of the full rates)")
-        append_figures(config.stash[RUN_KEY], "failover-load", {**load.__dict__, "load_share": LOAD_SHARE})
-        config.stash[LOAD_KEY] = load
-    return config.stash[LOAD_KEY]
 
 
 @pytest.fixture

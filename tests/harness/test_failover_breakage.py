@@ -11,6 +11,7 @@ import shlex
 
 import pytest
 
+from tests.failover.load import steady_readers
 from tests.harness.defects import sidekicks_replaced
 from tests.harness.nested import run_nested
 from tests.harness.site_state import make_whole, wait_every_public_container_reached, wordpress_containers
@@ -24,6 +25,14 @@ from wpcluster.shape import PROJECT_ROOT
 from wpcluster.waits import eventually
 
 ADMIN = "wordpress-admin.service"
+
+
+@pytest.fixture(autouse=True)
+def load_of_the_healthy_site(request, cluster, site):
+    """The readers' load comes from the healthy site's capacity, measured before any defect is seeded
+    (tests/failover/load.py): the nested runs inherit it, so a defect is judged at the same load."""
+    steady_readers(request.config, cluster)
+
 NODE_KILL = "tests/failover/test_node_loss.py::test_killing_the_admin_node_moves_admin_and_keeps_the_site_up"
 
 

@@ -94,4 +94,4 @@ def test_a_machine_too_small_to_judge_on_is_refused_with_the_fix():
 
 def test_capacity_is_what_the_site_served_in_a_closed_loop(site):
     # The handler answers at once, so even a slow test machine serves far more than one request/s.
-    assert measure_capacity(f"{site}/", "wordpress.local", seconds=0.5, workers=2) > 20
+    assert measure_capacity(site, "wordpress.local", ("/", "/a"), seconds=0.5, workers=2) > 20
