@@ -41,6 +41,17 @@ def assert_served(verdict, what, error_rate, brownout):
             f"(bound {bound:g}s)\n{verdict.summary()}")
 
 
+def assert_pages_do_not_wait_on(verdict, what, delay_ms):
+    """Every entry point's median page is less than half of ``delay_ms`` slower than before: a page that
+    made even one round trip over a link ``delay_ms`` slow would be at least that much slower."""
+    for target, figures in verdict.windows["during"]["by_target"].items():
+        before, during = verdict.windows["before"]["by_target"][target]["p50_ms"], figures["p50_ms"]
+        assert during < before + delay_ms / 2, (
+            f"through {target}, the median page was {during - before:.0f} ms slower with {what} (p50 {before} -> "
+            f"{during} ms, the link {delay_ms} ms slow): pages wait on the store, though none needs it"
+            f"\n{verdict.summary()}")
+
+
 def test_a_slow_database_link_slows_pages_and_fails_none(cluster, nemesis, observe, thresholds):
     """Expected: with every MariaDB answer DB_LATENCY_MS late, a page waits on each of its queries, so
     pages are slower (the verdict records p95 per window), but the site's capacity is far above the
@@ -106,7 +117,8 @@ def test_a_slow_or_stalled_store_link_leaves_pages_alone_and_uploads_answer(clus
                                                                           deployment, thresholds, fault):
     """Expected: rendering a page never talks to the S3 store (the plugin only rewrites asset URLs), so
     with its link S3_LATENCY_MS slow or stalled every entry point is untouched: error rate within the
-    node-kill bound, no hung request, no brownout. An editor's upload still answers: with the link
+    node-kill bound, no hung request, no brownout, and with it slow the median page no slower by even
+    half a round trip to the store. An editor's upload still answers: with the link
     slow it lands (201); with it stalled WordPress refuses it, naming the bucket, within the
     stalled-upload bound, instead of holding the editor for curl's whole-request minute. After the
     heal an upload lands again."""
@@ -127,6 +139,7 @@ def test_a_slow_or_stalled_store_link_leaves_pages_alone_and_uploads_answer(clus
     assert obs.recovered_at is not None, f"no full recovery after {what}: {obs.not_recovered}"
     assert_served(obs.verdict, what, thresholds.error_rate, thresholds.untouched_brownout_seconds)
     if fault == "latency":
+        assert_pages_do_not_wait_on(obs.verdict, what, S3_LATENCY_MS)
         assert status == 201, f"an upload with {what} answered {status} after {took:.1f}s: {message}"
     else:
         assert status is not None and took <= thresholds.stalled_upload_seconds, (

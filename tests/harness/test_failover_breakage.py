@@ -269,6 +269,8 @@ def test_db_latency_suite_notices_a_site_that_bypasses_the_fault_proxy(cluster, 
 
 
 S3_DOWN = "tests/failover/test_site_services.py::test_the_s3_store_down_leaves_pages_rendering"
+S3_SLOW = ("tests/failover/test_slow_paths.py::"
+           "test_a_slow_or_stalled_store_link_leaves_pages_alone_and_uploads_answer[latency]")
 S3_PLUGIN = "wp-content/mu-plugins/wpcluster-s3-cache.php"
 S3_PLUGIN_IN_IMAGE = f"/var/lib/wordpress/{S3_PLUGIN}"
 REWRITE_ANCHOR = "        // Not flushable: the callback sees the whole page once.\n"
@@ -281,10 +283,11 @@ BUCKET_CONFIRMED = ("        if (!is_array($this->client->list_objects('wp-inclu
 
 @pytest.mark.destructive
 @pytest.mark.slow
-def test_store_down_suite_names_pages_that_wait_for_the_store(cluster, site):
+def test_store_down_and_slow_suites_name_pages_that_wait_for_the_store(cluster, site):
     """The S3 plugin confirms the bucket answers before it rewrites a page (a listing per page): with
-    the store down every page waits for it, though no page needs it. The store-down test must fail
-    on the readers' figures."""
+    the store down every page waits for it, and with its link slow every page is slower by a round
+    trip, though no page needs the store. The store-down and slow-store tests must both fail on the
+    readers' figures."""
     source = (PROJECT_ROOT / "images" / "wordpress" / "mu-plugins" / S3_PLUGIN.rsplit("/", 1)[1]).read_text()
     assert source.count(REWRITE_ANCHOR) == 1, (
         f"the plugin's rewrite no longer starts as the defect expects:\n{REWRITE_ANCHOR}")
@@ -298,7 +301,7 @@ def test_store_down_suite_names_pages_that_wait_for_the_store(cluster, site):
                   f"docker exec {name} sh -c 'chmod 644 {S3_PLUGIN_IN_IMAGE} && apache2ctl graceful'").check()
         changed.append((node, name))
     try:
-        nested = run_nested("plugin-confirms-the-bucket-per-page", S3_DOWN, timeout=600)
+        nested = run_nested("plugin-confirms-the-bucket-per-page", S3_DOWN, S3_SLOW, timeout=900)
     finally:
         for node, name in changed:
             node.exec(f"docker exec {name} sh -c 'mv /tmp/s3-plugin.orig {S3_PLUGIN_IN_IMAGE} && apache2ctl graceful'")
@@ -307,3 +310,4 @@ def test_store_down_suite_names_pages_that_wait_for_the_store(cluster, site):
     # its own home page going unanswered first (a slower machine holds the waits past its timeout).
     nested.prove(S3_DOWN, r"through top LB, [\d.]+% of requests failed with the S3 store down"
                           r"|the home page rendering with S3 down stopped holding")
+    nested.prove(S3_SLOW, r"the median page was \d+ ms slower with the S3 store's link slow")
