@@ -181,6 +181,16 @@ class Etcd:
         if reply.status_code not in (200, 201):
             raise RuntimeError(f"PUT {key}: {reply.status_code} {reply.text[:200]}")
 
+    def put_if_changed(self, key: str, value: str) -> bool:
+        """PUT ``value`` unless the key holds it already; True if it wrote. Every write wakes each
+        vulcand's watch, and vulcand reloads the route on it: a route rewritten unchanged on every
+        reconcile is churn on every proxy, three nodes times every ten seconds."""
+        reply = self._call("GET", key)
+        if reply.status_code == 200 and reply.json().get("node", {}).get("value") == value:
+            return False
+        self.put(key, value)
+        return True
+
     def delete(self, key: str) -> None:
         reply = self._call("DELETE", key)
         if reply.status_code not in (200, 404):
@@ -255,9 +265,9 @@ class Sidekick:
 
     def ensure_routes(self) -> None:
         for backend in BACKENDS.values():
-            self.etcd.put(f"{self.prefix}/backends/{backend}/backend", json.dumps({"Type": "http"}))
+            self.etcd.put_if_changed(f"{self.prefix}/backends/{backend}/backend", json.dumps({"Type": "http"}))
         for frontend, spec in FRONTENDS.items():
-            self.etcd.put(f"{self.prefix}/frontends/{frontend}/frontend", json.dumps(spec))
+            self.etcd.put_if_changed(f"{self.prefix}/frontends/{frontend}/frontend", json.dumps(spec))
 
     def server_key(self, backend: str, sid: str) -> str:
         return f"{self.prefix}/backends/{backend}/servers/{sid}"

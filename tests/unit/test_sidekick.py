@@ -70,3 +70,43 @@ def test_writes_and_the_admin_route_are_tried_before_the_catch_all():
     # vulcand v0.9.2 tries routes in reverse byte order of their text; a Method(...) route would sort last.
     routes = sorted((f["Route"] for f in sidekick.FRONTENDS.values()), reverse=True)
     assert routes[-1] == sidekick.FRONTENDS["wordpress"]["Route"]
+
+
+class _Reply:
+    def __init__(self, status, body=None):
+        self.status_code, self._body, self.text = status, body or {}, ""
+
+    def json(self):
+        return self._body
+
+
+class _EtcdKeys:
+    """etcd's v2 keys API as the sidekick's requests session sees it: GET and PUT of plain keys."""
+
+    def __init__(self):
+        self.values, self.puts = {}, []
+
+    def request(self, method, url, timeout=None, data=None, params=None):
+        key = url.split("/v2/keys/", 1)[1]
+        if method == "GET":
+            if key not in self.values:
+                return _Reply(404)
+            return _Reply(200, {"node": {"key": f"/{key}", "value": self.values[key]}})
+        self.puts.append(key)
+        self.values[key] = data["value"]
+        return _Reply(201)
+
+
+def test_routes_are_written_once_and_not_again_while_unchanged():
+    etcd = sidekick.Etcd(["http://etcd"])
+    etcd.session = _EtcdKeys()
+    car = sidekick.Sidekick("core-01", "10.0.0.1", etcd, docker=None)
+    car.ensure_routes()
+    first = list(etcd.session.puts)
+    assert first, "no route was written to an empty etcd"
+    car.ensure_routes()
+    assert etcd.session.puts == first, "routes that had not changed were written again"
+    changed = first[-1]
+    etcd.session.values[changed] = "{}"  # someone else's value: the sidekick puts its own back
+    car.ensure_routes()
+    assert etcd.session.puts == [*first, changed]
