@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from wpcluster.faults import BANDWIDTH_CAP_KBIT, bandwidth_cap
 from wpcluster.generator import (
     LB_RATE,
     LOAD_SHARE,
@@ -95,3 +96,8 @@ def test_a_machine_too_small_to_judge_on_is_refused_with_the_fix():
 def test_capacity_is_what_the_site_served_in_a_closed_loop(site):
     # The handler answers at once, so even a slow test machine serves far more than one request/s.
     assert measure_capacity(site, "wordpress.local", ("/", "/a"), seconds=0.5, workers=2) > 20
+
+
+def test_the_bandwidth_cap_scales_with_the_readers_so_the_link_stays_as_overfilled():
+    assert bandwidth_cap() == f"{BANDWIDTH_CAP_KBIT}kbit"
+    assert bandwidth_cap(0.473) == f"{round(BANDWIDTH_CAP_KBIT * 0.473)}kbit"
