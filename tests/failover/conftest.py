@@ -26,7 +26,7 @@ from wpcluster.results import append_figures, run_dir
 from wpcluster.thresholds import FailoverThresholds, failover_thresholds
 from wpcluster.timeline import plot
 from wpcluster.verdict import FaultVerdict, judge, save_samples
-from wpcluster.waits import eventually
+from wpcluster.waits import NotReached, eventually
 
 WHOLE_WITHIN = 180.0  # a node restarted by the previous test boots, rejoins and gets its units back
 # The baseline window before each fault: at least this long, and this many successful reads, so that
@@ -108,15 +108,20 @@ def observe(request, cluster, fleet, etcd, site, secrets, thresholds):
             obs.try_post = try_post
             reader = self.obs.reader.start()
             obs.baseline_from = time.time()
-            eventually(lambda: reader.successes >= BASELINE and time.time() - obs.baseline_from >= BASELINE_SECONDS,
-                       BASELINE_SECONDS + 30, 0.1,
-                       what=f"a {BASELINE_SECONDS:g}s baseline of at least {BASELINE} reads before the fault")
+            try:
+                eventually(lambda: reader.successes >= BASELINE and time.time() - obs.baseline_from >= BASELINE_SECONDS,
+                           BASELINE_SECONDS + 30, 0.1,
+                           what=f"a {BASELINE_SECONDS:g}s baseline of at least {BASELINE} reads before the fault")
+                short = ""
+            except NotReached:
+                short = (f"only {reader.successes} of the baseline's {BASELINE} reads succeeded within "
+                         f"{BASELINE_SECONDS + 30:g}s; ")
             # Never inject into a sick site: a fault on top of failing reads measures the failure, not it.
             failed, answered = reader.failures, reader.successes + reader.failures
-            if failed > thresholds.error_rate * answered:
+            if short or failed > thresholds.error_rate * answered:
                 reader.stop()
-                pytest.fail(f"the site was not steady before the fault: {failed} of {answered} baseline requests "
-                            f"failed or hung (bound {thresholds.error_rate:.0%}); nothing was injected",
+                pytest.fail(f"the site was not steady before the fault: {short}{failed} of {answered} baseline "
+                            f"requests failed or hung (bound {thresholds.error_rate:.0%}); nothing was injected",
                             pytrace=False)
             observations.append(self.obs)
             return self.obs
