@@ -47,10 +47,9 @@ class FailoverThresholds:
     service_recovery_seconds: float
     # A slow path to MariaDB (every answer late; nothing lost): pages take longer, so the pages in
     # flight when it turns slow complete later, and their completions move out of the bin they would
-    # have filled. That step, at most one bin at the readers' rates (verdict.bin_seconds: 1 s for an
-    # entry point read at 8 successes/s or more, wider where it is read more slowly, as a vulcand
-    # read directly is), is all the brownout a slow path may cost; anything longer is pages lost or
-    # held. The slow-path tests allow each entry point the wider of this and its own bin.
+    # have filled. That step, at most one bin at the readers' rates (verdict.py: 1 s through the top
+    # LB, 2 s for a vulcand read directly), is all the brownout a slow path may cost; anything
+    # longer is pages lost or held.
     slow_path_brownout_seconds: float
     # An upload while the S3 store's link stalls (connections open, no byte moves): the plugin gives
     # up on a request that moved nothing for 5 s (s3-client.php's stall_timeout) and WordPress

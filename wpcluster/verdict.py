@@ -33,11 +33,6 @@ def successes_per_second(samples: list[Sample], start: float, end: float) -> flo
     return done / (end - start) if end > start else 0.0
 
 
-def bin_seconds(baseline: float) -> float:
-    """How wide the brownout's bins are for an entry point read at ``baseline`` successes/s."""
-    return max(BIN_SECONDS, MIN_PER_BIN / baseline)
-
-
 def brownout_seconds(samples: list[Sample], start: float, end: float, baseline: float,
                      fraction: float = BROWNOUT_FRACTION) -> float:
     """The longest stretch in [start, end) whose goodput stays below ``fraction`` of ``baseline``
@@ -47,7 +42,7 @@ def brownout_seconds(samples: list[Sample], start: float, end: float, baseline: 
     ``MIN_PER_BIN`` successes at the baseline: noise alone must not halve a bin."""
     if baseline <= 0 or end <= start:
         return 0.0
-    width = bin_seconds(baseline)
+    width = max(BIN_SECONDS, MIN_PER_BIN / baseline)
     counts = [0] * int((end - start) / width)
     for s in samples:
         done = s.started + s.seconds
