@@ -16,31 +16,27 @@ from wpcluster.plugin.options import RUN_KEY
 from wpcluster.progress import say, step
 from wpcluster.results import append_figures
 
-# Successes/s the healthy site served through the top LB, as the run's first measurement found it.
+# Successes/s the healthy site served through the top LB, as the run's first measurement found it:
+# the one record of it, which this session's later tests and the nested sessions it starts read.
 CAPACITY_ENV = "WPCLUSTER_SITE_CAPACITY"
-LOAD_KEY = pytest.StashKey[SteadyLoad]()
 
 
 def steady_readers(config: pytest.Config, cluster) -> SteadyLoad:
     """The readers' rates (generator.steady_load) from the site's capacity: the run's own measurement
-    if a session of this run made one (the environment says), else measured now and kept in the
-    run's figures and the environment. A machine too small to judge on fails the test that asks."""
-    if LOAD_KEY not in config.stash:
-        inherited = os.environ.get(CAPACITY_ENV)
-        if inherited:
-            capacity = float(inherited)
-        else:
-            with step("measuring the site's capacity through the top LB (closed loop, the readers' pages)"):
-                capacity = measure_capacity(f"http://{cluster.site_address}", cluster.shape.site_authority,
-                                            READER_PATHS)
-            os.environ[CAPACITY_ENV] = str(capacity)
-        try:
-            load = steady_load(capacity, len(cluster.nodes))
-        except CapacityError as refused:
-            pytest.fail(str(refused), pytrace=False)
-        if not inherited:
-            say(f"{capacity:.1f} successes/s: readers at {load.lb_rate}/s through the top LB and "
-                f"{load.vulcand_rate}/s on each vulcand ({load.scale:g} of their full rates)")
-            append_figures(config.stash[RUN_KEY], "failover-load", {**load.__dict__, "load_share": LOAD_SHARE})
-        config.stash[LOAD_KEY] = load
-    return config.stash[LOAD_KEY]
+    if one was made (the environment holds it), else measured now and kept in the run's figures and
+    the environment. A machine too small to judge on fails the test that asks."""
+    measured = CAPACITY_ENV not in os.environ
+    if measured:
+        with step("measuring the site's capacity through the top LB (closed loop, the readers' pages)"):
+            os.environ[CAPACITY_ENV] = str(measure_capacity(f"http://{cluster.site_address}",
+                                                            cluster.shape.site_authority, READER_PATHS))
+    capacity = float(os.environ[CAPACITY_ENV])
+    try:
+        load = steady_load(capacity, len(cluster.nodes))
+    except CapacityError as refused:
+        pytest.fail(str(refused), pytrace=False)
+    if measured:
+        say(f"{capacity:.1f} successes/s: readers at {load.lb_rate}/s through the top LB and "
+            f"{load.vulcand_rate}/s on each vulcand ({load.scale:g} of their full rates)")
+        append_figures(config.stash[RUN_KEY], "failover-load", {**load.__dict__, "load_share": LOAD_SHARE})
+    return load

@@ -53,9 +53,8 @@ def test_packet_loss_between_a_node_and_its_peers_costs_latency_not_the_site(clu
 @pytest.mark.xfail(strict=True, reason=(
     "the deployment has no outlier detection: with the busiest node's link overfilled (its public "
     "containers behind a 1 Mbit/s cap at the readers' full rates), requests routed to them queue behind "
-    "the cap and 60 % of the "
-    "top LB's requests failed during the cap, most hung past 5 s (bound 1 %); nothing takes a slow "
-    "node's servers out. Strict: it fails the run the day the deployment meets the bound."))
+    "the cap and 60 % of the top LB's requests failed during the cap, most hung past 5 s (bound 1 %); "
+    "nothing takes a slow node's servers out. Strict: it fails the run the day the deployment meets the bound."))
 def test_a_node_behind_a_bandwidth_cap_keeps_the_site_serving(request, cluster, fleet, nemesis, observe,
                                                              thresholds):
     """Expected: with everything the busiest node sends capped (tbf) at faults.bandwidth_cap for the
