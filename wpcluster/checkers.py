@@ -132,6 +132,28 @@ def check_no_container_twice(cluster: Cluster) -> None:
     assert not twice, f"containers running on more than one node: {twice}"
 
 
+def check_containers_where_placed(cluster: Cluster, fleet: Fleetctl) -> None:
+    """Every WordPress unit's container runs on the node fleet lists the unit on, and on no other: a node
+    that got its units back after fleet had placed them elsewhere stops its copies on its own schedule,
+    and until it has, the site is not settled (a copy may vanish under whoever uses it)."""
+    from wpcluster.deploy import container_of, wordpress_units  # local: deploy imports these clients
+
+    placed = {u.name: u.ip for u in fleet.list_units() if u.machine_id}
+    by_address = {n.address: n.name for n in cluster.nodes}
+    running: dict[str, list[str]] = {}
+    for _, sid in site_containers(cluster):
+        node, _, name = sid.partition(".")
+        running.setdefault(name, []).append(node)
+    wrong = []
+    for unit in wordpress_units(cluster.shape):
+        name = container_of(unit)
+        wanted = [by_address[placed[unit]]] if placed.get(unit) in by_address else []
+        if sorted(running.get(name, [])) != wanted:
+            wrong.append(f"{name} runs on {sorted(running.get(name, [])) or 'no node'}, "
+                         f"fleet places {unit} on {wanted[0] if wanted else 'no machine'}")
+    assert not wrong, describe_problems(wrong, "containers not where fleet places their units:")
+
+
 def check_routes_answer(cluster: Cluster, site: SiteClient, vias: dict[str, str], tries: int = 10) -> None:
     """Through each of ``vias`` (all at once): / reaches public containers only, /wp-login.php the admin only."""
     def through(name: str, via: str) -> None:

@@ -69,6 +69,12 @@ def wordpress_units(shape: Shape) -> list[str]:
     return [name for _, name in unit_plan(shape) if name.startswith("wordpress")]
 
 
+def container_of(unit: str) -> str:
+    """The container a site unit runs (its unit file's ``docker run --name``): wordpress@3.service runs
+    wordpress-3, wordpress-admin.service runs wordpress-admin."""
+    return unit.removesuffix(".service").replace("@", "-")
+
+
 def site_env(shape: Shape, services: SiteServices, secrets: Secrets, etcd_endpoints: list[str]) -> dict[str, str]:
     """/etc/wpcluster/site.env: what every unit and every WordPress container is configured with.
 

@@ -3,7 +3,11 @@ the wait for it to be whole again after a nested test that failed on purpose."""
 
 from __future__ import annotations
 
-from wpcluster.checkers import check_every_public_container_reached, check_registration
+from wpcluster.checkers import (
+    check_containers_where_placed,
+    check_every_public_container_reached,
+    check_registration,
+)
 from wpcluster.cluster import Cluster, Node
 from wpcluster.waits import eventually
 
@@ -20,10 +24,13 @@ def wordpress_containers(cluster: Cluster) -> dict[str, tuple[Node, str]]:
 
 
 def make_whole(cluster: Cluster, deployment, etcd, vulcand, *, site=None, when: str = "again") -> None:  # noqa: ANN001
-    """Every unit active (a failed one started again), every container registered as it runs and,
-    given ``site``, every public container reached through every vulcand."""
+    """Every unit active (a failed one started again), its container running where fleet places it and
+    nowhere else, every container registered as it runs and, given ``site``, every public container
+    reached through every vulcand."""
     deployment.revive_failed_units()
     deployment.wait_units_active(timeout=120)
+    eventually(lambda: check_containers_where_placed(cluster, deployment.fleet) or True, 120, 1,
+               what=f"every container where fleet places its unit {when}")
     eventually(lambda: check_registration(cluster, etcd, vulcand) or True, 120, 1,
                what=f"every container registered {when}")
     if site is not None:

@@ -1,6 +1,9 @@
 """The deploy step's plan and the configuration it hands the nodes."""
 
+import re
 from types import SimpleNamespace
+
+import pytest
 
 from wpcluster.clients.fleet import Machine, Unit
 from wpcluster.cluster import SiteServices
@@ -120,3 +123,49 @@ def test_a_spread_placement_moves_nothing():
     moved, fleet = spread({"wordpress@1.service": a, "wordpress@2.service": b, "wordpress@3.service": c,
                            "wordpress@4.service": a, "wordpress@5.service": b})
     assert moved == [] and fleet.restarted == []
+
+
+def test_container_of_names_the_container_each_unit_file_runs():
+    from wpcluster.deploy import UNITS_DIR, container_of
+
+    for template, unit in unit_plan(load_shape()):
+        if not unit.startswith("wordpress"):
+            continue
+        text = (UNITS_DIR / template).read_text()
+        instance = unit.removesuffix(".service").partition("@")[2]
+        named = re.search(r"--name (\S+)", text).group(1).replace("%i", instance)
+        assert container_of(unit) == named, unit
+
+
+def _lab_listing(running: dict[str, list[str]], placed: dict[str, str]):
+    """A cluster whose nodes run ``running`` (node -> container names) and a fleet placing ``placed``."""
+    from wpcluster.cluster import ExecResult
+
+    shape = load_shape()
+
+    def node(name):
+        ps = "".join(f"{c} 0.0.0.0:3{i:04d}->80/tcp\n" for i, c in enumerate(running.get(name, [])))
+        return SimpleNamespace(name=name, address=shape.node_address(name), is_running=lambda: True,
+                               exec=lambda cmd, timeout=60: ExecResult(cmd, 0, ps, ""))
+
+    cluster = SimpleNamespace(shape=shape, nodes=[node(n) for n in shape.nodes])
+    units = [Unit(u, "m", shape.node_address(n), "active", "running") for u, n in placed.items()]
+    return cluster, SimpleNamespace(list_units=lambda: units)
+
+
+def test_containers_where_placed_names_a_copy_left_on_a_node_fleet_moved_the_unit_from():
+    from wpcluster.checkers import check_containers_where_placed
+    from wpcluster.deploy import wordpress_units
+
+    shape = load_shape()
+    nodes = list(shape.nodes)
+    placed = {u: nodes[i % 3] for i, u in enumerate(wordpress_units(shape))}
+    running: dict[str, list[str]] = {}
+    for unit, node in placed.items():
+        running.setdefault(node, []).append(unit.removesuffix(".service").replace("@", "-"))
+    check_containers_where_placed(*_lab_listing(running, placed))  # settled: passes
+
+    stray = next(n for n in nodes if "wordpress-3" not in running[n])
+    running[stray].append("wordpress-3")
+    with pytest.raises(AssertionError, match=rf"wordpress-3 runs on .*{stray}.*fleet places wordpress@3.service on"):
+        check_containers_where_placed(*_lab_listing(running, placed))
