@@ -154,8 +154,13 @@ def check_containers_where_placed(cluster: Cluster, fleet: Fleetctl) -> None:
     assert not wrong, describe_problems(wrong, "containers not where fleet places their units:")
 
 
-def check_routes_answer(cluster: Cluster, site: SiteClient, vias: dict[str, str], tries: int = 10) -> None:
-    """Through each of ``vias`` (all at once): / reaches public containers only, /wp-login.php the admin only."""
+def check_routes_answer(cluster: Cluster, site: SiteClient, vias: dict[str, str], tries: int | None = None) -> None:
+    """Through each of ``vias`` (all at once): / reaches public containers only, /wp-login.php the admin only.
+
+    ``tries`` GETs of / per entry point, by default one per public container (one turn of vulcand's round
+    robin, so a dead server still in it is met). Each GET costs a page render: a check that sent twice as
+    many took ~4 s on a slow machine, and a recovery is timed by the end of the check that passed."""
+    tries = tries or cluster.shape.site.wordpress_instances
     def through(name: str, via: str) -> None:
         own = requests.Session()  # one per thread: a Session is not shared across threads
         public = [site.get("/", via=via, session=own) for _ in range(tries)]

@@ -4,14 +4,16 @@
  *
  *   php setup.php public   wait for the database, then return
  *   php setup.php admin    wait for the database, then install the blog once
- *                          (a blog already installed is left untouched), then
- *                          push the static files to the S3 cache's bucket
+ *                          and push the static files to the S3 cache's bucket
  *                          (the must-use plugin wpcluster-s3-cache; a store
- *                          that does not answer is reported, not fatal)
+ *                          that does not answer is reported, not fatal); a
+ *                          blog already installed is left untouched and the
+ *                          exit status is 10: push the static files next
+ *   php setup.php push-static   the push alone (beside Apache, after a 10)
  *
  * The wait is bounded (WORDPRESS_DB_WAIT seconds, default 60). Wrong
  * credentials or an unknown database fail at once. Messages name the
- * database host and user, never a password. Exit status 0 means ready.
+ * database host and user, never a password. Exit status 0 (or 10) means ready.
  */
 
 const WPCLUSTER_TAG = 'wordpress-setup';
@@ -34,8 +36,8 @@ function env($name, $default = '')
 }
 
 $mode = $argv[1] ?? '';
-if ($mode !== 'admin' && $mode !== 'public') {
-    fail("usage: setup.php admin|public");
+if ($mode !== 'admin' && $mode !== 'public' && $mode !== 'push-static') {
+    fail("usage: setup.php admin|public|push-static");
 }
 
 /* ---- 1. the database answers, with these credentials --------------------------------- */
@@ -95,6 +97,36 @@ while (true) {
 
 if ($mode === 'public') {
     exit(0);   // public containers never install; they serve what the admin container installed
+}
+
+/* ---- 2a. admin container, the common case: installed already (one query, no WordPress) ---- */
+// A restarted admin container (its node lost, dockerd restarted) is the piece a recovering site
+// waits for last; loading WordPress in the CLI to ask is_blog_installed() cost it ~2.5 s of a busy
+// machine. WordPress counts a blog installed when its options table holds `siteurl`; that is read
+// here directly. The static files' push then runs beside Apache (exit status 10 tells the entry
+// point so): on a restart the bucket holds them already, and a page links local files for any
+// that it lacks. Anything unexpected falls through to the full path below.
+if ($mode === 'admin') {
+    $prefix = env('WORDPRESS_TABLE_PREFIX', 'wp_');
+    $link = mysqli_init();
+    $link->options(MYSQLI_OPT_CONNECT_TIMEOUT, 5);
+    if (preg_match('/^\w+$/', $prefix)
+        && @$link->real_connect($db_host, $db_user, env('WORDPRESS_DB_PASSWORD'), $db_name, $db_port, $db_socket)) {
+        $rows = @$link->query("SELECT option_name, option_value FROM {$prefix}options "
+            . "WHERE option_name IN ('siteurl', 'blogname')");
+        $options = $rows ? array_column($rows->fetch_all(MYSQLI_ASSOC), 'option_value', 'option_name') : array();
+        $link->close();
+        if (($options['siteurl'] ?? '') !== '') {
+            include '/usr/share/wordpress/wp-includes/version.php';   // $wp_version, nothing else loaded
+            say(sprintf("WordPress %s is already installed at %s ('%s')",
+                $wp_version, rtrim(env('WORDPRESS_CACHE_HOME'), '/'), $options['blogname'] ?? ''));
+            exit(10);
+        }
+    }
+}
+if ($mode === 'push-static') {
+    $mode = 'admin';   // the admin container's static files, pushed beside Apache (see 2a)
+    $push_only = true;
 }
 
 /* ---- 2. admin container: install the blog if it is not installed ---------------------- */
@@ -161,6 +193,10 @@ function push_static_files()
     $cache->deploy_static('say');
 }
 
+if (!empty($push_only)) {
+    push_static_files();
+    exit(0);
+}
 if (is_blog_installed()) {
     say(sprintf("WordPress %s is already installed at %s ('%s')",
         get_bloginfo('version'), $home, get_option('blogname')));
