@@ -21,11 +21,19 @@ INSTALL_HINT = (
 )
 
 
+# How long one engine call may take once the engine has answered: removing a node container's volume
+# deletes the images its own dockerd pulled, which took longer than the 5 s of the first ping (`lab
+# down` failed half-way on it).
+CALL_TIMEOUT = 300
+
+
 def connect(timeout: float = 5) -> docker.DockerClient | None:
-    """A client for the engine at DOCKER_HOST or the default socket, or None if none answers."""
+    """A client for the engine at DOCKER_HOST or the default socket, or None if none answers within
+    ``timeout``; its later calls may take up to CALL_TIMEOUT."""
     try:
         client = docker.from_env(timeout=timeout)
         client.ping()
+        client.api.timeout = CALL_TIMEOUT
         return client
     except (docker.errors.DockerException, OSError):
         return None
