@@ -122,13 +122,18 @@ def check_units_on_live_machines(fleet: Fleetctl, units: list[str]) -> None:
     assert not wrong, f"units not running on live machines: {wrong}"
 
 
+def nodes_running(cluster: Cluster) -> dict[str, list[str]]:
+    """Site container name -> the nodes it runs on now (sorted), by asking Docker there."""
+    where: dict[str, list[str]] = {}
+    for _, sid in sorted(site_containers(cluster)):
+        node, _, name = sid.partition(".")
+        where.setdefault(name, []).append(node)
+    return where
+
+
 def check_no_container_twice(cluster: Cluster) -> None:
     """No site container name runs on two nodes at once (a unit running twice after a heal)."""
-    where: dict[str, list[str]] = {}
-    for backend_sid in site_containers(cluster):
-        node, _, name = backend_sid[1].partition(".")
-        where.setdefault(name, []).append(node)
-    twice = {name: nodes for name, nodes in where.items() if len(nodes) > 1}
+    twice = {name: nodes for name, nodes in nodes_running(cluster).items() if len(nodes) > 1}
     assert not twice, f"containers running on more than one node: {twice}"
 
 
@@ -138,18 +143,15 @@ def check_containers_where_placed(cluster: Cluster, fleet: Fleetctl) -> None:
     and until it has, the site is not settled (a copy may vanish under whoever uses it)."""
     from wpcluster.deploy import container_of, wordpress_units  # local: deploy imports these clients
 
-    placed = {u.name: u.ip for u in fleet.list_units() if u.machine_id}
+    placed = unit_placements(fleet)
     by_address = {n.address: n.name for n in cluster.nodes}
-    running: dict[str, list[str]] = {}
-    for _, sid in site_containers(cluster):
-        node, _, name = sid.partition(".")
-        running.setdefault(name, []).append(node)
+    running = nodes_running(cluster)
     wrong = []
     for unit in wordpress_units(cluster.shape):
         name = container_of(unit)
         wanted = [by_address[placed[unit]]] if placed.get(unit) in by_address else []
-        if sorted(running.get(name, [])) != wanted:
-            wrong.append(f"{name} runs on {sorted(running.get(name, [])) or 'no node'}, "
+        if running.get(name, []) != wanted:
+            wrong.append(f"{name} runs on {running.get(name) or 'no node'}, "
                          f"fleet places {unit} on {wanted[0] if wanted else 'no machine'}")
     assert not wrong, describe_problems(wrong, "containers not where fleet places their units:")
 

@@ -155,14 +155,14 @@ def _lab_listing(running: dict[str, list[str]], placed: dict[str, str]):
 
 def test_containers_where_placed_names_a_copy_left_on_a_node_fleet_moved_the_unit_from():
     from wpcluster.checkers import check_containers_where_placed
-    from wpcluster.deploy import wordpress_units
+    from wpcluster.deploy import container_of, wordpress_units
 
     shape = load_shape()
     nodes = list(shape.nodes)
     placed = {u: nodes[i % 3] for i, u in enumerate(wordpress_units(shape))}
     running: dict[str, list[str]] = {}
     for unit, node in placed.items():
-        running.setdefault(node, []).append(unit.removesuffix(".service").replace("@", "-"))
+        running.setdefault(node, []).append(container_of(unit))
     check_containers_where_placed(*_lab_listing(running, placed))  # settled: passes
 
     stray = next(n for n in nodes if "wordpress-3" not in running[n])
