@@ -67,8 +67,7 @@ while (true) {
     $link = mysqli_init();
     $link->options(MYSQLI_OPT_CONNECT_TIMEOUT, 5);
     if (@$link->real_connect($db_host, $db_user, env('WORDPRESS_DB_PASSWORD'), $db_name, $db_port, $db_socket)) {
-        $version = $link->server_info;
-        $link->close();
+        $version = $link->server_info;   // the link stays open: 2a asks it whether the blog is installed
         say("database at $db_spec answers (MariaDB/MySQL $version), database '$db_name' as user '$db_user'");
         break;
     }
@@ -106,28 +105,19 @@ if ($mode === 'public') {
 // here directly. The static files' push then runs beside Apache (exit status 10 tells the entry
 // point so): on a restart the bucket holds them already, and a page links local files for any
 // that it lacks. Anything unexpected falls through to the full path below.
-if ($mode === 'admin') {
-    $prefix = env('WORDPRESS_TABLE_PREFIX', 'wp_');
-    $link = mysqli_init();
-    $link->options(MYSQLI_OPT_CONNECT_TIMEOUT, 5);
-    if (preg_match('/^\w+$/', $prefix)
-        && @$link->real_connect($db_host, $db_user, env('WORDPRESS_DB_PASSWORD'), $db_name, $db_port, $db_socket)) {
-        $rows = @$link->query("SELECT option_name, option_value FROM {$prefix}options "
-            . "WHERE option_name IN ('siteurl', 'blogname')");
-        $options = $rows ? array_column($rows->fetch_all(MYSQLI_ASSOC), 'option_value', 'option_name') : array();
-        $link->close();
-        if (($options['siteurl'] ?? '') !== '') {
-            include '/usr/share/wordpress/wp-includes/version.php';   // $wp_version, nothing else loaded
-            say(sprintf("WordPress %s is already installed at %s ('%s')",
-                $wp_version, rtrim(env('WORDPRESS_CACHE_HOME'), '/'), $options['blogname'] ?? ''));
-            exit(10);
-        }
+$prefix = env('WORDPRESS_TABLE_PREFIX', 'wp_');
+if ($mode === 'admin' && preg_match('/^\w+$/', $prefix)) {
+    $rows = @$link->query("SELECT option_name, option_value FROM {$prefix}options "
+        . "WHERE option_name IN ('siteurl', 'blogname')");
+    $options = $rows ? array_column($rows->fetch_all(MYSQLI_ASSOC), 'option_value', 'option_name') : array();
+    if (($options['siteurl'] ?? '') !== '') {
+        include '/usr/share/wordpress/wp-includes/version.php';   // $wp_version, nothing else loaded
+        say(sprintf("WordPress %s is already installed at %s ('%s')",
+            $wp_version, rtrim(env('WORDPRESS_CACHE_HOME'), '/'), $options['blogname'] ?? ''));
+        exit(10);
     }
 }
-if ($mode === 'push-static') {
-    $mode = 'admin';   // the admin container's static files, pushed beside Apache (see 2a)
-    $push_only = true;
-}
+$link->close();
 
 /* ---- 2. admin container: install the blog if it is not installed ---------------------- */
 
@@ -193,7 +183,7 @@ function push_static_files()
     $cache->deploy_static('say');
 }
 
-if (!empty($push_only)) {
+if ($mode === 'push-static') {   // the admin container's static files, pushed beside Apache (see 2a)
     push_static_files();
     exit(0);
 }
