@@ -245,10 +245,24 @@ class Deployment:
     def node_of(self, unit: Unit) -> str:
         return next((n.name for n in self.cluster.nodes if n.address == unit.ip), unit.ip or "no machine")
 
+    def unit_journal(self, name: str, lines: int = 50, unit: Unit | None = None) -> str:
+        """``name``'s journal, newest ``lines`` lines, read on the node fleet lists the unit on.
+
+        Not `fleetctl journal`: it refuses a unit whose state the registry lacks for the moment
+        ("does not appear to be running"), and fleet 1.0's agent can delete a fresh state when its
+        periodic publish replays the destroyed instance's, until the next publish (24 s later with a
+        30 s TTL). That is what the project's CI met right after a redeploy, with the unit running."""
+        unit = unit or self.fleet.placed(name)
+        node = next((n for n in self.cluster.nodes if n.address == unit.ip), None)
+        if node is None:
+            raise DeployError(f"fleet lists {name} on {unit.ip or 'no machine'}, which is not a node of this cluster",
+                              "check `fleetctl list-machines` against the cluster's shape")
+        return node.journal(name, lines)
+
     def unit_failure(self, unit: Unit) -> str:
         try:
-            journal = self.fleet.journal(unit.name, lines=15)
-        except FleetctlError as exc:
+            journal = self.unit_journal(unit.name, lines=15, unit=unit)
+        except WpclusterError as exc:
             journal = f"(journal unavailable: {exc})"
         return self.secrets.redact(f"{unit.name} is {unit.active}/{unit.sub} on {self.node_of(unit)}; "
                                    f"its journal ends:\n{journal}")

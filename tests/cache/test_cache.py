@@ -14,10 +14,10 @@ from wpcluster.results import append_figures
 from wpcluster.waits import eventually
 
 
-def test_bucket_holds_the_theme_and_wp_includes_assets(request, bucket, fleet):
+def test_bucket_holds_the_theme_and_wp_includes_assets(request, bucket, deployment):
     client, name = bucket
     # The figure the admin container logged for its push on this deployment (a benchmark, not a bound).
-    journal = fleet.journal("wordpress-admin.service", lines=2000)
+    journal = deployment.unit_journal("wordpress-admin.service", lines=2000)
     push = re.search(r"S3 cache: static files in \S+: (\d+) pushed \(([\d.]+) MB\).* in ([\d.]+) s", journal)
     if push:
         append_figures(request.config.stash[RUN_KEY], "cache", {

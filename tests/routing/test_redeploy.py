@@ -13,12 +13,12 @@ def site_state(site):
 
 @pytest.mark.slow
 @pytest.mark.changes
-def test_second_deploy_is_idempotent(cluster, deployment, site, secrets, fleet):
+def test_second_deploy_is_idempotent(cluster, deployment, site, secrets):
     before = site_state(site)
     assert before["home"] == cluster.shape.site_url, f"the site's home is {before['home']}"
     deployment.deploy()
     assert site_state(site) == before, "the second deploy changed the site"
-    journal = fleet.journal("wordpress-admin.service", lines=200)
+    journal = deployment.unit_journal("wordpress-admin.service", lines=200)
     assert "already installed" in journal, f"the admin container did not find the site installed:\n{journal[-1500:]}"
     session = site.login(cluster.shape.site.admin_user, secrets["WORDPRESS_ADMIN_PASSWORD"])
     assert site.get("/wp-admin/", session=session).status == 200

@@ -7,7 +7,7 @@ import pytest
 
 from wpcluster.clients.fleet import Machine, Unit
 from wpcluster.cluster import SiteServices
-from wpcluster.deploy import Deployment, admin_env, site_env, unit_plan
+from wpcluster.deploy import DeployError, Deployment, admin_env, site_env, unit_plan
 from wpcluster.providers.lab.site_hosts import haproxy_config
 from wpcluster.secrets import SALT_NAMES, SECRET_NAMES, Secrets
 from wpcluster.shape import load_shape
@@ -169,3 +169,28 @@ def test_containers_where_placed_names_a_copy_left_on_a_node_fleet_moved_the_uni
     running[stray].append("wordpress-3")
     with pytest.raises(AssertionError, match=rf"wordpress-3 runs on .*{stray}.*fleet places wordpress@3.service on"):
         check_containers_where_placed(*_lab_listing(running, placed))
+
+
+class JournalNode(SimpleNamespace):
+    def journal(self, unit: str, lines: int) -> str:
+        return f"{self.name}: {lines} lines of {unit}"
+
+
+def test_a_units_journal_is_read_on_the_node_fleet_lists_it_on():
+    shape = load_shape()
+    nodes = [JournalNode(name=n, address=shape.node_address(n)) for n in shape.nodes]
+    admin = Unit("wordpress-admin.service", "m", nodes[1].address, "active", "running")
+    fleet = SimpleNamespace(placed=lambda name: admin)
+    deployment = Deployment(SimpleNamespace(shape=shape, nodes=nodes), fleet, secrets=None)
+    assert deployment.unit_journal("wordpress-admin.service", lines=7) == \
+        f"{nodes[1].name}: 7 lines of wordpress-admin.service"
+
+
+def test_a_unit_on_a_machine_outside_the_cluster_is_named():
+    shape = load_shape()
+    nodes = [JournalNode(name=n, address=shape.node_address(n)) for n in shape.nodes]
+    stray = Unit("wordpress-admin.service", "m", "10.9.9.9", "active", "running")
+    deployment = Deployment(SimpleNamespace(shape=shape, nodes=nodes), SimpleNamespace(placed=lambda n: stray),
+                            secrets=None)
+    with pytest.raises(DeployError, match="10.9.9.9, which is not a node"):
+        deployment.unit_journal("wordpress-admin.service")
