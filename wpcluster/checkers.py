@@ -143,7 +143,7 @@ def check_containers_where_placed(cluster: Cluster, fleet: Fleetctl) -> None:
     and until it has, the site is not settled (a copy may vanish under whoever uses it)."""
     from wpcluster.deploy import container_of, wordpress_units  # local: deploy imports these clients
 
-    placed = unit_placements(fleet)
+    placed = fleet.targets()
     by_address = {n.address: n.name for n in cluster.nodes}
     running = nodes_running(cluster)
     wrong = []
@@ -195,17 +195,12 @@ def check_site_whole(cluster: Cluster, fleet: Fleetctl, etcd_client: python_etcd
     return True
 
 
-def unit_placements(fleet: Fleetctl) -> dict[str, str]:
-    """Unit name -> the address of the machine fleet lists it on, for every placed unit."""
-    return {u.name: u.ip for u in fleet.list_units() if u.machine_id}
-
-
 def check_nothing_moved(fleet: Fleetctl, before: dict[str, str]) -> bool:
-    """No unit fleet lists now runs elsewhere than ``before``. A unit missing from one listing has not
-    moved (an agent behind a lossy link republishes its states late), and a listing that fails to
-    arrive (over a lossy link) says nothing either way."""
+    """No unit fleet schedules now goes elsewhere than ``before`` (unit -> address, `Fleetctl.targets`).
+    A unit fleet has unscheduled for the moment has not moved yet, and a listing that fails to arrive
+    (over a lossy link) says nothing either way."""
     try:
-        now = unit_placements(fleet)
+        now = fleet.targets()
     except FleetctlError:
         return True
     moved = {name: (before.get(name), ip) for name, ip in now.items() if before.get(name) not in (None, ip)}

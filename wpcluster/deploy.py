@@ -245,23 +245,22 @@ class Deployment:
     def node_of(self, unit: Unit) -> str:
         return next((n.name for n in self.cluster.nodes if n.address == unit.ip), unit.ip or "no machine")
 
-    def unit_journal(self, name: str, lines: int = 50, unit: Unit | None = None) -> str:
-        """``name``'s journal, newest ``lines`` lines, read on the node fleet lists the unit on.
+    def unit_journal(self, name: str, lines: int = 50) -> str:
+        """``name``'s journal, newest ``lines`` lines, read on the node fleet scheduled the unit to.
 
-        Not `fleetctl journal`: it refuses a unit whose state the registry lacks for the moment
-        ("does not appear to be running"), and fleet 1.0's agent can delete a fresh state when its
-        periodic publish replays the destroyed instance's, until the next publish (24 s later with a
-        30 s TTL). That is what the project's CI met right after a redeploy, with the unit running."""
-        unit = unit or self.fleet.placed(name)
-        node = next((n for n in self.cluster.nodes if n.address == unit.ip), None)
+        Not `fleetctl journal`: it refuses a unit whose state the registry lacks for the moment ("does
+        not appear to be running"), and after a redeploy fleet can lack a running unit's state for up
+        to 24 s (see `Fleetctl.targets`). The project's CI failed the redeploy test so."""
+        address = self.fleet.targets().get(name)
+        node = next((n for n in self.cluster.nodes if n.address == address), None)
         if node is None:
-            raise DeployError(f"fleet lists {name} on {unit.ip or 'no machine'}, which is not a node of this cluster",
-                              "check `fleetctl list-machines` against the cluster's shape")
+            raise DeployError(f"fleet schedules {name} to {address or 'no machine'}, not to a node of this cluster",
+                              "check `fleetctl list-unit-files` and `fleetctl list-machines`")
         return node.journal(name, lines)
 
     def unit_failure(self, unit: Unit) -> str:
         try:
-            journal = self.unit_journal(unit.name, lines=15, unit=unit)
+            journal = self.unit_journal(unit.name, lines=15)
         except WpclusterError as exc:
             journal = f"(journal unavailable: {exc})"
         return self.secrets.redact(f"{unit.name} is {unit.active}/{unit.sub} on {self.node_of(unit)}; "

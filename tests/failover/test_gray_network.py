@@ -11,7 +11,7 @@ import pytest
 
 from tests.failover.bounds import assert_node_fault_bounds
 from tests.failover.load import steady_readers
-from wpcluster.checkers import check_nothing_moved, unit_placements
+from wpcluster.checkers import check_nothing_moved
 from wpcluster.faults import PACKET_LOSS as LOSS
 from wpcluster.faults import bandwidth_cap, busiest_node
 from wpcluster.waits import holds_for
@@ -25,7 +25,7 @@ HOLD_SECONDS = 35.0
 
 def hold_gray_fault(cluster, fleet, observe, thresholds, inject, heal, what):
     """Readers, then ``inject``; fleet must move nothing for HOLD_SECONDS; ``heal``; the top LB judged."""
-    before = unit_placements(fleet)
+    before = fleet.targets()
     with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
         obs.fault = inject()
         holds_for(lambda: check_nothing_moved(fleet, before), HOLD_SECONDS, 2,

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.failover.bounds import assert_node_fault_bounds
-from wpcluster.checkers import check_nothing_moved, check_site_whole, unit_placements
+from wpcluster.checkers import check_nothing_moved, check_site_whole
 from wpcluster.faults import busiest_node
 from wpcluster.waits import eventually
 
@@ -31,7 +31,7 @@ def test_restarting_dockerd_brings_the_nodes_units_back_in_place(cluster, fleet,
     the brownout stay within the node-kill bounds (its checks take the node's vulcand out, its
     retries skip the node's stopped servers until their keys go)."""
     victim = busiest_node(cluster)
-    before = unit_placements(fleet)
+    before = fleet.targets()
     with observe(cluster.nodes, recover_within=thresholds.recovery_goal_seconds) as obs:
         nemesis.restart_dockerd(victim)
         obs.fault = nemesis.records[-1]

@@ -149,8 +149,8 @@ def _lab_listing(running: dict[str, list[str]], placed: dict[str, str]):
                                exec=lambda cmd, timeout=60: ExecResult(cmd, 0, ps, ""))
 
     cluster = SimpleNamespace(shape=shape, nodes=[node(n) for n in shape.nodes])
-    units = [Unit(u, "m", shape.node_address(n), "active", "running") for u, n in placed.items()]
-    return cluster, SimpleNamespace(list_units=lambda: units)
+    targets = {u: shape.node_address(n) for u, n in placed.items()}
+    return cluster, SimpleNamespace(targets=lambda: targets)
 
 
 def test_containers_where_placed_names_a_copy_left_on_a_node_fleet_moved_the_unit_from():
@@ -176,21 +176,21 @@ class JournalNode(SimpleNamespace):
         return f"{self.name}: {lines} lines of {unit}"
 
 
-def test_a_units_journal_is_read_on_the_node_fleet_lists_it_on():
+def test_a_units_journal_is_read_on_the_node_fleet_schedules_it_to():
     shape = load_shape()
     nodes = [JournalNode(name=n, address=shape.node_address(n)) for n in shape.nodes]
-    admin = Unit("wordpress-admin.service", "m", nodes[1].address, "active", "running")
-    fleet = SimpleNamespace(placed=lambda name: admin)
+    fleet = SimpleNamespace(targets=lambda: {"wordpress-admin.service": nodes[1].address})
     deployment = Deployment(SimpleNamespace(shape=shape, nodes=nodes), fleet, secrets=None)
     assert deployment.unit_journal("wordpress-admin.service", lines=7) == \
         f"{nodes[1].name}: 7 lines of wordpress-admin.service"
 
 
-def test_a_unit_on_a_machine_outside_the_cluster_is_named():
+@pytest.mark.parametrize(("targets", "where"), [({"wordpress-admin.service": "10.9.9.9"}, "10.9.9.9"),
+                                               ({}, "no machine")], ids=["stray", "unscheduled"])
+def test_a_unit_scheduled_outside_the_cluster_or_nowhere_is_named(targets, where):
     shape = load_shape()
     nodes = [JournalNode(name=n, address=shape.node_address(n)) for n in shape.nodes]
-    stray = Unit("wordpress-admin.service", "m", "10.9.9.9", "active", "running")
-    deployment = Deployment(SimpleNamespace(shape=shape, nodes=nodes), SimpleNamespace(placed=lambda n: stray),
+    deployment = Deployment(SimpleNamespace(shape=shape, nodes=nodes), SimpleNamespace(targets=lambda: targets),
                             secrets=None)
-    with pytest.raises(DeployError, match="10.9.9.9, which is not a node"):
+    with pytest.raises(DeployError, match=f"schedules wordpress-admin.service to {where}, not to a node"):
         deployment.unit_journal("wordpress-admin.service")

@@ -1,6 +1,6 @@
 """fleetctl's tab-separated listings parse into machines and units."""
 
-from wpcluster.clients.fleet import Machine, Unit, parse_machines, parse_units
+from wpcluster.clients.fleet import Machine, Unit, parse_machines, parse_targets, parse_units
 
 
 def test_parse_machines():
@@ -32,3 +32,12 @@ def test_parse_units_aligned_with_several_tabs():
             "discovery@2.service\t-\t\t\t\t\t\tinactive\tdead\n")
     assert [u.name for u in parse_units(text)] == ["hello.service", "wordpress-admin.service", "discovery@2.service"]
     assert parse_units(text)[2] == Unit("discovery@2.service", "", "", "inactive", "dead")
+
+
+def test_targets_name_the_scheduled_machines_address_and_leave_templates_out():
+    listing = ("discovery@.service\t-\n"
+               "discovery@1.service\tba485e4ae2a77f9e073748181f42f8c1/172.30.8.103\n"
+               "wordpress-admin.service\tc1cb7bdb256a525a9716f1a56567cfce/172.30.8.102\n"
+               "wordpress@2.service\t\t-\n")
+    assert parse_targets(listing) == {"discovery@1.service": "172.30.8.103",
+                                      "wordpress-admin.service": "172.30.8.102"}
