@@ -243,7 +243,11 @@ class Deployment:
                 say(f"destroy {name}: {exc}")
 
     def node_of(self, unit: Unit) -> str:
-        return next((n.name for n in self.cluster.nodes if n.address == unit.ip), unit.ip or "no machine")
+        return self.node_at(unit.ip)
+
+    def node_at(self, address: str) -> str:
+        """The name of the node at ``address`` (fleet speaks in addresses), else the address itself."""
+        return next((n.name for n in self.cluster.nodes if n.address == address), address or "no machine")
 
     def unit_journal(self, name: str, lines: int = 50) -> str:
         """``name``'s journal, newest ``lines`` lines, read on the node fleet scheduled the unit to.
@@ -290,18 +294,20 @@ class Deployment:
         machines = len(self.fleet.list_machines())
         moved: list[str] = []
         while machines:
-            public = [u for u in self.fleet.list_units() if u.name.startswith("wordpress@") and u.machine_id]
-            per_machine = Counter(u.ip for u in public)
-            unit = next((u for u in reversed(public) if per_machine[u.ip] > -(-len(public) // machines)), None)
-            if unit is None:
+            # The engine's schedule, not list-units: a unit missing from that listing would skew the count.
+            public = {name: ip for name, ip in sorted(self.fleet.targets().items()) if name.startswith("wordpress@")}
+            per_machine = Counter(public.values())
+            share = -(-len(public) // machines)
+            name = next((n for n in reversed(public) if per_machine[public[n]] > share), None)
+            if name is None:
                 return moved
             if len(moved) == len(public):
                 raise DeployError(f"fleet keeps placing public units together after moving {moved}",
                                   "check `fleetctl list-machines` for a machine missing its agent")
-            say(f"spreading the site as deployed: {unit.name} off {self.node_of(unit)} "
-                f"({per_machine[unit.ip]} of {len(public)} public containers there)")
-            self.fleet.restart(unit.name)
-            moved.append(unit.name)
+            say(f"spreading the site as deployed: {name} off {self.node_at(public[name])} "
+                f"({per_machine[public[name]]} of {len(public)} public containers there)")
+            self.fleet.restart(name)
+            moved.append(name)
             self.wait_units_active()
         return moved
 

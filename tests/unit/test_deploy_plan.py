@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from wpcluster.clients.fleet import Machine, Unit
+from wpcluster.clients.fleet import Machine
 from wpcluster.cluster import SiteServices
 from wpcluster.deploy import DeployError, Deployment, admin_env, site_env, unit_plan
 from wpcluster.providers.lab.site_hosts import haproxy_config
@@ -87,8 +87,8 @@ class LeastLoadedFleet:
     def list_machines(self) -> list[Machine]:
         return [Machine(f"m{i}", ip, "") for i, ip in enumerate(self.machines)]
 
-    def list_units(self) -> list[Unit]:
-        return [Unit(name, "m", ip, "active", "running") for name, ip in self.placements.items()]
+    def targets(self) -> dict[str, str]:
+        return dict(self.placements)
 
     def restart(self, name: str) -> None:
         del self.placements[name]
