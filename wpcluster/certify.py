@@ -23,13 +23,12 @@ from pathlib import Path
 
 from wpcluster.labels import RUN_ID_ENV, new_run_id
 from wpcluster.plugin.timings import LEDGER_ENV
-from wpcluster.results import RESULTS_ENV, results_root, run_dir
+from wpcluster.results import JUNIT, RESULTS_ENV, results_root, run_dir
 from wpcluster.shape import PROJECT_ROOT
 from wpcluster.timings import TIME_DIR
 
 BRINGUP = ["tests/bringup"]
 SUITES = ["tests/cluster", "tests/routing", "tests/cache", "tests/load", "tests/harness", "tests/failover"]
-JUNIT = "junit.xml"
 LATEST = "latest"
 # pytest's exit code when a selection (-k, a path) leaves nothing to run in one session.
 NO_TESTS_COLLECTED = 5

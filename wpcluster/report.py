@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wpcluster import timings
-from wpcluster.certify import JUNIT
+from wpcluster.results import JUNIT
 
 REPORT = "report.html"
 VERSIONS = "versions.json"

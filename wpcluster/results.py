@@ -12,6 +12,7 @@ from wpcluster.build_cache import locked
 from wpcluster.shape import PROJECT_ROOT
 
 RESULTS_ENV = "WPCLUSTER_RESULTS"
+JUNIT = "junit.xml"  # a certification run's one JUnit file, at the top of its folder
 # The benchmarks' figures kept in the tree (bench/*.py, loadtests/throughput.py), so the README can
 # quote files that are there; each run's own figures stay in its results folder.
 BENCH_RESULTS = PROJECT_ROOT / "bench" / "results"
