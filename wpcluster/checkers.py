@@ -15,7 +15,7 @@ from wpcluster.clients.etcd import cluster_health
 from wpcluster.clients.fleet import Fleetctl, FleetctlError
 from wpcluster.clients.site import SiteClient
 from wpcluster.clients.vulcand import VulcandAPI
-from wpcluster.cluster import Cluster, Node
+from wpcluster.cluster import Cluster, Node, node_at
 from wpcluster.routes import RouteTable
 from wpcluster.waits import eventually
 
@@ -144,12 +144,12 @@ def check_containers_where_placed(cluster: Cluster, fleet: Fleetctl) -> None:
     from wpcluster.deploy import container_of, wordpress_units  # local: deploy imports these clients
 
     placed = fleet.targets()
-    by_address = {n.address: n.name for n in cluster.nodes}
     running = nodes_running(cluster)
     wrong = []
     for unit in wordpress_units(cluster.shape):
         name = container_of(unit)
-        wanted = [by_address[placed[unit]]] if placed.get(unit) in by_address else []
+        node = node_at(cluster.nodes, placed.get(unit, ""))
+        wanted = [node.name] if node else []
         if running.get(name, []) != wanted:
             wrong.append(f"{name} runs on {running.get(name) or 'no node'}, "
                          f"fleet places {unit} on {wanted[0] if wanted else 'no machine'}")

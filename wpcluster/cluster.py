@@ -8,6 +8,7 @@ certifies a Docker lab, the seed's VMs or a production cluster.
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,11 @@ class ExecResult:
 PARTITION_CHAIN = "WPCLUSTER-PARTITION"
 # Undo every partition of a node: empty the chain its rules live in.
 HEAL_COMMAND = f"iptables -F {PARTITION_CHAIN} 2>/dev/null || true"
+
+
+def node_at(nodes: Iterable[Node], address: str) -> Node | None:
+    """The node of ``nodes`` at ``address`` (fleet names machines by address), or None."""
+    return next((n for n in nodes if n.address == address), None)
 
 
 def partition_command(peers: list[Node]) -> str:

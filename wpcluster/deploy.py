@@ -23,7 +23,7 @@ import requests
 
 from wpcluster.clients.fleet import Fleetctl, FleetctlError, Unit
 from wpcluster.clients.site import SiteClient
-from wpcluster.cluster import Cluster, SiteServices
+from wpcluster.cluster import Cluster, SiteServices, node_at
 from wpcluster.errors import WpclusterError
 from wpcluster.progress import say, step
 from wpcluster.secrets import SALT_NAMES, Secrets
@@ -242,12 +242,10 @@ class Deployment:
             if "could not find" not in str(exc).lower() and "not found" not in str(exc).lower():
                 say(f"destroy {name}: {exc}")
 
-    def node_of(self, unit: Unit) -> str:
-        return self.node_at(unit.ip)
-
-    def node_at(self, address: str) -> str:
+    def node_of(self, address: str) -> str:
         """The name of the node at ``address`` (fleet speaks in addresses), else the address itself."""
-        return next((n.name for n in self.cluster.nodes if n.address == address), address or "no machine")
+        node = node_at(self.cluster.nodes, address)
+        return node.name if node else address or "no machine"
 
     def unit_journal(self, name: str, lines: int = 50) -> str:
         """``name``'s journal, newest ``lines`` lines, read on the node fleet scheduled the unit to.
@@ -256,7 +254,7 @@ class Deployment:
         not appear to be running"), and after a redeploy fleet can lack a running unit's state for up
         to 24 s (see `Fleetctl.targets`). The project's CI failed the redeploy test so."""
         address = self.fleet.targets().get(name)
-        node = next((n for n in self.cluster.nodes if n.address == address), None)
+        node = node_at(self.cluster.nodes, address or "")
         if node is None:
             raise DeployError(f"fleet schedules {name} to {address or 'no machine'}, not to a node of this cluster",
                               "check `fleetctl list-unit-files` and `fleetctl list-machines`")
@@ -267,7 +265,7 @@ class Deployment:
             journal = self.unit_journal(unit.name, lines=15)
         except WpclusterError as exc:
             journal = f"(journal unavailable: {exc})"
-        return self.secrets.redact(f"{unit.name} is {unit.active}/{unit.sub} on {self.node_of(unit)}; "
+        return self.secrets.redact(f"{unit.name} is {unit.active}/{unit.sub} on {self.node_of(unit.ip)}; "
                                    f"its journal ends:\n{journal}")
 
     def revive_failed_units(self) -> list[str]:
@@ -304,7 +302,7 @@ class Deployment:
             if len(moved) == len(public):
                 raise DeployError(f"fleet keeps placing public units together after moving {moved}",
                                   "check `fleetctl list-machines` for a machine missing its agent")
-            say(f"spreading the site as deployed: {name} off {self.node_at(public[name])} "
+            say(f"spreading the site as deployed: {name} off {self.node_of(public[name])} "
                 f"({per_machine[public[name]]} of {len(public)} public containers there)")
             self.fleet.restart(name)
             moved.append(name)
@@ -318,7 +316,7 @@ class Deployment:
             if failed:
                 raise GiveUp("\n".join(self.unit_failure(u) for u in failed))
             missing = [n for n in self.units if n not in units]
-            waiting = [f"{u.name} {u.active}/{u.sub} on {self.node_of(u)}" for n in self.units
+            waiting = [f"{u.name} {u.active}/{u.sub} on {self.node_of(u.ip)}" for n in self.units
                        if (u := units.get(n)) and (u.active, u.sub) != ("active", "running")]
             assert not missing and not waiting, f"not listed: {missing}; not running: {waiting}"
             return [units[n] for n in self.units]

@@ -49,12 +49,18 @@ def parse_machines(text: str) -> list[Machine]:
     return machines
 
 
+def columns(line: str) -> list[str]:
+    """A fleetctl listing's line as its columns: fleetctl aligns them with tabs, so a short value is
+    followed by more than one."""
+    return [f.strip() for f in line.split("\t") if f.strip()]
+
+
 def parse_targets(text: str) -> dict[str, str]:
     """Parse `fleetctl list-unit-files --full --no-legend --fields=unit,target`: unit -> the address of
     the machine fleet's engine scheduled it to; units it has not scheduled (``-``) are left out."""
     targets = {}
     for line in text.splitlines():
-        fields = [f.strip() for f in line.split("\t") if f.strip()]
+        fields = columns(line)
         if len(fields) == 2 and "/" in fields[1]:
             targets[fields[0]] = fields[1].partition("/")[2]
     return targets
@@ -67,8 +73,7 @@ def parse_units(text: str) -> list[Unit]:
     """
     units = []
     for line in text.splitlines():
-        # fleetctl aligns columns with tabs: a short name is followed by more than one.
-        fields = [f.strip() for f in line.split("\t") if f.strip()]
+        fields = columns(line)
         if len(fields) != 4:
             continue
         name, machine, active, sub = fields
