@@ -8,6 +8,9 @@ events and reconciles on a period as well, so a missed event is repaired:
   each at ``http://<node ip>:<host port published for 80/tcp>``;
 * server keys carry an etcd TTL that a heartbeat keeps alive, so the servers
   of a node that dies (or whose sidekick stops) expire by themselves;
+* a new container is registered only once it has answered a first request of the home page
+  (the warm-up gate): until then vulcand would send users to an Apache that is not listening yet
+  or to PHP compiling WordPress for the first time;
 * a container that stops or dies is deregistered at once;
 * on start, servers registered for this node that no longer run are removed;
 * the frontends send every admin path (wp-admin/, wp-login.php, xmlrpc.php,
@@ -20,7 +23,8 @@ needs nothing but python3 and python3-requests.
 
 Environment: NODE_NAME, NODE_IP, ETCD_ENDPOINTS (comma-separated URLs),
 VULCAND_PREFIX (default vulcand), SERVER_TTL (s, default 15), HEARTBEAT (s,
-default 5), RECONCILE (s, default 10), DOCKER_SOCKET (default /var/run/docker.sock).
+default 5), RECONCILE (s, default 10), DOCKER_SOCKET (default /var/run/docker.sock),
+SITE_URL (the site's URL: its host is the warm-up request's Host), WARMUP_LIMIT (s, default 30).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import requests
 
@@ -140,6 +144,73 @@ def plan(wanted: dict[tuple[str, str], str], registered: dict[tuple[str, str], s
     """
     stale = [key for key in registered if owned_by(node, key[1]) and key not in wanted]
     return dict(wanted), stale
+
+
+def answers(url: str, host: str | None, timeout: float = 10) -> bool:
+    """True if ``url`` answers a GET of the home page with any HTTP response (a 500 is PHP
+    running too: the gate waits for a server that serves, not for a healthy site)."""
+    try:
+        requests.get(f"{url}/", headers={"Host": host} if host else {}, timeout=timeout, allow_redirects=False)
+    except requests.RequestException:
+        return False
+    return True
+
+
+class WarmUp:
+    """Holds new servers back until each has answered its first request.
+
+    A WordPress container published a moment ago refuses connections until Apache listens, and its
+    first pages take seconds while PHP compiles WordPress (measured: 2.5-3.5 s a page for ~4 s after
+    a dockerd restart brought five containers up at once on a 2-core machine, past a reader's 5 s
+    timeout under load). Registered at once, it takes a share of every vulcand's traffic through
+    that. So the sidekick sends the first request itself, and registers the server when it answers.
+
+    A server etcd already holds at the same URL is serving (a restarted sidekick, a key that
+    expired during an etcd outage) and is not held back. One that has not answered within
+    ``limit`` seconds is let in anyway, as before the gate, so that a container that cannot serve
+    is still seen, and judged, by vulcand and the certification.
+    """
+
+    def __init__(self, probe: Callable[[str], bool], on_ready: Callable[[str], None], limit: float = 30,
+                 retry_every: float = 0.5) -> None:
+        self.probe, self.on_ready, self.limit, self.retry_every = probe, on_ready, limit, retry_every
+        self.lock = threading.Lock()
+        self.answered: set[tuple[tuple[str, str], str]] = set()
+        self.probing: set[tuple[tuple[str, str], str]] = set()
+
+    def admit(self, wanted: dict[tuple[str, str], str], registered: dict[tuple[str, str], str]
+              ) -> dict[tuple[str, str], str]:
+        """The servers of ``wanted`` that may be written now; a probe starts for each of the others."""
+        admitted: dict[tuple[str, str], str] = {}
+        with self.lock:
+            # A server that left (its container died) must pass again if its URL comes back.
+            self.answered &= set(wanted.items())
+            for key, url in wanted.items():
+                if registered.get(key) == url:
+                    self.answered.add((key, url))
+                if (key, url) in self.answered:
+                    admitted[key] = url
+                elif (key, url) not in self.probing:
+                    self.probing.add((key, url))
+                    threading.Thread(target=self._warm, args=(key, url), daemon=True).start()
+        return admitted
+
+    def _warm(self, key: tuple[str, str], url: str) -> None:
+        started = time.monotonic()
+        deadline = started + self.limit
+        answered = self.probe(url)
+        while not answered and time.monotonic() < deadline:
+            time.sleep(self.retry_every)
+            answered = self.probe(url)
+        took = time.monotonic() - started
+        with self.lock:
+            self.probing.discard((key, url))
+            self.answered.add((key, url))
+        if answered:
+            self.on_ready(f"{key[1]} answered its first page after {took:.1f}s")
+        else:
+            log.warning("%s at %s has not answered in %.0fs; registering it anyway", key[1], url, self.limit)
+            self.on_ready(f"{key[1]} not answering after {took:.0f}s")
 
 
 class Etcd:
@@ -256,12 +327,20 @@ class Docker:
 
 class Sidekick:
     def __init__(self, node: str, node_ip: str, etcd: Etcd, docker: Docker, prefix: str = "vulcand",
-                 ttl: int = 15, heartbeat: float = 5, reconcile_every: float = 10) -> None:
+                 ttl: int = 15, heartbeat: float = 5, reconcile_every: float = 10,
+                 probe: Callable[[str], bool] = lambda url: answers(url, None), warmup_limit: float = 30) -> None:
         self.node, self.node_ip, self.etcd, self.docker = node, node_ip, etcd, docker
         self.prefix, self.ttl, self.heartbeat, self.reconcile_every = prefix, ttl, heartbeat, reconcile_every
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.registered: dict[tuple[str, str], str] = {}
+        self.warmup = WarmUp(probe, self._warmed, warmup_limit)
+
+    def _warmed(self, reason: str) -> None:
+        try:
+            self.reconcile(reason)
+        except Exception as exc:  # noqa: BLE001 - the periodic reconcile registers it next time
+            log.warning("reconcile after a warm-up failed: %s", exc)
 
     def ensure_routes(self) -> None:
         for backend in BACKENDS.values():
@@ -273,11 +352,12 @@ class Sidekick:
         return f"{self.prefix}/backends/{backend}/servers/{sid}"
 
     def reconcile(self, reason: str) -> None:
-        """Make etcd match the containers running now: write new or changed servers, refresh the
-        rest, delete this node's stale ones."""
+        """Make etcd match the containers running now: write new or changed servers once they have
+        answered (the warm-up gate), refresh the rest, delete this node's stale ones."""
         with self.lock:
-            wanted = desired_servers(self.docker.running(), self.node, self.node_ip)
+            running = desired_servers(self.docker.running(), self.node, self.node_ip)
             registered = self.etcd.servers(self.prefix)
+            wanted = self.warmup.admit(running, registered)
             writes, stale = plan(wanted, registered, self.node)
             for (backend, sid), url in writes.items():
                 key = self.server_key(backend, sid)
@@ -337,12 +417,16 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s sidekick %(message)s")
     node, node_ip = os.environ["NODE_NAME"], os.environ["NODE_IP"]
     endpoints = [e.strip() for e in os.environ["ETCD_ENDPOINTS"].split(",") if e.strip()]
+    # The warm-up asks for the site's own home page, so PHP renders it rather than redirecting.
+    site_host = urllib.parse.urlsplit(os.environ.get("SITE_URL", "")).netloc or None
     sidekick = Sidekick(
         node, node_ip, Etcd(endpoints), Docker(os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")),
         prefix=os.environ.get("VULCAND_PREFIX", "vulcand"),
         ttl=int(os.environ.get("SERVER_TTL", "15")),
         heartbeat=float(os.environ.get("HEARTBEAT", "5")),
         reconcile_every=float(os.environ.get("RECONCILE", "10")),
+        probe=lambda url: answers(url, site_host),
+        warmup_limit=float(os.environ.get("WARMUP_LIMIT", "30")),
     )
 
     def stop(signum: int, frame: object) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import threading
 
 from wpcluster.shape import PROJECT_ROOT
 
@@ -110,3 +112,107 @@ def test_routes_are_written_once_and_not_again_while_unchanged():
     etcd.session.values[changed] = "{}"  # someone else's value: the sidekick puts its own back
     car.ensure_routes()
     assert etcd.session.puts == [*first, changed]
+
+
+class _Probe:
+    """A container's first page: it answers once ``serving`` is set; every call is counted."""
+
+    def __init__(self):
+        self.serving, self.calls = threading.Event(), []
+
+    def __call__(self, url):
+        self.calls.append(url)
+        return self.serving.is_set()
+
+
+def _warm_up(probe, limit=30.0):
+    ready = threading.Event()
+    reasons = []
+
+    def on_ready(reason):
+        reasons.append(reason)
+        ready.set()
+
+    return sidekick.WarmUp(probe, on_ready, limit=limit, retry_every=0.01), ready, reasons
+
+
+SERVER = ("wordpress", "core-01.wordpress-1")
+
+
+def test_a_new_server_is_registered_only_once_it_has_answered():
+    probe = _Probe()
+    warmup, ready, reasons = _warm_up(probe)
+    assert warmup.admit({SERVER: "http://a:1"}, {}) == {}, "a server that never answered was let in"
+    assert warmup.admit({SERVER: "http://a:1"}, {}) == {}
+    probe.serving.set()
+    assert ready.wait(5), "the warm-up never reported the server ready"
+    assert "core-01.wordpress-1 answered" in reasons[0]
+    assert warmup.admit({SERVER: "http://a:1"}, {}) == {SERVER: "http://a:1"}
+    assert set(probe.calls) == {"http://a:1"}
+
+
+def test_a_server_etcd_holds_at_the_same_url_is_not_held_back():
+    probe = _Probe()
+    warmup, _, _ = _warm_up(probe)
+    assert warmup.admit({SERVER: "http://a:1"}, {SERVER: "http://a:1"}) == {SERVER: "http://a:1"}
+    assert probe.calls == []
+    # The same container name at a new port (a restarted container) must answer first.
+    assert warmup.admit({SERVER: "http://a:2"}, {SERVER: "http://a:1"}) == {}
+
+
+def test_a_server_that_never_answers_is_let_in_after_the_limit():
+    probe = _Probe()
+    warmup, ready, reasons = _warm_up(probe, limit=0.2)
+    assert warmup.admit({SERVER: "http://a:1"}, {}) == {}
+    assert ready.wait(5)
+    assert "not answering" in reasons[0]
+    assert len(probe.calls) > 1, "the probe was not retried before the limit"
+    assert warmup.admit({SERVER: "http://a:1"}, {}) == {SERVER: "http://a:1"}
+
+
+def test_a_server_that_left_must_answer_again_when_its_url_comes_back():
+    probe = _Probe()
+    warmup, _, _ = _warm_up(probe)
+    assert warmup.admit({SERVER: "http://a:1"}, {SERVER: "http://a:1"}) == {SERVER: "http://a:1"}
+    assert warmup.admit({}, {}) == {}
+    assert warmup.admit({SERVER: "http://a:1"}, {}) == {}, "a new container at a reused port skipped the gate"
+
+
+class _Docker:
+    def __init__(self, containers):
+        self.containers = containers
+
+    def running(self):
+        return self.containers
+
+
+class _EtcdServers:
+    """The Etcd calls reconcile makes, on a dict of server keys."""
+
+    def __init__(self):
+        self.keys, self.written = {}, threading.Event()
+
+    def servers(self, prefix):
+        return {(k.split("/")[2], k.split("/")[4]): json.loads(v)["URL"] for k, v in self.keys.items()}
+
+    def refresh(self, key, ttl):
+        return key in self.keys
+
+    def put(self, key, value, ttl=None):
+        self.keys[key] = value
+        self.written.set()
+
+    def delete(self, key):
+        self.keys.pop(key, None)
+
+
+def test_reconcile_writes_a_new_container_after_its_warm_up_and_not_before():
+    probe = _Probe()
+    etcd = _EtcdServers()
+    car = sidekick.Sidekick("core-01", "10.0.0.1", etcd, _Docker([container("wordpress-1", 32768)]), probe=probe)
+    car.reconcile("start")
+    assert etcd.keys == {}, "registered before the container answered"
+    probe.serving.set()
+    assert etcd.written.wait(5), "the warm-up never registered the container"
+    assert list(etcd.keys) == ["vulcand/backends/wordpress/servers/core-01.wordpress-1"]
+    assert probe.calls[0] == "http://10.0.0.1:32768"
