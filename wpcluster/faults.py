@@ -25,6 +25,7 @@ ETCD_DATA_DIR = "/var/lib/etcd2"
 REJOIN_ENV = "/etc/etcd2-rejoin.env"
 REJOIN_DROPIN = f"/etc/systemd/system/{ETCD_UNIT}.d/rejoin.conf"
 DOCKER_UNIT = "docker.service"
+FLEET_UNIT = "fleet.service"
 MEMBER_CHANGE_WITHIN = 15.0  # a member change needs a leader: an election after a stop, with retries
 # An empty member joining three takes a snapshot and the log since: seconds on the lab. Past this it
 # is not coming (a node config that founds a new cluster instead retries forever).
@@ -233,6 +234,19 @@ class Nemesis:
         self._begin("dockerd-restart", node, lambda: None)
         node.exec(f"systemctl restart {DOCKER_UNIT}").check()
 
+    # ---- a node's fleetd ------------------------------------------------------------------
+    def freeze_fleetd(self, node: Node) -> int:
+        """Freeze the node's fleetd (SIGSTOP), as a fleetd hung in its own shutdown is: the process
+        lives, answers nothing and beats no heartbeat, and its units keep running. Return its PID.
+        The node's fleet watchdog is what should kill it; ``thaw_fleetd`` resumes it if it still lives."""
+        pid = fleetd_pid(node)
+        node.exec(f"kill -STOP {pid}").check()
+        self._begin("fleetd-freeze", node, lambda: node.exec(f"kill -CONT {pid} 2>/dev/null || true").check())
+        return pid
+
+    def thaw_fleetd(self, node: Node) -> None:
+        self._undo_latest("fleetd-freeze", node)
+
     # ---- power --------------------------------------------------------------------------
     def kill_node(self, node: Node) -> None:
         """Power the node off at once; ``restart_node`` boots it again."""
@@ -339,6 +353,11 @@ class Nemesis:
             except Exception as exc:  # noqa: BLE001 - keep healing the rest
                 say(f"could not undo {record.kind} on {record.node}: {exc}")
             self._end(record)
+
+
+def fleetd_pid(node: Node) -> int:
+    """The PID of the node's fleetd as systemd knows it (0 while fleet.service has no process)."""
+    return int(node.exec(f"systemctl show --property=MainPID --value {FLEET_UNIT}").check().stdout.strip() or 0)
 
 
 # ---- the catalogue: named faults for drivers outside pytest (Locust's failover shape) --------------

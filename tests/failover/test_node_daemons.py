@@ -1,6 +1,7 @@
-"""A node's daemons replaced under load: its Docker daemon restarted, its etcd member replaced.
+"""A node's daemons replaced under load: its Docker daemon restarted, its etcd member replaced, its
+fleetd hung.
 
-Neither takes the node away from fleet. Operators do both: a Docker upgrade restarts dockerd, and
+None takes the node away from fleet for long. Operators do both: a Docker upgrade restarts dockerd, and
 a member whose disk died is removed, wiped and added back as a new member (etcd's runtime
 reconfiguration). The site must not notice more than a node kill lets it, and nothing may move.
 """
@@ -12,7 +13,8 @@ import requests
 
 from tests.failover.bounds import assert_node_fault_bounds
 from wpcluster.checkers import check_nothing_moved, check_site_whole
-from wpcluster.faults import busiest_node
+from wpcluster.faults import busiest_node, fleetd_pid
+from wpcluster.thresholds import seconds
 from wpcluster.waits import eventually
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
@@ -20,6 +22,18 @@ pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 # How long the cluster runs on two members before the third is added back: long enough for
 # heartbeats, registrations and TTL expiries to go through the two, well short of fleet's agent TTL.
 MEMBER_GONE_SECONDS = 10.0
+# Past the watchdog's grace: its 1 s poll and two 2 s probe timeouts, systemd's 2 s RestartSec and
+# a fresh fleetd's start.
+WATCHDOG_SLACK = 10.0
+
+
+def watchdog_grace(node) -> float:
+    """The grace fleet-watchdog.service gives a fleetd that does not serve (its unit is the one place
+    it is set)."""
+    shown = node.exec("systemctl show --property=Environment --value fleet-watchdog.service").check().stdout
+    grace = dict(item.split("=", 1) for item in shown.split() if "=" in item).get("GRACE")
+    assert grace, f"fleet-watchdog.service on {node.name} sets no GRACE: {shown!r} (is the watchdog installed?)"
+    return float(grace)
 
 
 def test_restarting_dockerd_brings_the_nodes_units_back_in_place(cluster, fleet, nemesis, observe, thresholds):
@@ -72,3 +86,40 @@ def test_replacing_an_etcd_member_under_load_keeps_the_site_and_registrations(cl
     fleet.restart(unit)
     eventually(lambda: check_site_whole(cluster, fleet, etcd, site), thresholds.recovery_goal_seconds, 1,
                what=f"{unit} registered again and routed by every vulcand after the replacement")
+
+
+def test_a_hung_fleetd_is_restarted_and_the_node_stays_in_the_cluster(cluster, fleet, nemesis, observe, thresholds):
+    """Expected: a fleetd that stops serving while etcd is healthy (frozen here; fleet v1.0.0 hangs
+    so in its own restart after an etcd outage, coreos/fleet#1716) is killed by the node's fleet
+    watchdog within its grace, and systemd starts a fresh one; the node is back among fleet's machines
+    within the agent TTL after that, the site is whole within the recovery goal, and through the top
+    LB the error rate and the brownout stay within the node-kill bounds: a hung scheduler must cost
+    the site no more than a dead node."""
+    victim = cluster.nodes[1]
+    grace = watchdog_grace(victim)
+    ttl = seconds(cluster.shape.fleet_agent_ttl)
+    with observe(cluster.nodes, recover_within=thresholds.recovery_goal_seconds) as obs:
+        frozen = nemesis.freeze_fleetd(victim)
+        obs.fault = nemesis.records[-1]
+
+        def replaced() -> bool:
+            pid = fleetd_pid(victim)
+            state = "not running" if not pid else f"PID {pid}, the frozen one"
+            assert pid not in (0, frozen), f"fleetd on {victim.name} is {state}"
+            return True
+
+        eventually(replaced, grace + WATCHDOG_SLACK, 1,
+                   what=f"the fleet watchdog replacing the frozen fleetd (PID {frozen}) on {victim.name}")
+
+        def listed() -> bool:
+            machines = [m.ip for m in fleet.list_machines()]
+            assert victim.address in machines, f"fleet lists {machines}, not {victim.name} ({victim.address})"
+            return True
+
+        # A fresh fleetd registers once its frozen predecessor's machine key has expired.
+        eventually(listed, ttl + WATCHDOG_SLACK, 1, what=f"{victim.name} among fleet's machines again")
+        nemesis.thaw_fleetd(victim)
+    assert obs.recovered_at is not None, (
+        f"the site was not whole within {thresholds.recovery_goal_seconds:g}s of {victim.name}'s fleetd "
+        f"coming back: {obs.not_recovered}")
+    assert_node_fault_bounds(obs.verdict, thresholds, f"fleetd hung on {victim.name}")

@@ -311,3 +311,21 @@ def test_store_down_and_slow_suites_name_pages_that_wait_for_the_store(cluster, 
     nested.prove(S3_DOWN, r"through top LB, [\d.]+% of requests failed with the S3 store down"
                           r"|the home page rendering with S3 down stopped holding")
     nested.prove(S3_SLOW, r"the median page was \d+ ms slower with the S3 store's link slow")
+
+
+FLEETD_HUNG = "tests/failover/test_node_daemons.py::test_a_hung_fleetd_is_restarted_and_the_node_stays_in_the_cluster"
+
+
+@pytest.mark.destructive
+@pytest.mark.slow
+def test_hung_fleetd_suite_names_a_node_without_the_fleet_watchdog(cluster):
+    """The node's fleet watchdog stopped: nothing kills a fleetd that hangs, and the node stays out
+    of fleet until someone does (fleet v1.0.0's own panic comes a minute later, after its units were
+    moved). The hung-fleetd test must fail, naming the frozen fleetd that was never replaced."""
+    victim = cluster.nodes[1]  # the test's victim
+    victim.exec("systemctl stop fleet-watchdog.service").check()
+    try:
+        nested = run_nested("no-fleet-watchdog", FLEETD_HUNG, timeout=600)
+    finally:
+        victim.exec("systemctl start fleet-watchdog.service").check()
+    nested.prove(FLEETD_HUNG, r"the fleet watchdog replacing the frozen fleetd .* not reached")
