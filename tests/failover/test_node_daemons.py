@@ -25,6 +25,7 @@ MEMBER_GONE_SECONDS = 10.0
 # Past the watchdog's grace: its 1 s poll and two 2 s probe timeouts, systemd's 2 s RestartSec and
 # a fresh fleetd's start.
 WATCHDOG_SLACK = 10.0
+FLEET_API_SOCKET = "/run/fleet.sock"  # images/node/fleet.socket
 
 
 def watchdog_grace(node) -> float:
@@ -111,13 +112,19 @@ def test_a_hung_fleetd_is_restarted_and_the_node_stays_in_the_cluster(cluster, f
         eventually(replaced, grace + WATCHDOG_SLACK, 1,
                    what=f"the fleet watchdog replacing the frozen fleetd (PID {frozen}) on {victim.name}")
 
-        def listed() -> bool:
+        def serving_and_listed() -> bool:
+            # fleetd serves its API only once it has registered its machine and started its agent:
+            # the frozen one's machine key may outlive it, so a listing alone proves nothing.
+            code = victim.exec(f"curl -s -m 2 -o /dev/null -w '%{{http_code}}' --unix-socket {FLEET_API_SOCKET} "
+                               "http://fleet/fleet/v1/machines").stdout.strip()
+            assert code == "200", f"the fresh fleetd on {victim.name} answers its API with {code or 'nothing'}"
             machines = [m.ip for m in fleet.list_machines()]
             assert victim.address in machines, f"fleet lists {machines}, not {victim.name} ({victim.address})"
             return True
 
         # A fresh fleetd registers once its frozen predecessor's machine key has expired.
-        eventually(listed, ttl + WATCHDOG_SLACK, 1, what=f"{victim.name} among fleet's machines again")
+        eventually(serving_and_listed, ttl + WATCHDOG_SLACK, 1,
+                   what=f"the fresh fleetd on {victim.name} registered and serving")
         nemesis.thaw_fleetd(victim)
     assert obs.recovered_at is not None, (
         f"the site was not whole within {thresholds.recovery_goal_seconds:g}s of {victim.name}'s fleetd "
