@@ -6,7 +6,7 @@
 The fault comes from the same catalogue the failover suites use (``wpcluster.faults.FAULTS``):
 WPCLUSTER_FAILOVER_FAULT names it (default node-kill: the node running wordpress-admin; the
 others are listed by ``python -c 'import wpcluster.faults as f; print(*f.FAULTS)'``: packet-loss,
-bandwidth-cap, etcd-majority-lost, dockerd-restart, etcd-member-replace, db-stop, db-pause,
+bandwidth-cap, etcd-majority-lost, dockerd-restart, etcd-member-replace, fleetd-freeze, db-stop, db-pause,
 s3-stop, and db-latency, db-stall, s3-latency, s3-stall through the fault proxy). It is injected at
 WPCLUSTER_FAILOVER_FAULT_AT (default 20 s), healed WPCLUSTER_FAILOVER_HOLD seconds later
 (default 20) and the run ends at WPCLUSTER_FAILOVER_SECONDS (default 90) with

@@ -417,6 +417,12 @@ def _inject_dockerd_restart(nemesis: Nemesis) -> Callable[[], None]:
     return lambda: None  # over when the restart returns; systemd restarts the units
 
 
+def _inject_fleetd_freeze(nemesis: Nemesis) -> Callable[[], None]:
+    victim = nemesis.cluster.nodes[1]
+    nemesis.freeze_fleetd(victim)
+    return lambda: nemesis.thaw_fleetd(victim)  # the node's fleet watchdog should have replaced it by then
+
+
 def _inject_member_replace(nemesis: Nemesis) -> Callable[[], None]:
     victim = nemesis.cluster.nodes[2]
     nemesis.remove_member(victim)
@@ -445,6 +451,7 @@ FAULTS: dict[str, Callable[[Nemesis], Callable[[], None]]] = {
     "s3-stop": _inject_service("s3", pause=False),
     "dockerd-restart": _inject_dockerd_restart,  # the second node's
     "etcd-member-replace": _inject_member_replace,  # the third node's member
+    "fleetd-freeze": _inject_fleetd_freeze,  # the second node's fleetd, SIGSTOPped
     "db-latency": _inject_path("db", DB_LATENCY_MS),
     "db-stall": _inject_path("db", None),
     "s3-latency": _inject_path("s3", S3_LATENCY_MS),
