@@ -26,6 +26,7 @@ REJOIN_ENV = "/etc/etcd2-rejoin.env"
 REJOIN_DROPIN = f"/etc/systemd/system/{ETCD_UNIT}.d/rejoin.conf"
 DOCKER_UNIT = "docker.service"
 FLEET_UNIT = "fleet.service"
+FLEET_WATCHDOG = "/usr/local/sbin/fleet-watchdog"  # images/node/Dockerfile installs it
 MEMBER_CHANGE_WITHIN = 15.0  # a member change needs a leader: an election after a stop, with retries
 # An empty member joining three takes a snapshot and the log since: seconds on the lab. Past this it
 # is not coming (a node config that founds a new cluster instead retries forever).
@@ -358,6 +359,13 @@ class Nemesis:
 def fleetd_pid(node: Node) -> int:
     """The PID of the node's fleetd as systemd knows it (0 while fleet.service has no process)."""
     return int(node.exec(f"systemctl show --property=MainPID --value {FLEET_UNIT}").check().stdout.strip() or 0)
+
+
+def fleetd_api_status(node: Node) -> str:
+    """The HTTP status the node's fleetd answers on its API now ("000": no answer), asked the way
+    the node's fleet watchdog asks it (images/node/fleet-watchdog). fleetd serves its API only once
+    it has registered its machine and started its agent."""
+    return node.exec(f"{FLEET_WATCHDOG} --status").check().stdout.strip()
 
 
 # ---- the catalogue: named faults for drivers outside pytest (Locust's failover shape) --------------

@@ -13,7 +13,7 @@ import requests
 
 from tests.failover.bounds import assert_node_fault_bounds
 from wpcluster.checkers import check_nothing_moved, check_site_whole
-from wpcluster.faults import busiest_node, fleetd_pid
+from wpcluster.faults import busiest_node, fleetd_api_status, fleetd_pid
 from wpcluster.thresholds import seconds
 from wpcluster.waits import eventually
 
@@ -25,7 +25,6 @@ MEMBER_GONE_SECONDS = 10.0
 # Past the watchdog's grace: its 1 s poll and two 2 s probe timeouts, systemd's 2 s RestartSec and
 # a fresh fleetd's start.
 WATCHDOG_SLACK = 10.0
-FLEET_API_SOCKET = "/run/fleet.sock"  # images/node/fleet.socket
 
 
 def watchdog_grace(node) -> float:
@@ -113,10 +112,9 @@ def test_a_hung_fleetd_is_restarted_and_the_node_stays_in_the_cluster(cluster, f
                    what=f"the fleet watchdog replacing the frozen fleetd (PID {frozen}) on {victim.name}")
 
         def serving_and_listed() -> bool:
-            # fleetd serves its API only once it has registered its machine and started its agent:
-            # the frozen one's machine key may outlive it, so a listing alone proves nothing.
-            code = victim.exec(f"curl -s -m 2 -o /dev/null -w '%{{http_code}}' --unix-socket {FLEET_API_SOCKET} "
-                               "http://fleet/fleet/v1/machines").stdout.strip()
+            # Serving means registered: the frozen one's machine key may outlive it, so a listing
+            # alone proves nothing.
+            code = fleetd_api_status(victim)
             assert code == "200", f"the fresh fleetd on {victim.name} answers its API with {code or 'nothing'}"
             machines = [m.ip for m in fleet.list_machines()]
             assert victim.address in machines, f"fleet lists {machines}, not {victim.name} ({victim.address})"
