@@ -17,40 +17,22 @@ def seconds(duration: str) -> float:
 
 @dataclass(frozen=True)
 class FailoverThresholds:
-    # Full recovery after losing a node: fleet notices only when the machine's agent TTL runs
-    # out, then reschedules, pulls nothing new and boots WordPress. The goal, TTL + 15 s, is what the
-    # node kill asserts (measured 39.1 s since the top LB and vulcand fail fast); recovery_seconds
-    # (TTL + 30 s) is only how long the suites wait for a whole site before giving up, for faults
-    # that are held past the TTL before they heal.
+    """The failover suites' waits and the bounds that belong to one test; every fault's own bounds
+    (error rate, brownout, hangs, recovery) are ``fault_bounds``'s."""
+
+    # How long the suites wait for a whole site before giving up: past the recovery goal, for faults
+    # that are held past fleet's agent TTL before they heal. Only a ceiling: the verdict times
+    # recovery from the fault's start against ``FaultBounds``.
     recovery_seconds: float
+    # Full recovery after losing a node: fleet notices when the machine's agent TTL runs out, then
+    # reschedules, pulls nothing new and boots WordPress (fleet's agent TTL + RESTART_SECONDS).
     recovery_goal_seconds: float
-    # The longest stretch with no successful request through the top LB: its health checks take
-    # a dead vulcand out in 2 s, but the live vulcands keep the dead node's servers until their
-    # TTL runs out. Asserted: it is the user-visible outage.
+    # The longest stretch with no successful request through the top LB during a node kill: its
+    # health checks take a dead vulcand out in 2 s, but the live vulcands keep the dead node's
+    # servers until their TTL runs out.
     longest_gap_seconds: float
-    # Error rate of the readers through the top LB during a node kill, and through every entry
-    # point during a fault that touches nothing on a reader's path: the goal, 1 %.
-    error_rate: float
     # A new etcd leader after the old one is killed: election timeout 1 s, plus pre-vote.
     new_leader_seconds: float
-    # The longest stretch in which goodput through the top LB stays under half the baseline
-    # (verdict.BROWNOUT_FRACTION), for every node and member fault: the live vulcands keep a dead
-    # node's servers until their TTL runs out, and the top LB's checks take a dead or cut-off
-    # vulcand out within 2 s. A hung request is an outage too: it completes nothing.
-    brownout_seconds: float
-    # A fault that touches nothing on a reader's path (the S3 store down: pages render from
-    # MariaDB) must not brown the site out at all.
-    untouched_brownout_seconds: float
-    # After MariaDB answers again (started, or thawed): WordPress connects anew for every request and
-    # caches no failure, so goodput is back above the brownout line within a few seconds; this
-    # allows the Apache workers that held requests during a freeze to finish them.
-    service_recovery_seconds: float
-    # A slow path to MariaDB (every answer late; nothing lost): pages take longer, so the pages in
-    # flight when it turns slow complete later, and their completions move out of the bin they would
-    # have filled. That step, at most one bin at the readers' rates (verdict.py: 1 s through the top
-    # LB, 2 s for a vulcand read directly), is all the brownout a slow path may cost; anything
-    # longer is pages lost or held.
-    slow_path_brownout_seconds: float
     # An upload while the S3 store's link stalls (connections open, no byte moves): the plugin gives
     # up on a request that moved nothing for 5 s (s3-client.php's stall_timeout) and WordPress
     # answers the editor with an error; this allows one such wait and the request around it. An
@@ -75,13 +57,119 @@ def failover_thresholds(shape: Shape) -> FailoverThresholds:
     ttl = seconds(shape.fleet_agent_ttl)
     return FailoverThresholds(
         recovery_seconds=ttl + 30,
-        recovery_goal_seconds=ttl + 15,
+        recovery_goal_seconds=ttl + RESTART_SECONDS,
         longest_gap_seconds=shape.site.server_ttl + 5,
-        error_rate=0.01,
         new_leader_seconds=5,
-        brownout_seconds=shape.site.server_ttl + 5,
-        untouched_brownout_seconds=0.0,
-        service_recovery_seconds=5.0,
         stalled_upload_seconds=10.0,
-        slow_path_brownout_seconds=2.0,
     )
+
+
+# ---- each fault's bounds, judged on the readers' history (wpcluster.verdict) -----------------------
+# A unit's start on a node, once nothing holds it back any more: no image to pull, WordPress boots,
+# the sidekick registers it after its warm-up page, every vulcand's watch follows. The node-kill goal
+# is fleet's agent TTL (when fleet notices) plus this; a fault that is healed needs no TTL to run out,
+# so after its heal the site is whole within this alone.
+RESTART_SECONDS = 15.0
+# The error rate a steady site shows: more than this before a fault and there is no baseline to judge by.
+STEADY_ERROR_RATE = 0.01
+
+
+@dataclass(frozen=True)
+class FaultBounds:
+    """What one fault may cost the site, each bound with why it is what it is.
+
+    ``error_rate`` holds in the during and in the after window each, through the top LB (or, with
+    ``error_rate_everywhere``, through every entry point: each vulcand read directly, without the
+    LB's retries, too). ``brownout_seconds`` is the longest continuous stretch under the brownout line
+    anywhere from the fault's start to the end, through every entry point. ``back_within_seconds``:
+    goodput above the line again within this of the heal. Recovery (the site whole) is timed from
+    the fault's start: within ``recovery_seconds`` for a fault nothing heals while it is observed,
+    and within the time the fault was held plus ``RESTART_SECONDS`` for one that is healed.
+    """
+
+    family: str
+    error_rate: float | None
+    why_error_rate: str
+    brownout_seconds: float | None
+    why_brownout: str
+    recovery_seconds: float
+    why_recovery: str
+    error_rate_everywhere: bool = False
+    hung_allowed: bool = True
+    why_hung: str = ""
+    back_within_seconds: float | None = None
+    why_back_within: str = ""
+    steady_error_rate: float = STEADY_ERROR_RATE
+
+    def recovery_limit(self, started: float, ended: float | None) -> float:
+        """The recovery bound from the fault's start: ``recovery_seconds`` while the fault is not healed
+        (a dead node stays dead), else the time it was held plus ``RESTART_SECONDS``."""
+        if ended is None:
+            return self.recovery_seconds
+        return round(ended - started + RESTART_SECONDS, 1)
+
+
+# Every fault kind the nemesis records (faults.Nemesis), by family. A kind is a record's first word.
+NODE_FAULTS = ("node-kill", "node-stop", "node-pause", "partition", "etcd-member-kill")
+DAEMON_FAULTS = ("dockerd-restart", "fleetd-freeze", "etcd-member-replace", "etcd-member-stop", "container-kill")
+GRAY_FAULTS = ("bandwidth-cap",)
+ABSORBED_FAULTS = ("etcd-majority-lost", "packet-loss", "s3-stop", "s3-pause", "s3-latency", "s3-stall")
+SLOW_FAULTS = ("db-latency",)
+DB_LOST_FAULTS = ("db-stop", "db-pause", "db-stall")
+
+
+def fault_bounds(shape: Shape, kind: str) -> FaultBounds:
+    """The bounds of the fault ``kind`` (a FaultRecord's kind, e.g. "packet-loss 20%") on ``shape``."""
+    family = kind.split()[0] if kind else ""
+    ttl = seconds(shape.fleet_agent_ttl)
+    site = shape.site
+    node_goal = ttl + RESTART_SECONDS
+    recovery_why = (f"fleet notices a lost machine at its agent TTL ({shape.fleet_agent_ttl}) and the site is "
+                    f"whole {RESTART_SECONDS:g}s later; a healed fault needs no TTL: whole {RESTART_SECONDS:g}s "
+                    "after the heal")
+    lb_error_why = ("what a visitor uses: the top LB's checks take a dead, frozen or cut-off vulcand out within "
+                    "2 s and its retries skip a server a vulcand still sends to (the node-kill goal, 1 %)")
+    node_brownout_why = (f"the live vulcands keep a lost node's servers until their TTL ({site.server_ttl}s) runs "
+                         "out; a hung request completes nothing and counts (server TTL + 5 s)")
+    if family in NODE_FAULTS or family in DAEMON_FAULTS or family in GRAY_FAULTS:
+        return FaultBounds(
+            family="node" if family in NODE_FAULTS else ("daemon" if family in DAEMON_FAULTS else "gray"),
+            error_rate=0.01, why_error_rate=lb_error_why,
+            brownout_seconds=site.server_ttl + 5.0, why_brownout=node_brownout_why,
+            recovery_seconds=node_goal, why_recovery=recovery_why,
+            # A frozen or cut-off node holds what is sent to it; a vulcand read directly has no retries.
+            hung_allowed=True)
+    if family in ABSORBED_FAULTS:
+        return FaultBounds(
+            family="absorbed", error_rate=0.01, error_rate_everywhere=True,
+            why_error_rate=("nothing on a reader's path needs it: pages render from MariaDB, vulcand routes by "
+                            "what it last read from etcd, TCP retransmits what a lossy link drops (1 %, every "
+                            "entry point)"),
+            brownout_seconds=0.0, why_brownout="a fault the deployment absorbs must not brown the site out at all",
+            hung_allowed=False, why_hung="no page waits on it",
+            recovery_seconds=node_goal, why_recovery=recovery_why)
+    if family in SLOW_FAULTS:
+        return FaultBounds(
+            family="slow path", error_rate=0.01, error_rate_everywhere=True,
+            why_error_rate="pages are slower, and the site's capacity is far above the readers' rate: none fails",
+            brownout_seconds=2.0,
+            why_brownout=("the pages in flight when the link turns slow complete later, moving their completions "
+                          "out of the bin they would have filled: at most one bin (2 s for a vulcand read "
+                          "directly); anything longer is pages lost or held"),
+            hung_allowed=False, why_hung="a page's queries are late, not lost",
+            recovery_seconds=node_goal, why_recovery=recovery_why)
+    if family in DB_LOST_FAULTS:
+        return FaultBounds(
+            family="database lost", error_rate=None,
+            why_error_rate="by design every page needs MariaDB: while it is gone pages fail, fast",
+            brownout_seconds=None, why_brownout="the outage lasts as long as the fault, by design",
+            hung_allowed=False,
+            why_hung=("pages must fail fast (PHP's 1 s read bound): a hung request holds an Apache worker and a "
+                      "visitor's browser alike"),
+            back_within_seconds=5.0,
+            why_back_within=("WordPress connects anew for every request and caches no failure: goodput is back "
+                             "within seconds of MariaDB answering, allowing the workers that held requests to "
+                             "finish them"),
+            recovery_seconds=node_goal, why_recovery=recovery_why)
+    known = NODE_FAULTS + DAEMON_FAULTS + GRAY_FAULTS + ABSORBED_FAULTS + SLOW_FAULTS + DB_LOST_FAULTS
+    raise ValueError(f"no bounds for the fault {kind!r}: wpcluster.thresholds knows {', '.join(known)}")

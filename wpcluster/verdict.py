@@ -1,14 +1,35 @@
-"""The verdict on one fault (Jepsen's checker): what the readers saw, and how long recovery took."""
+"""The verdict on one fault (Jepsen's checker), judged on the readers' history over the fault's span.
+
+A fault's span runs from its before window (the baseline) through its during window (fault to heal)
+and its after window (heal to the end of observation). Every figure is computed per entry point
+(the top LB, and each vulcand read directly), and every bound of the fault's ``FaultBounds``
+(wpcluster.thresholds) is checked against it:
+
+* the brownout is the longest continuous stretch below the brownout line anywhere from the fault's
+  start to the end, wherever the heal falls (an outage that straddles the heal is one outage);
+* the error rate is bounded in the during and in the after window, each;
+* no request may hang past the readers' timeout where the fault says so;
+* goodput must be back above the line within a bound of the heal, where the fault says so;
+* recovery (the site whole) is timed from the fault's start.
+
+A verdict has a status: PASS; DEVIATED (the deployment broke a bound: the test fails, naming the
+bound, the entry point and the figure); NOT ESTABLISHED (no steady baseline, a sick site before the
+fault, nothing read after it: the test errors, and it never reads as the deployment's fault). A
+verdict saved with its samples can be judged again (``rejudge``) with the bounds of today.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from wpcluster.faults import FaultRecord
 from wpcluster.generator import Sample
+from wpcluster.thresholds import FaultBounds
 
 # Goodput below this fraction of the baseline is a brownout. Losing one node of three takes about a
 # third of the site's capacity away (five containers on three nodes), which is the deployment working
@@ -18,6 +39,19 @@ BROWNOUT_FRACTION = 0.5
 # the fewest successes a bin must hold at the baseline (an entry point read slowly gets wider bins).
 BIN_SECONDS = 1.0
 MIN_PER_BIN = 8
+# The entry point a visitor uses; listed first, and the one a one-line summary speaks of.
+LB = "top LB"
+WINDOWS = ("before", "during", "after")
+
+PASS, DEVIATED, NOT_ESTABLISHED = "pass", "deviated", "not established"
+
+
+class Deviated(AssertionError):
+    """The deployment broke a bound of a fault: the test fails (an assertion)."""
+
+
+class NotEstablished(Exception):
+    """No verdict could be reached (no steady baseline, a sick site, a harness error): the test errors."""
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -33,26 +67,53 @@ def successes_per_second(samples: list[Sample], start: float, end: float) -> flo
     return done / (end - start) if end > start else 0.0
 
 
-def brownout_seconds(samples: list[Sample], start: float, end: float, baseline: float,
-                     fraction: float = BROWNOUT_FRACTION) -> float:
-    """The longest stretch in [start, end) whose goodput stays below ``fraction`` of ``baseline``
-    successes/s, in whole bins (a trailing part-bin has had no time to complete its requests).
-    A request that hangs completes nothing, so a hang is a brownout even when no error is ever
-    returned. A bin is ``BIN_SECONDS`` long, or longer where the baseline is low, so that it holds
-    ``MIN_PER_BIN`` successes at the baseline: noise alone must not halve a bin."""
+def bin_width(baseline: float) -> float:
+    """``BIN_SECONDS``, or wider where the baseline is low, so that a bin holds ``MIN_PER_BIN``
+    successes at the baseline: noise alone must not halve a bin."""
+    return max(BIN_SECONDS, MIN_PER_BIN / baseline)
+
+
+def below_line_runs(samples: list[Sample], start: float, end: float, baseline: float,
+                    fraction: float = BROWNOUT_FRACTION) -> list[tuple[float, float]]:
+    """The stretches of [start, end) whose goodput stays below ``fraction`` of ``baseline``
+    successes/s, as (start, end) in whole bins (a trailing part-bin has had no time to complete its
+    requests). A request that hangs completes nothing, so a hang is a brownout even when no error is
+    ever returned."""
     if baseline <= 0 or end <= start:
-        return 0.0
-    width = max(BIN_SECONDS, MIN_PER_BIN / baseline)
+        return []
+    width = bin_width(baseline)
     counts = [0] * int((end - start) / width)
     for s in samples:
         done = s.started + s.seconds
         if s.ok and start <= done and (k := int((done - start) / width)) < len(counts):
             counts[k] += 1
-    longest = run = 0
-    for count in counts:
-        run = run + 1 if count / width < fraction * baseline else 0
-        longest = max(longest, run)
-    return round(longest * width, 1)
+    runs, first = [], None
+    for k, count in enumerate([*counts, None]):
+        below = count is not None and count / width < fraction * baseline
+        if below and first is None:
+            first = k
+        elif not below and first is not None:
+            runs.append((start + first * width, start + k * width))
+            first = None
+    return runs
+
+
+def brownout_seconds(samples: list[Sample], start: float, end: float, baseline: float,
+                     fraction: float = BROWNOUT_FRACTION) -> float:
+    """The longest continuous stretch in [start, end) under the brownout line (``below_line_runs``)."""
+    runs = below_line_runs(samples, start, end, baseline, fraction)
+    return round(max((b - a for a, b in runs), default=0.0), 1)
+
+
+def below_line_after(samples: list[Sample], heal: float, start: float, end: float, baseline: float) -> float:
+    """How long after ``heal`` goodput stayed under the brownout line: the end of the stretch under
+    it that holds the heal (or begins in the bin just after it) minus the heal; 0 when goodput is
+    above the line at the heal."""
+    width = bin_width(baseline) if baseline > 0 else BIN_SECONDS
+    for a, b in below_line_runs(samples, start, end, baseline):
+        if a <= heal + width and b > heal:
+            return round(b - heal, 1)
+    return 0.0
 
 
 def window_figures(samples: list[Sample], start: float, end: float, baseline: float | None) -> dict[str, object]:
@@ -64,7 +125,7 @@ def window_figures(samples: list[Sample], start: float, end: float, baseline: fl
     errors = sum(1 for s in inside if not s.ok)
     return {
         "start": round(start, 3), "end": round(end, 3), "seconds": round(end - start, 1),
-        "requests": len(inside), "successes_per_second": round(rate, 2),
+        "requests": len(inside), "errors": errors, "successes_per_second": round(rate, 2),
         "goodput_ratio": round(rate / baseline, 3) if baseline else None,
         "error_rate": round(errors / len(inside), 4) if inside else 0.0,
         "hung": sum(1 for s in inside if s.hung),
@@ -75,6 +136,33 @@ def window_figures(samples: list[Sample], start: float, end: float, baseline: fl
            for q in (50, 95, 99)},
         "brownout_seconds": brownout_seconds(samples, start, end, baseline) if baseline else None,
     }
+
+
+def longest_gap(samples: list[Sample], start: float, end: float) -> float:
+    """The longest time inside [start, end] with no request succeeding (completion times)."""
+    successes = sorted(s.started + s.seconds for s in samples if s.ok and start <= s.started + s.seconds <= end)
+    edges = [start, *successes, end]
+    return round(max(b - a for a, b in zip(edges, edges[1:], strict=False)), 2)
+
+
+@dataclass
+class Check:
+    """One bound judged on one entry point (or the site): its figure, its limit and whether it held."""
+
+    bound: str
+    target: str
+    figure: float | None
+    limit: float
+    met: bool
+    why: str = ""
+
+    def describe(self) -> str:
+        if self.figure is None:
+            return f"{self.bound} through {self.target}: none within the observation, bound {self.limit:g}s"
+        shown = f"{self.figure:.2%}" if self.bound.startswith("error rate") else f"{self.figure:g}"
+        limit = (f"{self.limit:.0%}" if self.bound.startswith("error rate") else f"{self.limit:g}")
+        unit = "" if self.bound.startswith(("error rate", "hung")) else "s"
+        return f"{self.bound} through {self.target}: {shown}{unit}, bound {limit}{unit}"
 
 
 @dataclass
@@ -91,50 +179,68 @@ class FaultVerdict:
     notes: list[str] = field(default_factory=list)
     fault_kind: str = ""
     # before (the baseline), during (fault to heal, or to recovery for a fault healed later) and
-    # after: the first entry point's figures (the top LB, what a visitor uses) with every entry
-    # point's under by_target.
+    # after: the top LB's figures with every entry point's under by_target.
     windows: dict[str, dict[str, object]] = field(default_factory=dict)
-    brownout_seconds: float | None = None  # the top LB's, from the fault's start to the end
+    brownout_seconds: float | None = None  # the top LB's, continuous, from the fault's start to the end
+    span: dict[str, float] = field(default_factory=dict)  # the before window's start to the end
+    brownout_by_target: dict[str, float] = field(default_factory=dict)
+    back_after_heal_by_target: dict[str, float] = field(default_factory=dict)
+    status: str = PASS
+    reason: str = ""
+    bounds: dict[str, object] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
 
     @property
     def recovery_seconds(self) -> float | None:
         return None if self.recovered_at is None else round(self.recovered_at - self.fault_started, 2)
 
+    @property
+    def broken(self) -> list[Check]:
+        return [c for c in self.checks if not c.met]
+
     def summary(self) -> str:
         recovery = f"{self.recovery_seconds:.1f}s" if self.recovery_seconds is not None else "NOT RECOVERED"
         lines = [
-            f"fault: {self.fault}",
+            f"fault: {self.fault}: {self.status.upper()}{f' ({self.reason})' if self.reason else ''}",
             f"requests {self.requests}, errors {self.errors} ({self.error_rate:.2%}), "
-            f"longest gap without a success {self.longest_gap_seconds:.1f}s, full recovery {recovery}",
+            f"longest gap without a success {self.longest_gap_seconds:.1f}s, full recovery {recovery} "
+            "from the fault's start",
         ]
         for target, figures in self.by_target.items():
             lines.append(f"  {target}: {figures['requests']:.0f} requests, {figures['errors']:.0f} errors "
-                         f"({figures['error_rate']:.2%}), longest gap {figures['longest_gap_seconds']:.1f}s")
+                         f"({figures['error_rate']:.2%}), longest gap {figures['longest_gap_seconds']:.1f}s, "
+                         f"brownout {self.brownout_by_target.get(target, '-')}s")
         for name, figures in self.windows.items():
             kinds = ", ".join(f"{k} x{n}" for k, n in figures.get("errors_by_kind", {}).items())
             lines.append(f"  {name:6}: {figures['seconds']}s, {figures['requests']} requests, goodput "
                          f"{figures['goodput_ratio']} of the baseline, errors {figures['error_rate']:.2%}"
                          f"{f' ({kinds})' if kinds else ''}, hung {figures.get('hung', 0)}, "
-                         f"p95 {figures['p95_ms']} ms (first entry point)")
+                         f"p95 {figures['p95_ms']} ms (top LB)")
         if self.brownout_seconds is not None:
-            lines.append(f"  brownout (goodput under {BROWNOUT_FRACTION:.0%} of the baseline): "
-                         f"{self.brownout_seconds:.1f}s")
+            lines.append(f"  brownout (goodput under {BROWNOUT_FRACTION:.0%} of the baseline, continuous, from "
+                         f"the fault's start): {self.brownout_seconds:.1f}s through the top LB")
+        lines += [f"  deviated: {c.describe()} ({c.why})" for c in self.broken]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+    def raise_for_status(self) -> None:
+        """Raise ``Deviated`` (every broken bound named) or ``NotEstablished``; return on a pass."""
+        __tracebackhide__ = True
+        if self.status == NOT_ESTABLISHED:
+            raise NotEstablished(f"no verdict on {self.fault}: {self.reason}\n{self.summary()}")
+        if self.status == DEVIATED:
+            raise Deviated(f"{self.fault} broke {len(self.broken)} bound(s): "
+                           + "; ".join(c.describe() for c in self.broken) + f"\n{self.summary()}")
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "recovery_seconds": self.recovery_seconds}
 
     def save(self, folder: Path, name: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{name}.txt").write_text(self.summary() + "\n")
         path = folder / f"{name}.json"
-        path.write_text(json.dumps({**asdict(self), "recovery_seconds": self.recovery_seconds}, indent=2) + "\n")
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         return path
-
-
-def longest_gap(samples: list[Sample], start: float, end: float) -> float:
-    """The longest time inside [start, end] with no request succeeding (completion times)."""
-    successes = sorted(s.started + s.seconds for s in samples if s.ok and start <= s.started + s.seconds <= end)
-    edges = [start, *successes, end]
-    return round(max(b - a for a, b in zip(edges, edges[1:], strict=False)), 2)
 
 
 def _figures(samples: list[Sample], start: float, end: float) -> dict[str, float]:
@@ -145,42 +251,101 @@ def _figures(samples: list[Sample], start: float, end: float) -> dict[str, float
 
 
 def judge(samples: list[Sample], fault: FaultRecord, recovered_at: float | None, until: float,
-          baseline_from: float | None = None) -> FaultVerdict:
-    """Judge the readers' history from the fault's start to ``until`` (the end of observation), with
-    the windows before (from ``baseline_from``), during and after the fault."""
+          baseline_from: float | None = None, bounds: FaultBounds | None = None) -> FaultVerdict:
+    """Judge the readers' history around ``fault``: the windows before (from ``baseline_from``),
+    during and after it up to ``until``, every entry point, against ``bounds`` (none: figures only)."""
     window = [s for s in samples if fault.started <= s.started <= until]
     overall = _figures(window, fault.started, until)
     verdict = FaultVerdict(
         fault=fault.describe(), fault_started=fault.started, fault_ended=fault.ended, recovered_at=recovered_at,
         requests=int(overall["requests"]), errors=int(overall["errors"]), error_rate=overall["error_rate"],
         longest_gap_seconds=overall["longest_gap_seconds"], fault_kind=fault.kind,
+        bounds=asdict(bounds) if bounds else {},
     )
-    targets = sorted({s.target for s in window})
+    targets = sorted({s.target for s in samples}, key=lambda t: (t != LB, t))
     for target in targets:
         verdict.by_target[target] = _figures([s for s in window if s.target == target], fault.started, until)
-    if baseline_from is not None and baseline_from < fault.started:
-        healed = fault.ended or recovered_at or until
-        spans = {"before": (baseline_from, fault.started), "during": (fault.started, min(healed, until)),
-                 "after": (min(healed, until), until)}
-        ordered = sorted(targets, key=lambda t: (t != "top LB", t))
-        for name, (start, end) in spans.items():
-            by_target = {}
-            for target in ordered:
-                mine = [s for s in samples if s.target == target]
-                baseline = successes_per_second(mine, baseline_from, fault.started)
-                by_target[target] = window_figures(mine, start, end, baseline)
-            verdict.windows[name] = {**(by_target[ordered[0]] if ordered else {}), "by_target": by_target}
-        if ordered:
-            mine = [s for s in samples if s.target == ordered[0]]
-            verdict.brownout_seconds = brownout_seconds(
-                mine, fault.started, until, successes_per_second(mine, baseline_from, fault.started))
+    if baseline_from is None or baseline_from >= fault.started:
+        return _not_established(verdict, "no before window: the readers did not run before the fault")
+    healed = min(fault.ended or recovered_at or until, until)
+    verdict.span = {"start": round(baseline_from, 3), "heal": round(healed, 3), "end": round(until, 3)}
+    spans = {"before": (baseline_from, fault.started), "during": (fault.started, healed), "after": (healed, until)}
+    baselines = {}
+    for name, (start, end) in spans.items():
+        by_target = {}
+        for target in targets:
+            mine = [s for s in samples if s.target == target]
+            baselines[target] = successes_per_second(mine, baseline_from, fault.started)
+            by_target[target] = window_figures(mine, start, end, baselines[target])
+        verdict.windows[name] = {**(by_target[targets[0]] if targets else {}), "by_target": by_target}
+    for target in targets:
+        mine = [s for s in samples if s.target == target]
+        verdict.brownout_by_target[target] = brownout_seconds(mine, fault.started, until, baselines[target])
+        verdict.back_after_heal_by_target[target] = below_line_after(mine, healed, fault.started, until,
+                                                                     baselines[target])
+    verdict.brownout_seconds = verdict.brownout_by_target.get(LB)
+    return _settle(verdict, bounds, baselines)
+
+
+def _not_established(verdict: FaultVerdict, reason: str) -> FaultVerdict:
+    verdict.status, verdict.reason = NOT_ESTABLISHED, reason
     return verdict
+
+
+def _settle(verdict: FaultVerdict, bounds: FaultBounds | None, baselines: dict[str, float]) -> FaultVerdict:
+    """The verdict's status: not established without a steady baseline, else deviated on any broken bound."""
+    before = verdict.windows["before"]["by_target"]
+    if not verdict.by_target or not any(f["requests"] for f in verdict.by_target.values()):
+        return _not_established(verdict, "no request was read after the fault's start")
+    idle = [t for t, rate in baselines.items() if rate <= 0]
+    if idle:
+        return _not_established(verdict, f"no request succeeded before the fault through {', '.join(idle)}")
+    if bounds is None:
+        return verdict
+    sick = [f"{t} {f['error_rate']:.1%}" for t, f in before.items() if f["error_rate"] > bounds.steady_error_rate]
+    if sick:
+        return _not_established(verdict, f"the site was not steady before the fault: errors through "
+                                         f"{', '.join(sick)} (a steady site fails at most "
+                                         f"{bounds.steady_error_rate:.0%})")
+    verdict.checks = list(_checks(verdict, bounds))
+    if verdict.broken:
+        first = verdict.broken[0]
+        verdict.status, verdict.reason = DEVIATED, first.describe() + (
+            f" (and {len(verdict.broken) - 1} more)" if len(verdict.broken) > 1 else "")
+    return verdict
+
+
+def _checks(verdict: FaultVerdict, bounds: FaultBounds) -> Iterator[Check]:
+    targets = list(verdict.by_target)
+    bounded = [t for t in targets if bounds.error_rate_everywhere or t == LB]
+    if bounds.error_rate is not None:
+        for name in ("during", "after"):
+            for target in bounded:
+                figure = verdict.windows[name]["by_target"][target]["error_rate"]
+                yield Check(f"error rate {name}", target, figure, bounds.error_rate, figure <= bounds.error_rate,
+                            bounds.why_error_rate)
+    if not bounds.hung_allowed:
+        for target in targets:
+            hung = sum(verdict.windows[w]["by_target"][target]["hung"] for w in ("during", "after"))
+            yield Check("hung requests", target, hung, 0, hung == 0, bounds.why_hung)
+    if bounds.brownout_seconds is not None:
+        for target in targets:
+            figure = verdict.brownout_by_target[target]
+            yield Check("brownout", target, figure, bounds.brownout_seconds, figure <= bounds.brownout_seconds,
+                        bounds.why_brownout)
+    if bounds.back_within_seconds is not None and verdict.fault_ended is not None:
+        for target in targets:
+            figure = verdict.back_after_heal_by_target[target]
+            yield Check("under the brownout line after the heal", target, figure, bounds.back_within_seconds,
+                        figure <= bounds.back_within_seconds, bounds.why_back_within)
+    limit = bounds.recovery_limit(verdict.fault_started, verdict.fault_ended)
+    recovery = verdict.recovery_seconds
+    yield Check("recovery from the fault's start", "the site", recovery, limit,
+                recovery is not None and recovery <= limit, bounds.why_recovery)
 
 
 def save_samples(samples: list[Sample], path: Path) -> Path:
     """Every request the readers made, one CSV row each: the raw history behind a verdict."""
-    import csv
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
@@ -188,3 +353,10 @@ def save_samples(samples: list[Sample], path: Path) -> Path:
         for s in samples:
             writer.writerow([f"{s.started:.3f}", f"{s.seconds:.3f}", s.status, s.error, s.served_by, s.target, s.path])
     return path
+
+
+def load_samples(path: Path) -> list[Sample]:
+    """The history ``save_samples`` wrote, in the order the requests started."""
+    with path.open(newline="") as rows:
+        return sorted((Sample(float(r["started"]), float(r["seconds"]), int(r["status"]), r["served_by"], r["target"],
+                              r["path"], r["error"]) for r in csv.DictReader(rows)), key=lambda s: s.started)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.failover.bounds import assert_node_fault_bounds
 from tests.failover.load import steady_readers
 from wpcluster.checkers import check_nothing_moved
 from wpcluster.faults import PACKET_LOSS as LOSS
 from wpcluster.faults import bandwidth_cap, busiest_node
+from wpcluster.verdict import Deviated
 from wpcluster.waits import holds_for
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
@@ -31,8 +31,6 @@ def hold_gray_fault(cluster, fleet, observe, thresholds, inject, heal, what):
         holds_for(lambda: check_nothing_moved(fleet, before), HOLD_SECONDS, 2,
                   what=f"fleet keeping every unit in place with {what}")
         heal()
-    assert obs.recovered_at is not None, f"no full recovery after {what} ended: {obs.not_recovered}"
-    assert_node_fault_bounds(obs.verdict, thresholds, what)
 
 
 def test_packet_loss_between_a_node_and_its_peers_costs_latency_not_the_site(cluster, fleet, nemesis, observe,
@@ -50,7 +48,7 @@ def test_packet_loss_between_a_node_and_its_peers_costs_latency_not_the_site(clu
                     f"{LOSS:.0%} packet loss on {victim.name}'s links")
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=Deviated, reason=(
     "the deployment has no outlier detection: with the busiest node's link overfilled (its public "
     "containers behind a 1 Mbit/s cap at the readers' full rates), requests routed to them queue behind "
     "the cap and 60 % of the top LB's requests failed during the cap, most hung past 5 s (bound 1 %); "

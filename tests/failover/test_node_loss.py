@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from tests.failover.bounds import assert_brownout_within, assert_node_fault_bounds
 from wpcluster.checkers import check_registered_as_running, check_registration, server_key_index, wait_traffic_avoids
 from wpcluster.clients.etcd import cluster_health
 from wpcluster.thresholds import expired_within
@@ -35,21 +34,14 @@ def test_killing_the_admin_node_moves_admin_and_keeps_the_site_up(cluster, fleet
                             expired_within(cluster.shape), cluster.shape.site.wordpress_instances,
                             f"killing {victim.name} (server TTL {cluster.shape.site.server_ttl}s)")
 
+    # Leaving the block judged the verdict: recovery from the kill within fleet's agent TTL + 15 s,
+    # the top LB's error rate, every entry point's brownout.
     verdict = obs.verdict
-    assert verdict is not None and obs.recovered_at is not None, (
-        f"the site did not fully recover after killing {victim.name}: {obs.not_recovered}\n"
-        f"readers saw {verdict.summary() if verdict else 'nothing'}"
-    )
-    assert verdict.recovery_seconds <= thresholds.recovery_goal_seconds, (
-        f"full recovery took {verdict.recovery_seconds}s, bound {thresholds.recovery_goal_seconds}s (fleet's agent "
-        f"TTL + 15 s)\n{verdict.summary()}"
-    )
     admin_now = node_of_unit(cluster, fleet, "wordpress-admin.service")
     assert admin_now is not victim, f"wordpress-admin is still placed on the dead {victim.name}"
     assert site.get("/wp-login.php").container == "wordpress-admin"
     lb = verdict.by_target["top LB"]
     assert lb["longest_gap_seconds"] <= thresholds.longest_gap_seconds, verdict.summary()
-    assert_node_fault_bounds(verdict, thresholds, f"{victim.name} killed")
 
 
 def test_pausing_a_node_and_resuming_it(cluster, fleet, nemesis, observe, site, thresholds):
@@ -63,9 +55,6 @@ def test_pausing_a_node_and_resuming_it(cluster, fleet, nemesis, observe, site, 
         eventually(lambda: victim.address not in {m.ip for m in fleet.list_machines()},
                    thresholds.recovery_seconds + 15, 1, what=f"fleet dropping paused {victim.name}")
         nemesis.resume_node(victim)
-    assert obs.recovered_at is not None, (
-        f"no full recovery after pausing {victim.name}: {obs.not_recovered}\n{obs.verdict.summary()}")
-    assert_brownout_within(obs.verdict, thresholds, f"{victim.name} paused")
 
 
 def test_killing_the_etcd_leader_elects_a_new_one_and_registrations_continue(cluster, fleet, nemesis, etcd,
@@ -83,9 +72,6 @@ def test_killing_the_etcd_leader_elects_a_new_one_and_registrations_continue(clu
         registered_under_a_new_leader(cluster, fleet, etcd, thresholds, leader)
         registrations_kept_past_their_ttl(cluster, etcd, obs.fault.started, leader)
         nemesis.restart_member(leader)
-    assert obs.recovered_at is not None, (
-        f"no full recovery after killing {leader.name}'s etcd member: {obs.not_recovered}\n{obs.verdict.summary()}")
-    assert_brownout_within(obs.verdict, thresholds, f"{leader.name}'s etcd member killed")
 
 
 def registrations_kept_past_their_ttl(cluster, etcd, killed_at: float, leader) -> None:

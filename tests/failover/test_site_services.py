@@ -1,14 +1,14 @@
 """The site's hosts outside fleet fail under load: the S3 store down, MariaDB stopped, MariaDB frozen.
 
 People who run this stack lose these more often than a whole node. Each test holds its fault for
-``HOLD_SECONDS`` of readers, heals it, and judges the three windows of every entry point.
+``HOLD_SECONDS`` of readers and heals it; leaving ``observe`` judges every entry point by the
+fault's bounds (wpcluster.thresholds.fault_bounds).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.failover.bounds import during, window
 from wpcluster.waits import holds_for
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
@@ -28,16 +28,6 @@ def test_the_s3_store_down_leaves_pages_rendering(cluster, nemesis, observe, sit
         obs.fault = nemesis.records[-1]
         holds_for(lambda: site.get("/").status == 200, HOLD_SECONDS, 1, what="the home page rendering with S3 down")
         nemesis.start_service(store)
-    verdict = obs.verdict
-    assert obs.recovered_at is not None, f"no full recovery after the S3 store came back: {obs.not_recovered}"
-    for target in verdict.by_target:
-        figures = during(verdict, target)
-        assert figures["error_rate"] <= thresholds.error_rate, (
-            f"through {target}, {figures['error_rate']:.2%} of requests failed with the S3 store down "
-            f"(bound {thresholds.error_rate:.0%})\n{verdict.summary()}")
-        assert figures["brownout_seconds"] <= thresholds.untouched_brownout_seconds, (
-            f"through {target}, goodput browned out for {figures['brownout_seconds']}s with the S3 store down, "
-            f"though no page needs it (bound {thresholds.untouched_brownout_seconds}s)\n{verdict.summary()}")
 
 
 @pytest.mark.parametrize("fault", ["stop", "pause"])
@@ -48,7 +38,6 @@ def test_mariadb_lost_fails_fast_and_recovers(cluster, nemesis, observe, thresho
     a visitor's browser alike. Once MariaDB answers again, goodput is back above the brownout line
     within the service-recovery bound, and no acknowledged post is lost."""
     db = cluster.service_host("db")
-    state = {"stop": "stopped", "pause": "paused"}[fault]
     inject, heal = ((nemesis.stop_service, nemesis.start_service) if fault == "stop"
                     else (nemesis.pause_service, nemesis.resume_service))
     with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
@@ -56,16 +45,3 @@ def test_mariadb_lost_fails_fast_and_recovers(cluster, nemesis, observe, thresho
         obs.fault = nemesis.records[-1]
         obs.reader.read_until(obs.fault.started + HOLD_SECONDS)
         heal(db)
-    verdict = obs.verdict
-    # Hung pages first: without failing fast they are the cause, and a slow recovery the consequence.
-    for target in verdict.by_target:
-        hung = during(verdict, target)["hung"]
-        assert hung == 0, (
-            f"through {target}, {hung} requests hung past the readers' timeout with MariaDB {state}: "
-            f"pages must fail fast\n{verdict.summary()}")
-    assert obs.recovered_at is not None, f"no full recovery after MariaDB came back: {obs.not_recovered}"
-    for target in verdict.by_target:
-        back = window(verdict, "after", target)["brownout_seconds"]
-        assert back <= thresholds.service_recovery_seconds, (
-            f"through {target}, goodput stayed under the brownout line for {back}s after MariaDB answered "
-            f"again (bound {thresholds.service_recovery_seconds}s)\n{verdict.summary()}")

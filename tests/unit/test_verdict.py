@@ -1,5 +1,7 @@
 """The failover verdict and its picture, on synthetic histories."""
 
+import pytest
+
 from wpcluster.faults import FaultRecord
 from wpcluster.generator import Sample
 from wpcluster.thresholds import seconds
@@ -106,3 +108,117 @@ def test_a_slowly_read_entry_point_gets_bins_wide_enough_for_its_noise():
         samples.append(Sample(t, 0.05, 502 if dip or out else 200, "w@c", "vulcand on core-01"))
     assert brownout_seconds(samples[:80], 1000, 1020, baseline=4.0) == 0.0
     assert brownout_seconds(samples, 1000, 1030, baseline=4.0) == 6.0
+
+
+# ---- statuses and bounds over the fault's whole span -------------------------------------------------
+from wpcluster.shape import load_shape  # noqa: E402
+from wpcluster.thresholds import fault_bounds  # noqa: E402
+from wpcluster.verdict import DEVIATED, NOT_ESTABLISHED, PASS, Deviated, NotEstablished  # noqa: E402
+
+
+def steady(start, end, rate=10.0, target="top LB", failing=(), hung=()):
+    """A reader's history at ``rate`` req/s; requests started inside ``failing`` spans fail fast (502),
+    inside ``hung`` spans they hang for 5 s and fail."""
+    samples, t = [], start
+    while t < end:
+        if any(a <= t < b for a, b in hung):
+            samples.append(Sample(t, 5.0, 0, "", target, "/", "ReadTimeout"))
+        elif any(a <= t < b for a, b in failing):
+            samples.append(Sample(t, 0.02, 502, "", target, "/"))
+        else:
+            samples.append(Sample(t, 0.05, 200, "w@c", target, "/"))
+        t += 1 / rate
+    return samples
+
+
+def test_an_outage_straddling_the_heal_is_one_outage_and_deviates():
+    # 30 s of nothing through a vulcand read directly (a node fault bounds its errors at the top LB
+    # only), from 15 s before the heal to 15 s after it: each window alone holds 15 s (under the
+    # 20 s node bound), the span holds 30.
+    shape = load_shape()
+    fault = FaultRecord("partition", "core-03", started=1020, ended=1060)
+    samples = steady(1000, 1100, target="vulcand on core-01", hung=((1045, 1075),))
+    verdict = judge(samples, fault, recovered_at=1070, until=1100, baseline_from=1000,
+                    bounds=fault_bounds(shape, "partition"))
+    assert verdict.windows["during"]["brownout_seconds"] <= 20 and verdict.windows["after"]["brownout_seconds"] <= 20
+    assert verdict.brownout_by_target["vulcand on core-01"] >= 30
+    assert verdict.status == DEVIATED and verdict.reason.startswith("brownout through vulcand on core-01")
+    with pytest.raises(Deviated, match="brownout through vulcand on core-01: 3[0-9.]+s, bound 20s"):
+        verdict.raise_for_status()
+
+
+def test_errors_after_the_heal_are_bounded_too():
+    fault = FaultRecord("packet-loss 20%", "core-02", started=1020, ended=1040)
+    samples = steady(1000, 1070, failing=((1045, 1047),))  # 2 s of errors after the heal, none during
+    verdict = judge(samples, fault, recovered_at=1045, until=1070, baseline_from=1000,
+                    bounds=fault_bounds(load_shape(), fault.kind))
+    assert verdict.windows["during"]["error_rate"] == 0
+    assert verdict.status == DEVIATED and verdict.reason.startswith("error rate after through top LB")
+
+
+def test_every_entry_point_is_judged_where_the_fault_bounds_all():
+    fault = FaultRecord("s3-stop", "s3", started=1020, ended=1035)
+    samples = [*steady(1000, 1060), *steady(1000, 1060, rate=4, target="vulcand on core-02",
+                                            failing=((1025, 1027),))]
+    verdict = judge(samples, fault, recovered_at=1040, until=1060, baseline_from=1000,
+                    bounds=fault_bounds(load_shape(), fault.kind))
+    assert [(c.bound, c.target) for c in verdict.broken] == [("error rate during", "vulcand on core-02")]
+
+
+def test_recovery_is_timed_from_the_fault_start_for_every_fault():
+    bounds = fault_bounds(load_shape(), "dockerd-restart")
+    fault = FaultRecord("dockerd-restart", "core-02", started=1020)  # nothing heals it: TTL + 15 s
+    verdict = judge(steady(1000, 1090), fault, recovered_at=1020 + 46, until=1090, baseline_from=1000, bounds=bounds)
+    assert verdict.status == DEVIATED and "recovery from the fault's start through the site: 46s, bound 45s" \
+        in verdict.reason
+    held = FaultRecord("db-latency 20ms", "db", started=1020, ended=1035)  # held 15 s: whole 15 s after the heal
+    verdict = judge(steady(1000, 1090), held, recovered_at=1049, until=1090, baseline_from=1000,
+                    bounds=fault_bounds(load_shape(), held.kind))
+    assert verdict.status == PASS, verdict.summary()
+    assert judge(steady(1000, 1090), held, recovered_at=None, until=1090, baseline_from=1000,
+                 bounds=fault_bounds(load_shape(), held.kind)).status == DEVIATED
+
+
+def test_a_database_fault_fails_fast_and_is_back_within_seconds_of_the_heal():
+    bounds = fault_bounds(load_shape(), "db-stop")
+    fault = FaultRecord("db-stop", "db", started=1020, ended=1035)
+    fast = judge(steady(1000, 1070, failing=((1020, 1036),)), fault, 1040, 1070, 1000, bounds)
+    assert fast.status == PASS, fast.summary()
+    slow_back = judge(steady(1000, 1070, failing=((1020, 1045),)), fault, 1046, 1070, 1000, bounds)
+    assert slow_back.status == DEVIATED and slow_back.broken[0].bound == "under the brownout line after the heal"
+    hangs = judge(steady(1000, 1070, hung=((1020, 1025),), failing=((1025, 1036),)), fault, 1040, 1070, 1000, bounds)
+    assert hangs.status == DEVIATED and hangs.broken[0].bound == "hung requests"
+
+
+def test_no_steady_baseline_is_not_established_and_never_passes():
+    bounds = fault_bounds(load_shape(), "node-kill")
+    fault = FaultRecord("node-kill", "core-02", started=1020)
+    sick = judge(steady(1000, 1060, failing=((1005, 1008),)), fault, 1040, 1060, 1000, bounds)
+    assert sick.status == NOT_ESTABLISHED and "not steady before the fault" in sick.reason
+    with pytest.raises(NotEstablished, match="not steady before the fault"):
+        sick.raise_for_status()
+    assert not issubclass(NotEstablished, AssertionError)  # pytest reports it as an error, not a failure
+    no_before = judge(steady(1020, 1060), fault, 1040, 1060, None, bounds)
+    assert no_before.status == NOT_ESTABLISHED
+
+
+def test_a_verdict_saved_with_its_samples_is_judged_again_the_same(tmp_path):
+    from wpcluster.verdict import load_samples, save_samples
+
+    fault = FaultRecord("partition", "core-03", started=1020, ended=1060)
+    samples = steady(1000, 1100, hung=((1045, 1075),))
+    again = load_samples(save_samples(samples, tmp_path / "s.csv"))
+    assert again == [Sample(round(s.started, 3), round(s.seconds, 3), s.status, s.served_by, s.target, s.path,
+                            s.error) for s in samples]
+    first = judge(samples, fault, 1070, 1100, 1000, fault_bounds(load_shape(), "partition"))
+    second = judge(again, fault, 1070, 1100, 1000, fault_bounds(load_shape(), "partition"))
+    assert (first.status, first.brownout_by_target) == (second.status, second.brownout_by_target)
+
+
+def test_every_fault_of_the_catalogue_has_bounds():
+    from wpcluster.faults import FAULTS
+
+    for kind in FAULTS:
+        assert fault_bounds(load_shape(), kind).why_recovery
+    with pytest.raises(ValueError, match="no bounds for the fault 'meteor'"):
+        fault_bounds(load_shape(), "meteor")

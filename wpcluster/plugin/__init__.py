@@ -9,6 +9,7 @@ works from any directory once ``pip install wpcluster`` has run. One module per 
     timings   where the session's time went: tests, steps, waits, faults (results/<run>/time/)
     gather    the result files of workers on other hosts (xdist --tx ssh), merged into the run's folder
     gates     a suite's preconditions, checked once and failed fast after
+    verdicts  a fault verdict that could not be established is reported as an error
     cluster   the session's cluster (brought up or reached), the nemesis, diagnostics
     etcd      a python-etcd client on every member
     fleet     fleetctl on the cluster
@@ -22,6 +23,7 @@ pytest_plugins = [
     "wpcluster.plugin.timings",
     "wpcluster.plugin.gather",
     "wpcluster.plugin.gates",
+    "wpcluster.plugin.verdicts",
     "wpcluster.plugin.cluster",
     "wpcluster.plugin.etcd",
     "wpcluster.plugin.fleet",
