@@ -5,6 +5,11 @@
     wpcluster lab down             remove every lab container, network and volume
     wpcluster vagrant up|status|halt|destroy --vagrant-dir DIR
                                    the seed's coreos-vagrant cluster, through python-vagrant
+    wpcluster deploy [--keep|--undeploy]
+                                   the site on the lab that is up, through fleet, in the seed's order
+    wpcluster certify [PYTEST ARGS] the whole certification as one run (tox -e cluster)
+    wpcluster report [RUN]         a run's summary, and its report.html written again
+    wpcluster rejudge [RUN]        a run's fault verdicts judged again from their saved histories
 """
 
 from __future__ import annotations
@@ -131,22 +136,52 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="print a run's summary and write its report.html again")
     rep.add_argument("run", nargs="?", help="the run's folder or id (default: results/latest)")
     rep.set_defaults(func=report)
+    again = sub.add_parser("rejudge", help="judge a run's faults again from their saved histories, with today's "
+                                           "bounds, and write the report again")
+    again.add_argument("run", nargs="?", help="the run's folder or id (default: results/latest)")
+    again.set_defaults(func=rejudge)
     return parser
 
 
-def report(args: argparse.Namespace) -> int:
+def run_folder(name: str | None) -> Path:
+    """A run's folder from its id, its path or nothing (results/latest)."""
     from wpcluster.certify import latest_run
-    from wpcluster.report import read_bundle, summary_text, write_report
     from wpcluster.results import results_root
 
-    run = Path(args.run) if args.run and Path(args.run).is_dir() else (
-        results_root() / args.run if args.run else latest_run())
+    run = Path(name) if name and Path(name).is_dir() else (results_root() / name if name else latest_run())
+    if not run.is_dir():
+        raise WpclusterError(f"no run {name or 'latest'} under {results_root()}",
+                             "name a folder under results/ (or its id) that a certification or a suite wrote")
+    return run.resolve()
+
+
+def rejudge(args: argparse.Namespace) -> int:
+    from wpcluster.rejudge import rejudge_run, table
+    from wpcluster.report import write_report
+    from wpcluster.verdict import PASS
+
+    run = run_folder(args.run)
+    try:
+        results = rejudge_run(run, load_shape(args.shape))
+    except FileNotFoundError as exc:
+        raise WpclusterError(str(exc), "rejudge a run whose failover suite ran (its failover/ folder holds "
+                                       "<test>.json and <test>.samples.csv)") from None
+    print(table(results))
+    if (run / "junit.xml").exists():
+        print(f"\nreport: {write_report(run)}")
+    return 0 if all(r.now.status == PASS for r in results) else 1
+
+
+def report(args: argparse.Namespace) -> int:
+    from wpcluster.report import read_bundle, summary_text, write_report
+
+    run = run_folder(args.run)
     if not (run / "junit.xml").exists():
         raise WpclusterError(f"{run} is not a certification run (no junit.xml)",
                              "name a folder under results/ that `wpcluster certify` (tox -e cluster) wrote")
-    print(summary_text(read_bundle(run.resolve())))
-    print(f"\nreport: {write_report(run.resolve())}")
-    return 0 if read_bundle(run.resolve()).outcome == "passed" else 1
+    print(summary_text(read_bundle(run)))
+    print(f"\nreport: {write_report(run)}")
+    return 0 if read_bundle(run).outcome == "passed" else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -167,6 +167,18 @@ def time_sections(table: timings.TimeTable) -> list[tuple[str, list[timings.Line
             ("waits, by condition", table.waits[:TIME_ROWS])]
 
 
+def fault_status_lines(record: dict) -> list[str]:
+    """A fault verdict's status with its one-line reason, and, after ``wpcluster rejudge``, today's beside it."""
+    lines = []
+    if record.get("status"):
+        lines.append(f"verdict: {record['status'].upper()}" + (f": {record['reason']}" if record.get("reason") else ""))
+    again = record.get("rejudged")
+    if again:
+        lines.append(f"rejudged with today's bounds: {again['status'].upper()}"
+                     + (f": {again['reason']}" if again.get("reason") else ""))
+    return lines
+
+
 def summary_text(bundle: Bundle) -> str:
     """The terminal's version of the report: the verdict table, the failover windows, the versions."""
     passed = sum(1 for c in bundle.cases if c.outcome == PASSED)
@@ -177,7 +189,8 @@ def summary_text(bundle: Bundle) -> str:
     for v in bundle.verdicts:
         lines.append(f"  {v.outcome.upper():7} {v.capability:{width}}  {v.counts}")
     if bundle.failover:
-        lines += ["", "  failover (top LB): goodput ratio before/during/after, errors during, brownout, recovery, wall"]
+        lines += ["", "  failover (top LB): status, goodput ratio before/during/after, errors during, brownout, "
+                      "recovery from the fault's start, wall"]
         for load in bundle.figures.get("failover-load", [])[:1]:  # one per session; the first says it
             lines.append(f"    readers: {load.get('lb_rate')}/s through the top LB, "
                          f"{load.get('vulcand_rate')}/s on each vulcand ({load.get('load_share', 0):.0%} of "
@@ -185,9 +198,11 @@ def summary_text(bundle: Bundle) -> str:
         for f in bundle.failover:
             w = f.get("windows", {})
             ratio = "/".join(str(w.get(k, {}).get("goodput_ratio", "-")) for k in ("before", "during", "after"))
-            lines.append(f"    {f.get('fault_kind', f.get('fault', '?')):24} {ratio:18} "
-                         f"{w.get('during', {}).get('error_rate', 0):7.2%} {f.get('brownout_seconds')!s:>6}s "
-                         f"{f.get('recovery_seconds')!s:>6}s {f.get('wall_seconds', '-')!s:>6}s")
+            lines.append(f"    {f.get('fault_kind', f.get('fault', '?'))[:24]:24} {f.get('status', '-').upper():15} "
+                         f"{ratio:18} {w.get('during', {}).get('error_rate', 0):7.2%} "
+                         f"{f.get('brownout_seconds')!s:>6}s {f.get('recovery_seconds')!s:>6}s "
+                         f"{f.get('wall_seconds', '-')!s:>6}s")
+            lines += [f"      {why}" for why in fault_status_lines(f)]
     if bundle.time.sessions:
         lines += ["", f"  time: {bundle.time.wall_seconds:.0f}s in all; "
                       + ", ".join(f"{line.name} {line.total:.0f}s" for line in bundle.time.suites),
@@ -252,11 +267,15 @@ def render_html(bundle: Bundle) -> str:
                  "error rate": f"{w.get('error_rate', 0):.2%}", "hung": w.get("hung", 0), "p95 ms": w.get("p95_ms")}
                 for k, w in windows.items()]
         png = run / "failover" / f"{f.get('test')}.png"
+        checks = [{"bound": c.get("bound"), "through": c.get("target"), "figure": c.get("figure"),
+                   "limit": c.get("limit"), "met": "yes" if c.get("met") else "NO"} for c in f.get("checks", [])]
+        status = "".join(f"<p>{html.escape(line)}</p>" for line in fault_status_lines(f))
         faults.append(f'<div class="fault"><h3>{html.escape(str(f.get("fault", "")))} '
-                      f'<small>({html.escape(str(f.get("test", "")))})</small></h3>'
-                      f"<p>brownout {f.get('brownout_seconds')} s, recovery {f.get('recovery_seconds')} s "
-                      f"(goal {f.get('recovery_goal_seconds')} s), wall {f.get('wall_seconds', '-')} s</p>"
-                      + _table(rows) + (_img(png) if png.exists() else "") + "</div>")
+                      f'<small>({html.escape(str(f.get("test", "")))})</small></h3>{status}'
+                      f"<p>brownout {f.get('brownout_seconds')} s (top LB, continuous), recovery "
+                      f"{f.get('recovery_seconds')} s from the fault's start, wall {f.get('wall_seconds', '-')} s</p>"
+                      + _table(rows) + (_table(checks) if checks else "") + (_img(png) if png.exists() else "")
+                      + "</div>")
     figures = "".join(f"<h3>{html.escape(name)}</h3>" + _table([_scalars(r) for r in records])
                       for name, records in bundle.figures.items())
     diagnostics = sorted(p.relative_to(run) for p in run.glob("**/diagnostics/*") if p.is_dir())

@@ -41,6 +41,14 @@ def append_figures(run_id: str, name: str, figures: dict[str, Any]) -> Path:
     return path
 
 
+def replace_figures(run: Path, name: str, records: list[dict[str, Any]]) -> Path:
+    """Write ``records`` as ``<run>/bench/<name>.json`` in place of what it held."""
+    path = run / "bench" / f"{name}.json"
+    with locked(path.with_name(f".{path.stem}.lock")):
+        path.write_text(json.dumps(records, indent=2) + "\n")
+    return path
+
+
 def _append_records(path: Path, new: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Parallel workers of one run append to the same files: one at a time.
