@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -34,6 +35,15 @@ class Sample:
 
 
 HUNG_ERRORS = ("ReadTimeout", "ConnectTimeout", "Timeout")
+
+
+def failure_name(exc: requests.RequestException) -> str:
+    """What a request that got no whole answer met. A body that stops arriving after the headers
+    came raises ConnectionError in requests, wrapping urllib3's read timeout: that request was held
+    past the timeout like any other, so it is named a ReadTimeout (a hang), not a refusal."""
+    if isinstance(exc, requests.ConnectionError) and "Read timed out" in str(exc):
+        return "ReadTimeout"
+    return type(exc).__name__
 
 
 def hammer(url: str, host: str, workers: int = 4, seconds: float = 10.0, max_requests: int = 100_000,
@@ -164,7 +174,7 @@ class Reader:
 
     def __init__(self, targets: dict[str, str], host: str, rates: dict[str, float],
                  max_seconds: float = 300, max_requests: int = 50_000, timeout: float = 5,
-                 paths: tuple[str, ...] = READER_PATHS) -> None:
+                 paths: tuple[str, ...] = READER_PATHS, record: Callable[[Sample], None] | None = None) -> None:
         missing = sorted(set(targets) - set(rates))
         if missing:
             raise ValueError(f"no rate for targets {missing}")
@@ -173,6 +183,7 @@ class Reader:
         self.deadline = 0.0
         self.max_seconds, self.budget = max_seconds, max_requests
         self.samples: list[Sample] = []
+        self.record = record  # also hands each request, as it ends, to a history (wpcluster.experiment)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -187,10 +198,12 @@ class Reader:
                                 allow_redirects=False)
             status, served_by, error = reply.status_code, reply.headers.get(SERVED_BY, ""), ""
         except requests.RequestException as exc:
-            status, served_by, error = 0, "", type(exc).__name__
+            status, served_by, error = 0, "", failure_name(exc)
         sample = Sample(started, time.monotonic() - clock, status, served_by, name, path, error)
         with self._lock:
             self.samples.append(sample)
+        if self.record is not None:
+            self.record(sample)
 
     def _schedule(self, name: str, base: str, rate: float) -> None:
         # Enough senders for every request of the last timeout to be in flight at once (all hanging).

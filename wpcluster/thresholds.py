@@ -83,8 +83,9 @@ class FaultBounds:
     LB's retries, too). ``brownout_seconds`` is the longest continuous stretch under the brownout line
     anywhere from the fault's start to the end, through every entry point. ``back_within_seconds``:
     goodput above the line again within this of the heal. Recovery (the site whole) is timed from
-    the fault's start: within ``recovery_seconds`` for a fault nothing heals while it is observed,
-    and within the time the fault was held plus ``RESTART_SECONDS`` for one that is healed.
+    the fault's start: within ``recovery_seconds`` for a node fault however long it is held (the
+    node-kill goal: fleet's agent TTL + RESTART_SECONDS) and for any fault nothing heals while it is
+    observed; within the time it was held plus ``RESTART_SECONDS`` for any other fault healed.
     """
 
     family: str
@@ -102,9 +103,9 @@ class FaultBounds:
     steady_error_rate: float = STEADY_ERROR_RATE
 
     def recovery_limit(self, started: float, ended: float | None) -> float:
-        """The recovery bound from the fault's start: ``recovery_seconds`` while the fault is not healed
-        (a dead node stays dead), else the time it was held plus ``RESTART_SECONDS``."""
-        if ended is None:
+        """The recovery bound from the fault's start: ``recovery_seconds`` for a node fault or a fault not
+        healed (a dead node stays dead), else the time it was held plus ``RESTART_SECONDS``."""
+        if ended is None or self.family == "node":
             return self.recovery_seconds
         return round(ended - started + RESTART_SECONDS, 1)
 
@@ -112,8 +113,10 @@ class FaultBounds:
 # Every fault kind the nemesis records (faults.Nemesis), by family. A kind is a record's first word.
 NODE_FAULTS = ("node-kill", "node-stop", "node-pause", "partition", "etcd-member-kill")
 DAEMON_FAULTS = ("dockerd-restart", "fleetd-freeze", "etcd-member-replace", "etcd-member-stop", "container-kill")
-GRAY_FAULTS = ("bandwidth-cap",)
-ABSORBED_FAULTS = ("etcd-majority-lost", "packet-loss", "s3-stop", "s3-pause", "s3-latency", "s3-stall")
+# A node that stays up behind a lossy or narrow link: the top LB's retries absorb what a vulcand
+# read directly (no retries) loses where its requests cross that link.
+GRAY_FAULTS = ("packet-loss", "bandwidth-cap")
+ABSORBED_FAULTS = ("etcd-majority-lost", "s3-stop", "s3-pause", "s3-latency", "s3-stall")
 SLOW_FAULTS = ("db-latency",)
 DB_LOST_FAULTS = ("db-stop", "db-pause", "db-stall")
 
@@ -125,8 +128,8 @@ def fault_bounds(shape: Shape, kind: str) -> FaultBounds:
     site = shape.site
     node_goal = ttl + RESTART_SECONDS
     recovery_why = (f"fleet notices a lost machine at its agent TTL ({shape.fleet_agent_ttl}) and the site is "
-                    f"whole {RESTART_SECONDS:g}s later; a healed fault needs no TTL: whole {RESTART_SECONDS:g}s "
-                    "after the heal")
+                    f"whole {RESTART_SECONDS:g}s later, however long a node fault is held; any other fault "
+                    f"needs no TTL: whole {RESTART_SECONDS:g}s after its heal")
     lb_error_why = ("what a visitor uses: the top LB's checks take a dead, frozen or cut-off vulcand out within "
                     "2 s and its retries skip a server a vulcand still sends to (the node-kill goal, 1 %)")
     node_brownout_why = (f"the live vulcands keep a lost node's servers until their TTL ({site.server_ttl}s) runs "
@@ -137,14 +140,13 @@ def fault_bounds(shape: Shape, kind: str) -> FaultBounds:
             error_rate=0.01, why_error_rate=lb_error_why,
             brownout_seconds=site.server_ttl + 5.0, why_brownout=node_brownout_why,
             recovery_seconds=node_goal, why_recovery=recovery_why,
-            # A frozen or cut-off node holds what is sent to it; a vulcand read directly has no retries.
-            hung_allowed=True)
+            # A frozen, cut-off or lossy node holds what is sent to it; a vulcand read directly has no retries.
+            hung_allowed=True, why_hung="a vulcand read directly has no retries: the brownout bounds what it holds")
     if family in ABSORBED_FAULTS:
         return FaultBounds(
             family="absorbed", error_rate=0.01, error_rate_everywhere=True,
-            why_error_rate=("nothing on a reader's path needs it: pages render from MariaDB, vulcand routes by "
-                            "what it last read from etcd, TCP retransmits what a lossy link drops (1 %, every "
-                            "entry point)"),
+            why_error_rate=("nothing on a reader's path needs it: pages render from MariaDB and vulcand routes by "
+                            "what it last read from etcd (1 %, every entry point)"),
             brownout_seconds=0.0, why_brownout="a fault the deployment absorbs must not brown the site out at all",
             hung_allowed=False, why_hung="no page waits on it",
             recovery_seconds=node_goal, why_recovery=recovery_why)

@@ -116,10 +116,12 @@ def below_line_after(samples: list[Sample], heal: float, start: float, end: floa
     return 0.0
 
 
-def window_figures(samples: list[Sample], start: float, end: float, baseline: float | None) -> dict[str, object]:
-    """One window of one entry point: requests started in it, goodput against ``baseline`` successes/s,
-    error rate and latency percentiles (of every request, a slow failure included)."""
-    inside = [s for s in samples if start <= s.started < end]
+def window_figures(samples: list[Sample], start: float, end: float, baseline: float | None,
+                   members: list[Sample] | None = None) -> dict[str, object]:
+    """One window of one entry point: its requests (``members``, or those started in it), goodput
+    against ``baseline`` successes/s, error rate and latency percentiles (of every request, a slow
+    failure included)."""
+    inside = members if members is not None else [s for s in samples if start <= s.started < end]
     rate = successes_per_second(samples, start, end)
     latencies = [s.seconds * 1000 for s in inside]
     errors = sum(1 for s in inside if not s.ok)
@@ -276,7 +278,7 @@ def judge(samples: list[Sample], fault: FaultRecord, recovered_at: float | None,
         for target in targets:
             mine = [s for s in samples if s.target == target]
             baselines[target] = successes_per_second(mine, baseline_from, fault.started)
-            by_target[target] = window_figures(mine, start, end, baselines[target])
+            by_target[target] = window_figures(mine, start, end, baselines[target], _members(mine, name, spans))
         verdict.windows[name] = {**(by_target[targets[0]] if targets else {}), "by_target": by_target}
     for target in targets:
         mine = [s for s in samples if s.target == target]
@@ -285,6 +287,23 @@ def judge(samples: list[Sample], fault: FaultRecord, recovered_at: float | None,
                                                                      baselines[target])
     verdict.brownout_seconds = verdict.brownout_by_target.get(LB)
     return _settle(verdict, bounds, baselines)
+
+
+def _members(samples: list[Sample], window: str, spans: dict[str, tuple[float, float]]) -> list[Sample]:
+    """A window's requests: those started in it, except that a request still in flight when the fault
+    began is the fault's (during), not the steady service's before it."""
+    fault_started = spans["during"][0]
+    start, end = spans[window]
+
+    def in_flight(s: Sample) -> bool:
+        return s.started < fault_started <= s.started + s.seconds
+
+    inside = [s for s in samples if start <= s.started < end]
+    if window == "before":
+        return [s for s in inside if not in_flight(s)]
+    if window == "during":
+        return [s for s in samples if in_flight(s) and s.started >= spans["before"][0]] + inside
+    return inside
 
 
 def _not_established(verdict: FaultVerdict, reason: str) -> FaultVerdict:

@@ -1,14 +1,15 @@
-"""The failover suites: faults under load, a verdict and a timeline per fault.
+"""The failover suites: one experiment per session, a fault per test, a verdict and a timeline per fault.
 
-Each test starts from a whole site, runs background readers through the top LB
-and every surviving vulcand, reads a baseline of at least 10 s, injects one
-fault through the nemesis, heals it, waits for full recovery, reads 10 s more,
-and leaves in results/<run>/failover/ a PNG timeline, a text summary, the
-readers' history (CSV) and the verdict as JSON. The verdict judges the fault by
-every bound of its family (wpcluster.thresholds.fault_bounds) over its whole
-span, and leaving the ``observe`` block raises it: ``Deviated`` fails the test,
-``NotEstablished`` (no steady baseline) errors it. The nemesis heals whatever is
-left broken.
+Readers start once, at the first failover test, through the top LB and every vulcand directly
+(wpcluster.experiment), and record one history until the last failover test ends. Each test
+starts from a whole site, waits until the last requests of every entry point it is judged on
+succeeded (the previous fault's after window is this one's before window), injects one fault
+through the nemesis, heals it, waits for full recovery and reads 10 s more. It leaves in
+results/<run>/failover/ a PNG timeline, a text summary, its slice of the history (CSV) and the
+verdict as JSON. The verdict judges the fault by every bound of its family
+(wpcluster.thresholds.fault_bounds) over its whole span, and leaving the ``observe`` block raises
+it: ``Deviated`` fails the test, ``NotEstablished`` (no steady service before the fault) errors it.
+The nemesis heals whatever is left broken.
 """
 
 from __future__ import annotations
@@ -22,24 +23,16 @@ import pytest
 
 from tests.failover.load import steady_readers
 from wpcluster.checkers import check_etcd_healthy, check_site_whole
+from wpcluster.experiment import Experiment, Trial, entry_points
 from wpcluster.faults import FaultRecord
-from wpcluster.generator import Reader, Sample
 from wpcluster.plugin.options import RUN_KEY
 from wpcluster.results import append_figures, run_dir
-from wpcluster.thresholds import STEADY_ERROR_RATE, FailoverThresholds, failover_thresholds, fault_bounds
+from wpcluster.thresholds import FailoverThresholds, failover_thresholds
 from wpcluster.timeline import plot
-from wpcluster.verdict import FaultVerdict, NotEstablished, judge, save_samples
-from wpcluster.waits import NotReached, eventually
+from wpcluster.verdict import LB, FaultVerdict, save_samples
 
 WHOLE_WITHIN = 180.0  # a node restarted by the previous test boots, rejoins and gets its units back
-# The baseline window before each fault: at least this long, and this many successful reads, so that
-# goodput during and after the fault is compared with steady service (etcd's robustness reports use
-# the same three windows).
-BASELINE_SECONDS = 10.0
-BASELINE = 30
-# The window after the heal (or after full recovery, for a fault nothing heals): readers keep going
-# this long, so "after" is judged on as much service as "before".
-AFTER_SECONDS = 10.0
+HERE = "tests/failover/"
 
 
 @pytest.fixture
@@ -62,105 +55,115 @@ def whole_site(request, cluster, deployment, fleet, etcd, site, gates):
     gates.require(request, "site-whole", whole, WHOLE_WITHIN)
 
 
+@pytest.fixture(scope="session")
+def experiment(request, cluster, deployment) -> Experiment:
+    """The session's one failover experiment: its readers start with the first failover test and stop
+    after the last (``readers_stop_after_the_last_failover_test``); the whole history is kept in
+    results/<run>/failover/history.csv."""
+    targets = entry_points(cluster)
+    rates = steady_readers(request.config, cluster).rates(list(targets), LB)
+    running = Experiment(targets, cluster.shape.site_authority, rates, cluster.shape).start()
+    yield running
+    samples = running.stop()
+    if samples:
+        save_samples(samples, run_dir(request.config.stash[RUN_KEY]) / "failover" / "history.csv")
+
+
+@pytest.fixture(autouse=True)
+def readers_stop_after_the_last_failover_test(request):
+    """The readers load the machine: once no failover test is left in the session, they stop."""
+    yield
+    failover = [item for item in request.session.items if item.nodeid.startswith(HERE)]
+    if failover and request.node is failover[-1] and "experiment" in request.fixturenames:
+        request.getfixturevalue("experiment").stop()
+
+
 @dataclass
 class Observation:
-    """One fault under load: the readers, the fault record, and when the site was whole again."""
+    """One fault on the experiment's history: the trial, the fault record, and the posts WordPress saved."""
 
-    reader: Reader
-    fault: FaultRecord | None = None
-    recovered_at: float | None = None
-    not_recovered: str = ""  # what the recovery check last saw, when it never passed
+    trial: Trial
     acknowledged: list[int] = field(default_factory=list)  # posts WordPress said it saved
     try_post: Callable[[str], None] | None = None  # during the fault: publish a post, if the site lets us
-    samples: list[Sample] = field(default_factory=list)
-    verdict: FaultVerdict | None = None
-    baseline_from: float | None = None  # when the readers started: the before window's start
+
+    @property
+    def fault(self) -> FaultRecord | None:
+        return self.trial.fault
+
+    @fault.setter
+    def fault(self, record: FaultRecord) -> None:
+        self.trial.fault = record
+
+    @property
+    def recovered_at(self) -> float | None:
+        return self.trial.recovered_at
+
+    @property
+    def not_recovered(self) -> str:
+        return self.trial.not_recovered
+
+    @property
+    def verdict(self) -> FaultVerdict | None:
+        return self.trial.verdict
+
+    def read_until(self, when: float) -> None:
+        """Let the readers run until ``when`` (wall clock): a fault held for a set length."""
+        time.sleep(max(0.0, when - time.time()))
 
 
 @pytest.fixture
-def observe(request, cluster, fleet, etcd, site, secrets, thresholds):
-    """``with observe(survivors, recover_within) as obs:`` runs readers through the top LB and the vulcand
-    of each surviving node (directly: no retries); record the fault in ``obs.fault``; on exit the
-    test waits (bounded) for full recovery, judges, draws the timeline and saves the figures."""
+def observe(request, cluster, fleet, etcd, site, secrets, experiment):
+    """``with observe(survivors, recover_within) as obs:`` schedules one fault on the session's
+    experiment, judged on the top LB and the vulcand of each surviving node (directly: no retries);
+    record the fault in ``obs.fault``. On exit the test waits (bounded) for full recovery, reads the
+    after window, judges the fault over its span, draws the timeline, saves the figures and raises
+    the verdict."""
     run_id = request.config.stash[RUN_KEY]
     name = re.sub(r"[^\w.-]+", "_", request.node.name)
-    observations: list[Observation] = []
 
     class _Context:
         def __init__(self, survivors: list, recover_within: float) -> None:
-            targets = {"top LB": f"http://{cluster.site_address}"} | {
-                f"vulcand on {n.name}": cluster.vulcand_url(n) for n in survivors}
-            rates = steady_readers(request.config, cluster).rates(list(targets), "top LB")
-            self.obs = Observation(Reader(targets, cluster.shape.site_authority, rates,
-                                          max_seconds=recover_within + 120))
+            self.judged = [LB, *(f"vulcand on {n.name}" for n in survivors)]
             self.recover_within = recover_within
 
         def __enter__(self) -> Observation:
-            obs = self.obs
             self.entered = time.time()
             session = site.login(cluster.shape.site.admin_user, secrets["WORDPRESS_ADMIN_PASSWORD"])
             nonce = site.rest_nonce(session)
+            acknowledged = [site.create_post(session, nonce, f"before {request.node.name}")]
 
             def try_post(title: str) -> None:
                 try:  # refused is an allowed outcome during a fault; lost once acknowledged is not
-                    obs.acknowledged.append(site.create_post(session, nonce, title))
+                    acknowledged.append(site.create_post(session, nonce, title))
                 except Exception:  # noqa: BLE001
                     pass
 
-            obs.acknowledged.append(site.create_post(session, nonce, f"before {request.node.name}"))
-            obs.try_post = try_post
-            reader = self.obs.reader.start()
-            obs.baseline_from = time.time()
-            try:
-                eventually(lambda: reader.successes >= BASELINE and time.time() - obs.baseline_from >= BASELINE_SECONDS,
-                           BASELINE_SECONDS + 30, 0.1,
-                           what=f"a {BASELINE_SECONDS:g}s baseline of at least {BASELINE} reads before the fault")
-                short = ""
-            except NotReached:
-                short = (f"only {reader.successes} of the baseline's {BASELINE} reads succeeded within "
-                         f"{BASELINE_SECONDS + 30:g}s; ")
             # Never inject into a sick site: a fault on top of failing reads measures the failure, not it.
-            failed, answered = reader.failures, reader.successes + reader.failures
-            if short or failed > STEADY_ERROR_RATE * answered:
-                reader.stop()
-                raise NotEstablished(f"the site was not steady before the fault: {short}{failed} of {answered} "
-                                     f"baseline requests failed or hung (bound {STEADY_ERROR_RATE:.0%}); nothing "
-                                     "was injected")
-            observations.append(self.obs)
+            self.obs = Observation(experiment.begin(self.judged), acknowledged, try_post)
             return self.obs
 
         def __exit__(self, *raised) -> None:
-            obs = self.obs
+            obs, trial = self.obs, self.obs.trial
             try:
-                if raised[0] is None and obs.fault is not None and obs.recovered_at is None:
-                    try:
-                        # Recovered when the check that passed ended: the first moment every condition
-                        # is known to hold (its start would claim the routes before they were asked).
-                        eventually(lambda: check_site_whole(cluster, fleet, etcd, site), self.recover_within, 1,
-                                   what=f"full recovery after {obs.fault.describe()}")
-                        obs.recovered_at = time.time()
-                    except AssertionError as failure:
-                        obs.recovered_at, obs.not_recovered = None, str(failure)
-                if raised[0] is None and obs.recovered_at is not None:
-                    after_from = max(obs.recovered_at, obs.fault.ended or 0.0)
-                    obs.reader.read_until(after_from + AFTER_SECONDS)
+                if raised[0] is None and trial.fault is not None and trial.recovered_at is None:
+                    experiment.recover(trial, lambda: check_site_whole(cluster, fleet, etcd, site),
+                                       self.recover_within)
+                if raised[0] is None and trial.recovered_at is not None:
+                    experiment.read_after(trial)
                     lost = [p for p in obs.acknowledged if site.get(f"/wp-json/wp/v2/posts/{p}").status != 200]
-                    assert not lost, f"posts acknowledged before or during {obs.fault.describe()} are gone: {lost}"
+                    assert not lost, f"posts acknowledged before or during {trial.fault.describe()} are gone: {lost}"
             finally:
-                obs.samples = obs.reader.stop()
-                if obs.fault is not None and obs.samples:
-                    obs.verdict = judge(obs.samples, obs.fault, obs.recovered_at, until=obs.samples[-1].started,
-                                        baseline_from=obs.baseline_from,
-                                        bounds=fault_bounds(cluster.shape, obs.fault.kind))
-                    if obs.not_recovered:
-                        obs.verdict.notes.append(f"not whole within the wait: {obs.not_recovered}")
+                if trial.fault is not None:
+                    verdict = experiment.judge(trial)
                     folder = run_dir(run_id) / "failover"
-                    obs.verdict.save(folder, name)
-                    save_samples(obs.samples, folder / f"{name}.samples.csv")
-                    plot(obs.samples, obs.verdict, folder / f"{name}.png", f"{request.node.name}")
+                    verdict.save(folder, name)
+                    samples = experiment.history.samples(trial.baseline_from, trial.until)
+                    save_samples([s for s in samples if s.target in trial.judged], folder / f"{name}.samples.csv")
+                    plot([s for s in samples if s.target in trial.judged], verdict, folder / f"{name}.png",
+                         request.node.name)
                     append_figures(run_id, "failover", {
-                        "test": name, **obs.verdict.to_dict(),
-                        # What the fault cost the run: baseline, fault, recovery wait, after window.
+                        "test": name, **verdict.to_dict(),
+                        # What the fault cost the run: steady gate, fault, recovery wait, after window.
                         "wall_seconds": round(time.time() - self.entered, 1)})
             # Every fault is judged by every bound of its family: a broken one fails the test here.
             if raised[0] is None and obs.verdict is not None:

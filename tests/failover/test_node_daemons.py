@@ -68,7 +68,7 @@ def test_replacing_an_etcd_member_under_load_keeps_the_site_and_registrations(cl
     with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
         old = nemesis.remove_member(victim)
         obs.fault = nemesis.records[-1]
-        obs.reader.read_until(obs.fault.started + MEMBER_GONE_SECONDS)
+        obs.read_until(obs.fault.started + MEMBER_GONE_SECONDS)
         nemesis.add_member_back(victim)
     new = member_ids(cluster, peer).get(victim.name)
     assert new not in (None, old), f"{victim.name}'s member ID after the replacement is {new} (was {old})"

@@ -9,6 +9,7 @@ import pytest
 from wpcluster.checkers import check_registered_as_running, check_registration, server_key_index, wait_traffic_avoids
 from wpcluster.clients.etcd import cluster_health
 from wpcluster.thresholds import expired_within
+from wpcluster.verdict import Deviated
 from wpcluster.waits import eventually, holds_for
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
@@ -44,6 +45,12 @@ def test_killing_the_admin_node_moves_admin_and_keeps_the_site_up(cluster, fleet
     assert lb["longest_gap_seconds"] <= thresholds.longest_gap_seconds, verdict.summary()
 
 
+@pytest.mark.xfail(strict=True, raises=Deviated, reason=(
+    "the deployment has no outlier detection: a paused node's servers stay in every vulcand's rotation until "
+    "their TTL runs out (15 s), and what is routed to them hangs: 22 % of the top LB's requests failed while "
+    "the node was paused (51 hung past 5 s; bound 1 %), and the site was whole 53.6 s after the pause (bound "
+    "fleet's agent TTL + 15 s: the resumed node's twins were reconciled 20 s after the resume). Strict: it "
+    "fails the run the day the deployment meets both bounds."))
 def test_pausing_a_node_and_resuming_it(cluster, fleet, nemesis, observe, site, thresholds):
     victim = cluster.nodes[1]
     with observe([n for n in cluster.nodes if n is not victim], recover_within=thresholds.recovery_seconds + 60) as obs:

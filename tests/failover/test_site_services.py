@@ -43,5 +43,5 @@ def test_mariadb_lost_fails_fast_and_recovers(cluster, nemesis, observe, thresho
     with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
         inject(db)
         obs.fault = nemesis.records[-1]
-        obs.reader.read_until(obs.fault.started + HOLD_SECONDS)
+        obs.read_until(obs.fault.started + HOLD_SECONDS)
         heal(db)

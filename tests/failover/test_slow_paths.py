@@ -43,7 +43,7 @@ def test_a_slow_database_link_slows_pages_and_fails_none(cluster, nemesis, obser
     with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
         nemesis.slow_path(path, DB_LATENCY_MS)
         obs.fault = nemesis.records[-1]
-        obs.reader.read_until(obs.fault.started + HOLD_SECONDS)
+        obs.read_until(obs.fault.started + HOLD_SECONDS)
         nemesis.speed_path(path)
     # Every page makes at least one query, so the median page is at least one answer's delay slower
     # (measured: 65 -> 975 ms). A site that bypasses the proxy moved by noise alone (48 -> 50 ms),
@@ -63,7 +63,7 @@ def test_a_stalled_database_link_fails_pages_fast_and_recovers(cluster, nemesis,
     with observe(cluster.nodes, recover_within=thresholds.recovery_seconds) as obs:
         nemesis.stall_path(path)
         obs.fault = nemesis.records[-1]
-        obs.reader.read_until(obs.fault.started + HOLD_SECONDS)
+        obs.read_until(obs.fault.started + HOLD_SECONDS)
         nemesis.unstall_path(path)
 
 
@@ -101,7 +101,7 @@ def test_a_slow_or_stalled_store_link_leaves_pages_alone_and_uploads_answer(clus
             nemesis.stall_path(path)
         obs.fault = nemesis.records[-1]
         took, status, message = timed_upload(site, session, nonce, limit)
-        obs.reader.read_until(obs.fault.started + HOLD_SECONDS)
+        obs.read_until(obs.fault.started + HOLD_SECONDS)
         (nemesis.speed_path if fault == "latency" else nemesis.unstall_path)(path)
     what = f"the S3 store's link {'slow' if fault == 'latency' else 'stalled'}"
     if fault == "latency":

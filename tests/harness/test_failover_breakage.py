@@ -58,7 +58,8 @@ def test_node_kill_suite_names_a_unit_pinned_to_the_dead_machine(cluster, fleet,
         fleet.submit(UNITS_DIR / ADMIN)
         fleet.start(ADMIN)
         eventually(lambda: deployment.wait_units_active(timeout=0) or True, 180, 2, what="the admin unit back")
-    nested.prove(NODE_KILL, r"did not fully recover .*wordpress-admin\.service")
+    nested.prove(NODE_KILL, r"recovery from the fault's start through the site: none within the observation.*"
+                            r"not whole within the wait: .*wordpress-admin\.service")
 
 
 DB_PAUSE = "tests/failover/test_site_services.py::test_mariadb_lost_fails_fast_and_recovers[pause]"
@@ -90,9 +91,9 @@ def test_db_fault_suites_name_pages_that_hang_without_the_fail_fast_settings(clu
             # rebalancer starve that server for a while, and the next suite finds it unreached).
             node.exec(f"docker exec {name} sh -c '{back} && apache2ctl graceful'")
         wait_every_public_container_reached(cluster, site)
-    nested.prove(DB_STOP, r"requests hung past the readers' timeout with MariaDB stopped")
-    nested.prove(DB_PAUSE, r"requests hung past the readers' timeout with MariaDB paused")
-    nested.prove(DB_STALL, r"requests hung past the readers' timeout with the DB link stalled")
+    nested.prove(DB_STOP, r"db-stop on db broke .*hung requests through [^:]+: [1-9]\d*, bound 0")
+    nested.prove(DB_PAUSE, r"db-pause on db broke .*hung requests through [^:]+: [1-9]\d*, bound 0")
+    nested.prove(DB_STALL, r"db-stall on db broke .*hung requests through [^:]+: [1-9]\d*, bound 0")
 
 
 S3_STALL = ("tests/failover/test_slow_paths.py::"
@@ -150,7 +151,7 @@ def test_majority_suite_names_lb_errors_without_the_last_routes_fallback(cluster
     finally:
         load_lb_config(cluster, config)
         eventually(lambda: site.get("/").status == 200, 30, 0.5, what="the site answering through the restored LB")
-    nested.prove(MAJORITY, r"of requests failed with the etcd majority lost")
+    nested.prove(MAJORITY, r"etcd-majority-lost on [\w+-]+ broke .*error rate (during|after) through top LB")
 
 
 DOCKERD_RESTART = "tests/failover/test_node_daemons.py::test_restarting_dockerd_brings_the_nodes_units_back_in_place"
@@ -182,7 +183,8 @@ def test_dockerd_restart_suite_names_units_that_do_not_come_back(cluster, fleet,
     finally:
         resubmit(UNITS_DIR / TEMPLATE)
         wait_every_public_container_reached(cluster, site)
-    nested.prove(DOCKERD_RESTART, r"the site was not whole within \d+s of restarting dockerd")
+    nested.prove(DOCKERD_RESTART, r"dockerd-restart on core-\d+ broke .*recovery from the fault's start through the "
+                                  r"site: (none within the observation|[\d.]+s), bound")
 
 
 LEADER_KILL = ("tests/failover/test_node_loss.py::"
@@ -308,7 +310,7 @@ def test_store_down_and_slow_suites_name_pages_that_wait_for_the_store(cluster, 
         wait_every_public_container_reached(cluster, site)
     # Either of the store-down test's checks names the pages waiting: the error rate its readers saw, or
     # its own home page going unanswered first (a slower machine holds the waits past its timeout).
-    nested.prove(S3_DOWN, r"through top LB, [\d.]+% of requests failed with the S3 store down"
+    nested.prove(S3_DOWN, r"s3-stop on s3 broke .*error rate (during|after) through top LB"
                           r"|the home page rendering with S3 down stopped holding")
     nested.prove(S3_SLOW, r"the median page was \d+ ms slower with the S3 store's link slow")
 

@@ -101,3 +101,15 @@ def test_capacity_is_what_the_site_served_in_a_closed_loop(site):
 def test_the_bandwidth_cap_scales_with_the_readers_so_the_link_stays_as_overfilled():
     assert bandwidth_cap() == f"{BANDWIDTH_CAP_KBIT}kbit"
     assert bandwidth_cap(0.473) == f"{round(BANDWIDTH_CAP_KBIT * 0.473)}kbit"
+
+
+def test_a_body_that_stops_arriving_is_a_hang_not_a_refusal():
+    import requests
+    import urllib3
+
+    from wpcluster.generator import Sample, failure_name
+
+    stalled = requests.ConnectionError(urllib3.exceptions.ReadTimeoutError(None, "/", "Read timed out."))
+    assert failure_name(stalled) == "ReadTimeout"
+    assert Sample(0, 5.2, 0, "", error=failure_name(stalled)).hung
+    assert failure_name(requests.ConnectionError("Connection refused")) == "ConnectionError"

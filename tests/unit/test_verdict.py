@@ -222,3 +222,22 @@ def test_every_fault_of_the_catalogue_has_bounds():
         assert fault_bounds(load_shape(), kind).why_recovery
     with pytest.raises(ValueError, match="no bounds for the fault 'meteor'"):
         fault_bounds(load_shape(), "meteor")
+
+
+def test_a_node_fault_is_whole_within_the_node_kill_goal_however_long_it_is_held():
+    bounds = fault_bounds(load_shape(), "node-pause")
+    assert bounds.recovery_limit(1000, 1033) == bounds.recovery_limit(1000, None) == 45
+    assert fault_bounds(load_shape(), "db-stop").recovery_limit(1000, 1015) == 30
+
+
+def test_a_request_in_flight_when_the_fault_begins_is_the_faults_not_the_baselines():
+    # MariaDB stops at 1020: the pages in flight then fail, though they started before it.
+    samples = steady(1000, 1060, failing=((1020, 1035),))
+    samples += [Sample(1019.9, 0.3, 500, "", "top LB", "/"), Sample(1019.95, 0.2, 500, "", "top LB", "/")]
+    fault = FaultRecord("db-stop", "db", started=1020, ended=1035)
+    verdict = judge(sorted(samples, key=lambda s: s.started), fault, 1040, 1060, 1000,
+                    fault_bounds(load_shape(), "db-stop"))
+    assert verdict.status == PASS, verdict.summary()
+    failed_from_the_fault_on = sum(1 for s in samples if not s.ok)
+    assert verdict.windows["before"]["errors"] == 0
+    assert verdict.windows["during"]["errors"] == failed_from_the_fault_on

@@ -30,6 +30,12 @@ def haproxy_config(shape: Shape) -> str:
     until its TTL runs out), 502 when it is refused.
     That hides from visitors a server a vulcand still sends to after its container is gone; the
     verdicts judge each vulcand directly as well, without retries.
+
+    A read (GET, HEAD) that has had no answer for ``READ_TIMEOUT`` is retried the same way: a vulcand
+    frozen or cut off, or a server it sends to that holds the request (a node cut off or paused
+    with an established connection to it), would otherwise hold a visitor until the 30 s server
+    timeout that writes and uploads need. A page takes well under a second on the lab; three
+    seconds leave a retry inside the five seconds a reader waits.
     """
     site = shape.site
 
@@ -71,6 +77,7 @@ frontend site
 
 backend vulcands
     balance roundrobin
+    http-request set-timeout server {READ_TIMEOUT} if METH_GET
 {serves}
     http-check connect port {shape.etcd_client_port}
     http-check send meth GET uri /health
@@ -81,12 +88,15 @@ backend vulcands
 # Only while no vulcand's etcd member is healthy (the majority lost): whatever still serves.
 backend vulcands_on_last_routes
     balance roundrobin
+    http-request set-timeout server {READ_TIMEOUT} if METH_GET
 {serves}
     retry-on conn-failure empty-response response-timeout 502 503 504
 {servers()}
 """
 
 
+# How long a read may go unanswered by a vulcand before the top LB retries it on another.
+READ_TIMEOUT = "3s"
 # Where the LB image's HAProxy reads its config (images/lb/Dockerfile's entrypoint).
 HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
 # A static file of WordPress core, cheap for Apache to serve: the health check's request through the proxy.

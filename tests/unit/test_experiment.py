@@ -1,0 +1,50 @@
+"""One experiment, one history: the steady gate before each fault, and each fault judged on its slice."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.test_verdict import steady
+from wpcluster.experiment import STEADY_REQUESTS, Experiment, Trial
+from wpcluster.faults import FaultRecord
+from wpcluster.shape import load_shape
+from wpcluster.verdict import DEVIATED, PASS, NotEstablished
+
+
+def fed(*histories) -> Experiment:
+    """An experiment whose requests come from elsewhere (as Locust's do), fed ``histories``."""
+    experiment = Experiment({"top LB": "http://lb", "vulcand on core-01": "http://v1"}, "site", None, load_shape())
+    for samples in histories:
+        for s in samples:
+            experiment.history.add(s)
+    return experiment
+
+
+def test_a_fault_waits_only_for_the_last_requests_of_every_judged_entry_point():
+    lb = steady(1000, 1030)
+    vulcand = steady(1000, 1030, rate=4, target="vulcand on core-01", failing=((1000, 1020),))
+    experiment = fed(lb, vulcand)
+    since = experiment.history.steady_since(["top LB", "vulcand on core-01"])
+    assert since == pytest.approx(1030 - STEADY_REQUESTS / 4, abs=0.3)  # the slower entry point's window
+    assert experiment.history.steady_since(["top LB"]) == pytest.approx(1030 - STEADY_REQUESTS / 10, abs=0.2)
+    unsteady = fed(steady(1000, 1030, failing=((1028, 1029),)))
+    assert unsteady.history.steady_since(["top LB"]) is None
+    with pytest.raises(NotEstablished, match=r"top LB 1[0-9]/20 ok \(502\); nothing was injected"):
+        unsteady.wait_steady(["top LB"], within=0.3)
+
+
+def test_faults_one_after_another_are_judged_each_on_their_own_slice_of_one_history():
+    # One history: a 30 s outage through the vulcand in the second fault's span only.
+    history = [*steady(1000, 1200), *steady(1000, 1200, rate=4, target="vulcand on core-01",
+                                               hung=((1130, 1160),))]
+    experiment = fed(history)
+    first = Trial(["top LB", "vulcand on core-01"], baseline_from=1010,
+                  fault=FaultRecord("node-pause", "core-02", 1020, 1050), recovered_at=1055, until=1070)
+    second = Trial(["top LB", "vulcand on core-01"], baseline_from=1080,
+                   fault=FaultRecord("node-pause", "core-02", 1100, 1140), recovered_at=1142, until=1190)
+    spared = Trial(["top LB"], baseline_from=1080,  # the vulcand on the victim's node is not judged
+                   fault=FaultRecord("node-pause", "core-01", 1100, 1140), recovered_at=1142, until=1190)
+    assert experiment.judge(first).status == PASS
+    assert experiment.judge(second).status == DEVIATED
+    assert second.verdict.broken[0].target == "vulcand on core-01"
+    assert experiment.judge(spared).status == PASS and set(spared.verdict.by_target) == {"top LB"}

@@ -1,0 +1,167 @@
+"""One failover experiment (Jepsen's test map): one load, a fault schedule, verdicts over one history.
+
+Readers start once (an open model at a fixed rate per entry point: the top LB and every vulcand
+read directly) and record one history for the whole experiment. Faults run one after another on
+it. A fault is injected only once the last ``STEADY_REQUESTS`` requests of every entry point it is
+judged on all succeeded: the after window of one fault serves as the before window of the next,
+and no fault waits for a baseline it already has. Each fault is judged on the slice of the history
+from its before window through its after window (wpcluster.verdict).
+
+The pytest suites (tests/failover) and Locust's failover shape (loadtests/failover_shape.py) both
+drive an ``Experiment``; what differs is who sends the requests: the experiment's own readers, or
+Locust's users feeding their requests into a ``History``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from wpcluster.cluster import Cluster
+from wpcluster.faults import FaultRecord
+from wpcluster.generator import Reader, Sample
+from wpcluster.shape import Shape
+from wpcluster.thresholds import fault_bounds
+from wpcluster.verdict import LB, FaultVerdict, NotEstablished, judge
+from wpcluster.waits import NotReached, eventually
+
+# A fault is injected once this many of each judged entry point's latest requests all succeeded: a
+# count, not a time, as etcd's robustness tests ask for a minimal QPS before a failpoint. At the
+# readers' slowest rate (a vulcand read directly, about 3/s) it spans six seconds of service.
+STEADY_REQUESTS = 20
+# How long a fault may wait for that steady service before the experiment gives up on it.
+STEADY_WITHIN = 60.0
+# The window after the heal (or after full recovery, for a fault nothing heals): readers keep going
+# this long, so the after window is judged on as much service as a steady before window holds.
+AFTER_SECONDS = 10.0
+# The readers stop by themselves after this, whatever happens (a session's faults take minutes).
+MAX_SECONDS = 3 * 3600
+MAX_REQUESTS = 500_000
+
+
+def entry_points(cluster: Cluster) -> dict[str, str]:
+    """Every entry point a visitor's request can take: the top LB, and each node's vulcand directly."""
+    return {LB: f"http://{cluster.site_address}"} | {f"vulcand on {n.name}": cluster.vulcand_url(n)
+                                                      for n in cluster.nodes}
+
+
+class History:
+    """The requests an experiment observed, in one list, whoever sent them (its readers, or Locust)."""
+
+    def __init__(self) -> None:
+        self._samples: list[Sample] = []
+        self._lock = threading.Lock()
+
+    def add(self, sample: Sample) -> None:
+        with self._lock:
+            self._samples.append(sample)
+
+    def samples(self, since: float = 0.0, until: float = float("inf")) -> list[Sample]:
+        """The requests started in [since, until], in the order they started."""
+        with self._lock:
+            return sorted((s for s in self._samples if since <= s.started <= until), key=lambda s: s.started)
+
+    def steady_since(self, targets: list[str], count: int = STEADY_REQUESTS) -> float | None:
+        """When the last ``count`` answered requests of every one of ``targets`` began, if every one
+        of them succeeded (the earliest such start: the before window's); None while any did not."""
+        with self._lock:
+            done = sorted(self._samples, key=lambda s: s.started)
+        since = []
+        for target in targets:
+            last = [s for s in done if s.target == target][-count:]
+            if len(last) < count or not all(s.ok for s in last):
+                return None
+            since.append(last[0].started)
+        return min(since) if since else None
+
+    def describe(self, targets: list[str], count: int = STEADY_REQUESTS) -> str:
+        """Each target's last ``count`` requests: how many succeeded, and what the others met."""
+        parts = []
+        for target in targets:
+            last = [s for s in self.samples() if s.target == target][-count:]
+            failed = [str(s.status) if s.status else s.error or "no answer" for s in last if not s.ok]
+            parts.append(f"{target} {len(last) - len(failed)}/{len(last)} ok"
+                         + (f" ({', '.join(sorted(set(failed)))})" if failed else ""))
+        return "; ".join(parts)
+
+
+@dataclass
+class Trial:
+    """One fault on the experiment's history: what it broke, which entry points judge it, and when the
+    site was whole again."""
+
+    judged: list[str]
+    baseline_from: float
+    fault: FaultRecord | None = None
+    recovered_at: float | None = None
+    not_recovered: str = ""
+    until: float | None = None
+    verdict: FaultVerdict | None = None
+    started_wall: float = field(default_factory=time.time)
+
+
+class Experiment:
+    """The readers of one failover session and the faults scheduled on their history."""
+
+    def __init__(self, targets: dict[str, str], host: str, rates: dict[str, float] | None,
+                 shape: Shape, timeout: float = 5.0) -> None:
+        self.targets, self.shape = targets, shape
+        self.history = History()
+        # Without rates the requests come from elsewhere (Locust's users), fed to ``history``.
+        self.reader = (Reader(targets, host, rates, max_seconds=MAX_SECONDS, max_requests=MAX_REQUESTS,
+                              timeout=timeout, record=self.history.add) if rates else None)
+        self.trials: list[Trial] = []
+
+    def start(self) -> Experiment:
+        if self.reader is not None:
+            self.reader.start()
+        return self
+
+    def stop(self) -> list[Sample]:
+        if self.reader is not None:
+            self.reader.stop()
+        return self.history.samples()
+
+    def wait_steady(self, judged: list[str], within: float = STEADY_WITHIN) -> float:
+        """Wait until the last ``STEADY_REQUESTS`` of every entry point in ``judged`` succeeded; return
+        the before window's start. Raises NotEstablished (nothing is injected) when service stays unsteady."""
+        try:
+            return eventually(lambda: self.history.steady_since(judged), within, 0.2,
+                              what=f"the last {STEADY_REQUESTS} requests of every entry point succeeding")
+        except NotReached:
+            raise NotEstablished(f"the site was not steady before the fault within {within:g}s: "
+                                 f"{self.history.describe(judged)}; nothing was injected") from None
+
+    def begin(self, judged: list[str] | None = None) -> Trial:
+        """A new trial judged on ``judged`` (default: every entry point), once service is steady on them."""
+        judged = list(judged or self.targets)
+        trial = Trial(judged, self.wait_steady(judged))
+        self.trials.append(trial)
+        return trial
+
+    def recover(self, trial: Trial, whole: Callable[[], object], within: float) -> None:
+        """Wait (bounded) for ``whole`` to pass after the trial's fault; record when it did, or what it saw."""
+        try:
+            # Recovered when the check that passed ended: the first moment every condition is known to
+            # hold (its start would claim the routes before they were asked).
+            eventually(whole, within, 1, what=f"full recovery after {trial.fault.describe()}")
+            trial.recovered_at = time.time()
+        except AssertionError as failure:
+            trial.recovered_at, trial.not_recovered = None, str(failure)
+
+    def read_after(self, trial: Trial, seconds: float = AFTER_SECONDS) -> None:
+        """Let the readers run the after window: ``seconds`` past the heal or the recovery, whichever is later."""
+        after_from = max(trial.recovered_at or time.time(), trial.fault.ended or 0.0)
+        time.sleep(max(0.0, after_from + seconds - time.time()))
+
+    def judge(self, trial: Trial) -> FaultVerdict:
+        """The trial's verdict over its slice of the history, by its fault's bounds."""
+        trial.until = trial.until or time.time()
+        samples = [s for s in self.history.samples(trial.baseline_from, trial.until) if s.target in trial.judged]
+        trial.verdict = judge(samples, trial.fault, trial.recovered_at, until=trial.until,
+                              baseline_from=trial.baseline_from, bounds=fault_bounds(self.shape, trial.fault.kind))
+        if trial.not_recovered:
+            trial.verdict.notes.append(f"not whole within the wait: {trial.not_recovered}")
+        return trial.verdict
