@@ -108,8 +108,11 @@ class Nemesis:
     records: list[FaultRecord] = field(default_factory=list)
     _undo: list[tuple[FaultRecord, Callable[[], object]]] = field(default_factory=list)
 
-    def _begin(self, kind: str, node: Node | _Named, undo: Callable[[], object]) -> FaultRecord:
-        record = FaultRecord(kind, node.name, time.time())
+    def _begin(self, kind: str, node: Node | _Named, undo: Callable[[], object],
+               started: float | None = None) -> FaultRecord:
+        """Record a fault as begun at ``started``: the moment before acting, as the requests it breaks
+        may fail while the action itself runs (a container's kill takes a while)."""
+        record = FaultRecord(kind, node.name, started or time.time())
         self.records.append(record)
         self._undo.append((record, undo))
         say(f"fault: {kind} on {node.name}")
@@ -133,8 +136,9 @@ class Nemesis:
     # ---- etcd member ----------------------------------------------------------------
     def stop_member(self, node: Node) -> None:
         """Stop the node's etcd2 member cleanly; systemd will not restart it until asked."""
+        started = time.time()
         node.exec(f"systemctl stop {ETCD_UNIT}").check()
-        self._begin("etcd-member-stop", node, lambda: node.exec(f"systemctl start {ETCD_UNIT}").check())
+        self._begin("etcd-member-stop", node, lambda: node.exec(f"systemctl start {ETCD_UNIT}").check(), started)
 
     def start_member(self, node: Node) -> None:
         self._undo_latest("etcd-member-stop", node)
@@ -212,16 +216,18 @@ class Nemesis:
     # ---- network ----------------------------------------------------------------------
     def partition(self, node: Node) -> None:
         """Cut ``node`` off from every other node of the cluster, both ways."""
+        started = time.time()
         node.partition([n for n in self.cluster.nodes if n is not node])
-        self._begin("partition", node, node.heal)
+        self._begin("partition", node, node.heal, started)
 
     def heal(self, node: Node) -> None:
         self._undo_latest("partition", node)
 
     def kill_member(self, node: Node) -> None:
         """SIGKILL the node's etcd2 member and keep it down until ``restart_member``."""
+        started = time.time()
         node.exec(f"systemctl kill --signal=KILL {ETCD_UNIT}; systemctl stop {ETCD_UNIT}").check()
-        self._begin("etcd-member-kill", node, lambda: node.exec(f"systemctl start {ETCD_UNIT}").check())
+        self._begin("etcd-member-kill", node, lambda: node.exec(f"systemctl start {ETCD_UNIT}").check(), started)
 
     def restart_member(self, node: Node) -> None:
         self._undo_latest("etcd-member-kill", node)
@@ -241,8 +247,9 @@ class Nemesis:
         lives, answers nothing and beats no heartbeat, and its units keep running. Return its PID.
         The node's fleet watchdog is what should kill it; ``thaw_fleetd`` resumes it if it still lives."""
         pid = fleetd_pid(node)
+        started = time.time()
         node.exec(f"kill -STOP {pid}").check()
-        self._begin("fleetd-freeze", node, lambda: node.exec(f"kill -CONT {pid} 2>/dev/null || true").check())
+        self._begin("fleetd-freeze", node, lambda: node.exec(f"kill -CONT {pid} 2>/dev/null || true").check(), started)
         return pid
 
     def thaw_fleetd(self, node: Node) -> None:
@@ -251,41 +258,47 @@ class Nemesis:
     # ---- power --------------------------------------------------------------------------
     def kill_node(self, node: Node) -> None:
         """Power the node off at once; ``restart_node`` boots it again."""
+        started = time.time()
         node.kill()
-        self._begin("node-kill", node, node.start)
+        self._begin("node-kill", node, node.start, started)
 
     def restart_node(self, node: Node) -> None:
         self._undo_latest("node-kill", node)
 
     def stop_node(self, node: Node) -> None:
         """Shut the node down cleanly; ``start_node`` boots it again."""
+        started = time.time()
         node.stop()
-        self._begin("node-stop", node, node.start)
+        self._begin("node-stop", node, node.start, started)
 
     def start_node(self, node: Node) -> None:
         self._undo_latest("node-stop", node)
 
     def pause_node(self, node: Node) -> None:
         """Freeze every process on the node: it holds its addresses and answers nothing (a gray failure)."""
+        started = time.time()
         node.pause()
-        self._begin("node-pause", node, node.unpause)
+        self._begin("node-pause", node, node.unpause, started)
 
     def resume_node(self, node: Node) -> None:
         self._undo_latest("node-pause", node)
 
     def lossy_links(self, node: Node, probability: float) -> None:
         """Drop ``probability`` of the packets between ``node`` and every other node, both ways."""
+        started = time.time()
         node.exec(packet_loss_command([n for n in self.cluster.nodes if n is not node], probability)).check()
         self._begin(f"packet-loss {probability:.0%}", node,
-                    lambda: node.exec(f"iptables -F {LOSS_CHAIN} 2>/dev/null || true").check())
+                    lambda: node.exec(f"iptables -F {LOSS_CHAIN} 2>/dev/null || true").check(), started)
 
     def mend_links(self, node: Node) -> None:
         self._undo_latest_prefix("packet-loss", node)
 
     def cap_bandwidth(self, node: Node, rate: str) -> None:
         """Everything ``node`` sends leaves through a token bucket of ``rate`` (tc's units: "1mbit")."""
+        started = time.time()
         node.exec(bandwidth_cap_command(node.address, rate)).check()
-        self._begin(f"bandwidth-cap {rate}", node, lambda: node.exec(bandwidth_uncap_command(node.address)).check())
+        self._begin(f"bandwidth-cap {rate}", node, lambda: node.exec(bandwidth_uncap_command(node.address)).check(),
+                    started)
 
     def uncap_bandwidth(self, node: Node) -> None:
         self._undo_latest_prefix("bandwidth-cap", node)
@@ -322,8 +335,9 @@ class Nemesis:
 
     def slow_path(self, path: ServicePath, latency_ms: int, jitter_ms: int = 0) -> None:
         """Every answer from MariaDB or the S3 store reaches the site ``latency_ms`` late (the fault proxy)."""
+        started = time.time()
         toxic = path.add_latency(latency_ms, jitter_ms)
-        self._begin(f"{path.role}-latency {latency_ms}ms", _Named(path.role), lambda: path.remove(toxic))
+        self._begin(f"{path.role}-latency {latency_ms}ms", _Named(path.role), lambda: path.remove(toxic), started)
 
     def speed_path(self, path: ServicePath) -> None:
         self._undo_latest_prefix(f"{path.role}-latency", _Named(path.role))
@@ -331,8 +345,9 @@ class Nemesis:
     def stall_path(self, path: ServicePath) -> None:
         """Connections to MariaDB or the S3 store open and then carry nothing, either way, until
         ``unstall_path`` (a black-holed link, or a host that stopped answering mid-stream)."""
+        started = time.time()
         toxic = path.stall()
-        self._begin(f"{path.role}-stall", _Named(path.role), lambda: path.remove(toxic))
+        self._begin(f"{path.role}-stall", _Named(path.role), lambda: path.remove(toxic), started)
 
     def unstall_path(self, path: ServicePath) -> None:
         self._undo_latest(f"{path.role}-stall", _Named(path.role))
@@ -340,8 +355,9 @@ class Nemesis:
     # ---- one container -----------------------------------------------------------------
     def kill_container(self, node: Node, name: str, undo: Callable[[], object]) -> None:
         """SIGKILL one container behind its scheduler's back; ``undo`` brings it back (a fleet restart)."""
+        started = time.time()
         node.exec(f"docker kill {name}").check()
-        self._begin(f"container-kill {name}", node, undo)
+        self._begin(f"container-kill {name}", node, undo, started)
 
     def revive_container(self, node: Node, name: str) -> None:
         self._undo_latest(f"container-kill {name}", node)

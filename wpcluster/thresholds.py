@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from wpcluster.shape import Shape
 
@@ -101,13 +101,15 @@ class FaultBounds:
     back_within_seconds: float | None = None
     why_back_within: str = ""
     steady_error_rate: float = STEADY_ERROR_RATE
+    # How long after its heal a fault held for a while may take to be whole (not for node faults).
+    after_heal_seconds: float = RESTART_SECONDS
 
     def recovery_limit(self, started: float, ended: float | None) -> float:
         """The recovery bound from the fault's start: ``recovery_seconds`` for a node fault or a fault not
-        healed (a dead node stays dead), else the time it was held plus ``RESTART_SECONDS``."""
+        healed (a dead node stays dead), else the time it was held plus ``after_heal_seconds``."""
         if ended is None or self.family == "node":
             return self.recovery_seconds
-        return round(ended - started + RESTART_SECONDS, 1)
+        return round(ended - started + self.after_heal_seconds, 1)
 
 
 # Every fault kind the nemesis records (faults.Nemesis), by family. A kind is a record's first word.
@@ -142,6 +144,14 @@ def fault_bounds(shape: Shape, kind: str) -> FaultBounds:
             recovery_seconds=node_goal, why_recovery=recovery_why,
             # A frozen, cut-off or lossy node holds what is sent to it; a vulcand read directly has no retries.
             hung_allowed=True, why_hung="a vulcand read directly has no retries: the brownout bounds what it holds")
+    if family == "etcd-majority-lost":
+        # fleet v1.0.0's fleetd can hang in its own restart after an etcd outage (coreos/fleet#1716):
+        # the node's fleet watchdog replaces it, and the fresh one registers once the hung one's machine
+        # key has expired, at most fleet's agent TTL after etcd is back (keys do not expire without a leader).
+        return replace(fault_bounds(shape, "s3-stop"), after_heal_seconds=ttl + RESTART_SECONDS, why_recovery=(
+            f"the site serves throughout; fleet is whole at most its agent TTL ({shape.fleet_agent_ttl}) after etcd "
+            f"is back (a fleetd hung by the outage is replaced, and the fresh one registers once the old machine key "
+            f"expires), and its units {RESTART_SECONDS:g}s later"))
     if family in ABSORBED_FAULTS:
         return FaultBounds(
             family="absorbed", error_rate=0.01, error_rate_everywhere=True,
