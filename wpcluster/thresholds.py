@@ -136,6 +136,14 @@ def fault_bounds(shape: Shape, kind: str) -> FaultBounds:
                     "2 s and its retries skip a server a vulcand still sends to (the node-kill goal, 1 %)")
     node_brownout_why = (f"the live vulcands keep a lost node's servers until their TTL ({site.server_ttl}s) runs "
                          "out; a hung request completes nothing and counts (server TTL + 5 s)")
+    fleet_after_etcd_outage = (
+        f"fleet is whole at most its agent TTL ({shape.fleet_agent_ttl}) after etcd is back (fleet v1.0.0's fleetd "
+        "can hang in its own restart after losing etcd, coreos/fleet#1716: the node's watchdog replaces it and the "
+        f"fresh one registers), and its units {RESTART_SECONDS:g}s later")
+    if family == "partition":
+        # The cut-off node's etcd member loses the quorum, as every member does when the majority is lost.
+        return replace(fault_bounds(shape, "node-kill"), family="node cut off",
+                       after_heal_seconds=ttl + RESTART_SECONDS, why_recovery=fleet_after_etcd_outage)
     if family in NODE_FAULTS or family in DAEMON_FAULTS or family in GRAY_FAULTS:
         return FaultBounds(
             family="node" if family in NODE_FAULTS else ("daemon" if family in DAEMON_FAULTS else "gray"),
@@ -145,13 +153,8 @@ def fault_bounds(shape: Shape, kind: str) -> FaultBounds:
             # A frozen, cut-off or lossy node holds what is sent to it; a vulcand read directly has no retries.
             hung_allowed=True, why_hung="a vulcand read directly has no retries: the brownout bounds what it holds")
     if family == "etcd-majority-lost":
-        # fleet v1.0.0's fleetd can hang in its own restart after an etcd outage (coreos/fleet#1716):
-        # the node's fleet watchdog replaces it, and the fresh one registers once the hung one's machine
-        # key has expired, at most fleet's agent TTL after etcd is back (keys do not expire without a leader).
-        return replace(fault_bounds(shape, "s3-stop"), after_heal_seconds=ttl + RESTART_SECONDS, why_recovery=(
-            f"the site serves throughout; fleet is whole at most its agent TTL ({shape.fleet_agent_ttl}) after etcd "
-            f"is back (a fleetd hung by the outage is replaced, and the fresh one registers once the old machine key "
-            f"expires), and its units {RESTART_SECONDS:g}s later"))
+        return replace(fault_bounds(shape, "s3-stop"), after_heal_seconds=ttl + RESTART_SECONDS,
+                       why_recovery=f"the site serves throughout; {fleet_after_etcd_outage}")
     if family in ABSORBED_FAULTS:
         return FaultBounds(
             family="absorbed", error_rate=0.01, error_rate_everywhere=True,

@@ -241,3 +241,10 @@ def test_a_request_in_flight_when_the_fault_begins_is_the_faults_not_the_baselin
     failed_from_the_fault_on = sum(1 for s in samples if not s.ok)
     assert verdict.windows["before"]["errors"] == 0
     assert verdict.windows["during"]["errors"] == failed_from_the_fault_on
+
+
+def test_faults_that_take_etcd_away_from_fleet_allow_fleet_its_agent_ttl_after_the_heal():
+    shape = load_shape()
+    for kind in ("partition", "etcd-majority-lost"):
+        assert fault_bounds(shape, kind).recovery_limit(1000, 1030) == 30 + 30 + 15
+    assert fault_bounds(shape, "partition").error_rate == fault_bounds(shape, "node-kill").error_rate
