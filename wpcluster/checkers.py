@@ -106,19 +106,28 @@ def check_registration(cluster: Cluster, etcd_client: python_etcd.Client, apis: 
         )
 
 
-def check_units_on_live_machines(fleet: Fleetctl, units: list[str]) -> None:
-    """Every one of ``units`` is active and running on a machine fleet still lists."""
+def check_units_on_live_machines(cluster: Cluster, fleet: Fleetctl, units: list[str]) -> None:
+    """Every one of ``units`` is scheduled by fleet's engine on a machine fleet still lists, and its
+    container runs on that node. Read from the engine's schedule (``Fleetctl.targets``), not from
+    list-units' published states: fleet 1.0 can lack a running unit there for up to 24 s after a
+    restart, which made a whole site read as unrecovered."""
+    from wpcluster.deploy import container_of  # local: deploy imports the clients this module does
+
     machines = {m.ip for m in fleet.list_machines()}
-    listed = {u.name: u for u in fleet.list_units()}
+    targets = fleet.targets()
+    running = nodes_running(cluster)
     wrong = []
     for name in units:
-        unit = listed.get(name)
-        if unit is None:
-            wrong.append(f"{name} not listed")
-        elif (unit.active, unit.sub) != ("active", "running"):
-            wrong.append(f"{name} {unit.active}/{unit.sub}")
-        elif unit.ip not in machines:
-            wrong.append(f"{name} on {unit.ip}, which is not a live machine")
+        address = targets.get(name)
+        node = node_at(cluster.nodes, address) if address else None
+        where = running.get(container_of(name), [])
+        if not address:
+            wrong.append(f"{name} not scheduled")
+        elif address not in machines:
+            wrong.append(f"{name} on {address}, which is not a live machine")
+        elif node is None or node.name not in where:
+            wrong.append(f"{name} scheduled on {node.name if node else address}, its container running on "
+                         f"{', '.join(where) or 'no node'}")
     assert not wrong, f"units not running on live machines: {wrong}"
 
 
@@ -184,10 +193,10 @@ def check_site_whole(cluster: Cluster, fleet: Fleetctl, etcd_client: python_etcd
     from wpcluster.deploy import wordpress_units  # local: deploy imports the clients this module does
 
     nodes = [n for n in cluster.nodes if n.is_running()]
-    check_units_on_live_machines(fleet, wordpress_units(cluster.shape))
+    check_units_on_live_machines(cluster, fleet, wordpress_units(cluster.shape))
     check_registration(cluster, etcd_client, {n.name: VulcandAPI(cluster.vulcand_api_url(n)) for n in nodes})
     check_no_container_twice(cluster)
-    vulcands = {u.ip for u in fleet.list_units() if u.name.startswith("vulcan@") and u.sub == "running"}
+    vulcands = {ip for unit, ip in fleet.targets().items() if unit.startswith("vulcan@")}
     vias = {"top LB": f"http://{cluster.site_address}"} | {
         f"vulcand on {n.name}": cluster.vulcand_url(n) for n in nodes if n.address in vulcands
     }
