@@ -33,6 +33,10 @@ from wpcluster.waits import NotReached, eventually
 STEADY_REQUESTS = 20
 # How long a fault may wait for that steady service before the experiment gives up on it.
 STEADY_WITHIN = 60.0
+# ... and no request may have waited longer than this for its answer: a page takes well under a
+# second on the lab, and one held longer may still fail, before the fault, where it would read as
+# the baseline's failure.
+STEADY_IN_FLIGHT_SECONDS = 2.0
 # The window after the heal (or after full recovery, for a fault nothing heals): readers keep going
 # this long, so the after window is judged on as much service as a steady before window holds.
 AFTER_SECONDS = 10.0
@@ -127,8 +131,15 @@ class Experiment:
     def wait_steady(self, judged: list[str], within: float = STEADY_WITHIN) -> float:
         """Wait until the last ``STEADY_REQUESTS`` of every entry point in ``judged`` succeeded; return
         the before window's start. Raises NotEstablished (nothing is injected) when service stays unsteady."""
+        def steady() -> float | None:
+            if self.reader is not None:
+                oldest = [self.reader.oldest_in_flight(t) for t in judged]
+                if any(t is not None and time.time() - t > STEADY_IN_FLIGHT_SECONDS for t in oldest):
+                    return None
+            return self.history.steady_since(judged)
+
         try:
-            return eventually(lambda: self.history.steady_since(judged), within, 0.2,
+            return eventually(steady, within, 0.2,
                               what=f"the last {STEADY_REQUESTS} requests of every entry point succeeding")
         except NotReached:
             raise NotEstablished(f"the site was not steady before the fault within {within:g}s: "

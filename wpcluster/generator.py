@@ -185,14 +185,23 @@ class Reader:
         self.samples: list[Sample] = []
         self.record = record  # also hands each request, as it ends, to a history (wpcluster.experiment)
         self._lock = threading.Lock()
+        self._in_flight: dict[str, dict[object, float]] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._sessions = threading.local()  # one keep-alive session per sending thread
+
+    def oldest_in_flight(self, name: str) -> float | None:
+        """When the oldest request to ``name`` still waiting for its answer was sent (None: none waits)."""
+        with self._lock:
+            return min(self._in_flight.get(name, {}).values(), default=None)
 
     def _send(self, name: str, base: str, path: str) -> None:
         session = getattr(self._sessions, "session", None) or requests.Session()
         self._sessions.session = session
         started, clock = time.time(), time.monotonic()
+        token = object()
+        with self._lock:
+            self._in_flight.setdefault(name, {})[token] = started
         try:
             reply = session.get(f"{base}{path}", headers={"Host": self.host}, timeout=self.timeout,
                                 allow_redirects=False)
@@ -202,6 +211,7 @@ class Reader:
         sample = Sample(started, time.monotonic() - clock, status, served_by, name, path, error)
         with self._lock:
             self.samples.append(sample)
+            del self._in_flight[name][token]
         if self.record is not None:
             self.record(sample)
 

@@ -48,3 +48,36 @@ def test_faults_one_after_another_are_judged_each_on_their_own_slice_of_one_hist
     assert experiment.judge(second).status == DEVIATED
     assert second.verdict.broken[0].target == "vulcand on core-01"
     assert experiment.judge(spared).status == PASS and set(spared.verdict.by_target) == {"top LB"}
+
+
+def test_no_fault_is_injected_while_a_request_is_held(tmp_path):
+    """A request still waiting for its answer may yet fail before the fault: the gate waits for it."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            time.sleep(3 if self.path == "/held" else 0)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    experiment = Experiment({"top LB": f"http://127.0.0.1:{server.server_port}"}, "site", {"top LB": 20.0},
+                            load_shape())
+    experiment.reader.paths = ("/held",) + ("/",) * 199  # the first request is held 3 s, every other answered
+    try:
+        experiment.start()
+        time.sleep(2.1)
+        assert experiment.history.steady_since(["top LB"]) is not None  # its last 20 answers all succeeded
+        with pytest.raises(NotEstablished):
+            experiment.wait_steady(["top LB"], within=0.5)  # ... but one request has waited over 2 s
+        assert experiment.wait_steady(["top LB"], within=3) > 0  # answered: steady
+    finally:
+        experiment.stop()
+        server.shutdown()
