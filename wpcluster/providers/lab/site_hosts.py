@@ -29,15 +29,9 @@ def haproxy_config(shape: Shape) -> str:
     another, up to three times: vulcand answers 504 when its 1 s connect to a server times out (a dead node's container
     until its TTL runs out), 502 when it is refused.
     That hides from visitors a server a vulcand still sends to after its container is gone; the
-    verdicts judge each vulcand directly as well, without retries.
-
-    A read (GET, HEAD) that has had no answer for ``READ_TIMEOUT`` is retried the same way: a vulcand
-    frozen or cut off, or a server it sends to that holds the request (a node cut off or paused
-    with an established connection to it), would otherwise hold a visitor until the 30 s server
-    timeout that writes and uploads need. It is an inactivity timeout, so it also ends a body that
-    stops arriving for that long (a lossy link's retransmit backoff): at 3 s it cut such pages mid-way
-    under 20 % packet loss (2 % of the LB's reads); at 4 s a stalled body is one a reader would have
-    given up on anyway, and a retry still fits inside the five seconds a reader waits.
+    verdicts judge each vulcand directly as well, without retries. A server that holds a read
+    (on a node cut off or frozen) gets vulcand's 504 after the public backend's read timeout
+    (images/sidekick), and that is retried too.
     """
     site = shape.site
 
@@ -79,7 +73,6 @@ frontend site
 
 backend vulcands
     balance roundrobin
-    http-request set-timeout server {READ_TIMEOUT} if METH_GET
 {serves}
     http-check connect port {shape.etcd_client_port}
     http-check send meth GET uri /health
@@ -90,15 +83,12 @@ backend vulcands
 # Only while no vulcand's etcd member is healthy (the majority lost): whatever still serves.
 backend vulcands_on_last_routes
     balance roundrobin
-    http-request set-timeout server {READ_TIMEOUT} if METH_GET
 {serves}
     retry-on conn-failure empty-response response-timeout 502 503 504
 {servers()}
 """
 
 
-# How long a read may go unanswered by a vulcand before the top LB retries it on another.
-READ_TIMEOUT = "4s"
 # Where the LB image's HAProxy reads its config (images/lb/Dockerfile's entrypoint).
 HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
 # A static file of WordPress core, cheap for Apache to serve: the health check's request through the proxy.
