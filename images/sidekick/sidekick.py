@@ -56,7 +56,7 @@ SETTINGS = {"PassHostHeader": True, "Stream": True}
 # The public backend serves reads only. A read whose answer has not begun within this (a server on a
 # node cut off or frozen, over a connection opened before) gets vulcand's 504, which the top LB
 # retries on another vulcand within the five seconds a visitor's request is given; without it the
-# request waits out vulcand's own minute. Pages take about a second at most on the lab (p99 1.4 s
+# request waits out vulcand's default 50 s. Pages take about a second at most on the lab (p99 1.4 s
 # with MariaDB's answers 20 ms late). It bounds the wait for the answer's headers only, so a page
 # whose body is slow (a lossy link) is not cut. The admin backend keeps vulcand's default: uploads
 # and admin pages may take their time.
