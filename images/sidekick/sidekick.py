@@ -53,18 +53,6 @@ BACKENDS = {"public": "wordpress", "admin": "wordpressadmin"}
 # PassHostHeader keeps the site's Host for WordPress's own redirects; Stream passes through
 # empty-bodied redirects that vulcand's buffer would turn into 500s.
 SETTINGS = {"PassHostHeader": True, "Stream": True}
-# The public backend serves reads only. A read whose answer has not begun within this (a server on a
-# node cut off or frozen, over a connection opened before) gets vulcand's 504, which the top LB
-# retries on another vulcand within the five seconds a visitor's request is given; without it the
-# request waits out vulcand's default 50 s. Pages take about a second at most on the lab (p99 1.4 s
-# with MariaDB's answers 20 ms late). It bounds the wait for the answer's headers only, so a page
-# whose body is slow (a lossy link) is not cut. The admin backend keeps vulcand's default: uploads
-# and admin pages may take their time.
-PUBLIC_READ_TIMEOUT = "3s"
-BACKEND_SPECS = {
-    "wordpress": {"Type": "http", "Settings": {"Timeouts": {"Read": PUBLIC_READ_TIMEOUT}}},
-    "wordpressadmin": {"Type": "http"},
-}
 # The doors only the admin container may serve: wp-admin/ and the files that log in or act.
 ADMIN_DIRECTORY = "wp-admin"
 ADMIN_FILES = ("wp-login.php", "xmlrpc.php", "wp-cron.php")
@@ -356,7 +344,7 @@ class Sidekick:
 
     def ensure_routes(self) -> None:
         for backend in BACKENDS.values():
-            self.etcd.put_if_changed(f"{self.prefix}/backends/{backend}/backend", json.dumps(BACKEND_SPECS[backend]))
+            self.etcd.put_if_changed(f"{self.prefix}/backends/{backend}/backend", json.dumps({"Type": "http"}))
         for frontend, spec in FRONTENDS.items():
             self.etcd.put_if_changed(f"{self.prefix}/frontends/{frontend}/frontend", json.dumps(spec))
 

@@ -114,16 +114,6 @@ def test_routes_are_written_once_and_not_again_while_unchanged():
     assert etcd.session.puts == [*first, changed]
 
 
-def test_public_reads_get_a_read_timeout_and_admin_requests_do_not():
-    etcd = sidekick.Etcd(["http://etcd"])
-    etcd.session = _EtcdKeys()
-    sidekick.Sidekick("core-01", "10.0.0.1", etcd, docker=None).ensure_routes()
-    public = json.loads(etcd.session.values["vulcand/backends/wordpress/backend"])
-    admin = json.loads(etcd.session.values["vulcand/backends/wordpressadmin/backend"])
-    assert public == {"Type": "http", "Settings": {"Timeouts": {"Read": "3s"}}}
-    assert admin == {"Type": "http"}
-
-
 class _Probe:
     """A container's first page: it answers once ``serving`` is set; every call is counted."""
 

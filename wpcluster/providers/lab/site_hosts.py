@@ -29,9 +29,7 @@ def haproxy_config(shape: Shape) -> str:
     another, up to three times: vulcand answers 504 when its 1 s connect to a server times out (a dead node's container
     until its TTL runs out), 502 when it is refused.
     That hides from visitors a server a vulcand still sends to after its container is gone; the
-    verdicts judge each vulcand directly as well, without retries. A server that holds a read
-    (on a node cut off or frozen) gets vulcand's 504 after the public backend's read timeout
-    (images/sidekick), and that is retried too.
+    verdicts judge each vulcand directly as well, without retries.
     """
     site = shape.site
 
