@@ -28,18 +28,22 @@ def failover_shape(cluster, secrets, fault: str, timeout: float = 240, **env: st
 def test_the_failover_shape_refuses_to_start_without_a_lab(cluster, secrets, tmp_path):
     shape = tmp_path / "elsewhere.toml"
     shape.write_text((PROJECT_ROOT / "cluster.toml").read_text().replace('name = "wpcluster"', 'name = "wpc-absent"'))
-    result = failover_shape(cluster, secrets, "s3-stop", timeout=60, WPCLUSTER_SHAPE=str(shape))
+    result = failover_shape(cluster, secrets, "dockerd-restart", timeout=60, WPCLUSTER_SHAPE=str(shape))
     output = result.stdout + result.stderr
     assert result.returncode == 2, output[-2000:]
     assert "no lab is up" in output and "wpcluster lab up && wpcluster deploy" in output, output[-2000:]
-    assert "s3-stop on" not in output, "a fault was injected with no lab"
+    assert "dockerd-restart on" not in output, "a fault was injected with no lab"
 
 
 @pytest.mark.destructive
 def test_the_failover_shape_judges_its_fault_with_the_suites_bounds(cluster, secrets, deployment):
-    """The S3 store stopped for 5 s under Locust's readers: nothing on a page needs it, so the
-    verdict, by the suites' bounds for s3-stop, passes and Locust exits 0."""
-    result = failover_shape(cluster, secrets, "s3-stop")
+    """A node's dockerd restarted under Locust's readers: systemd brings its units back in place and the
+    top LB's retries cover the node meanwhile, so the verdict, by the suites' bounds for dockerd-restart,
+    passes and Locust exits 0. (Not a fault of the S3 store: Locust's readers fetch the pages' assets
+    from the bucket, as a browser does, where the suites' readers read pages only.)"""
+    result = failover_shape(cluster, secrets, "dockerd-restart")
     output = result.stdout + result.stderr
-    assert "failover_shape verdict" in output and "fault: s3-stop on s3: PASS" in output, output[-3000:]
+    victim = cluster.nodes[1].name  # the catalogue's dockerd-restart acts on the second node
+    assert "failover_shape verdict" in output and f"fault: dockerd-restart on {victim}: PASS" in output, \
+        output[-3000:]
     assert result.returncode == 0, output[-3000:]
