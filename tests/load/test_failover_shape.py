@@ -25,7 +25,8 @@ def failover_shape(cluster, secrets, fault: str, timeout: float = 240, **env: st
     return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout, cwd=PROJECT_ROOT)
 
 
-def test_the_failover_shape_refuses_to_start_without_a_lab(cluster, secrets, tmp_path):
+def test_the_failover_shape_refuses_to_start_without_a_lab(cluster, secrets, deployment, tmp_path):
+    """The site answers (the profiles' own checks pass); the shape names a lab that is not up."""
     shape = tmp_path / "elsewhere.toml"
     shape.write_text((PROJECT_ROOT / "cluster.toml").read_text().replace('name = "wpcluster"', 'name = "wpc-absent"'))
     result = failover_shape(cluster, secrets, "dockerd-restart", timeout=60, WPCLUSTER_SHAPE=str(shape))
