@@ -1,4 +1,4 @@
-"""A picture per fault: requests/s, errors/s and latency over time, the fault window shaded."""
+"""A picture per fault: requests/s, errors/s and latency over its slice of the history, its windows shaded, its status."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def plot(samples: list[Sample], verdict: FaultVerdict, path: Path, title: str) -
     p95 = [percentile(latency[t], 0.95) if latency[t] else float("nan") for t in span]
     bottom.plot(span, p95, color="tab:blue", label="p95 latency")
     bottom.set_ylabel("p95 latency (ms)")
-    bottom.set_xlabel("seconds since the readers started")
+    bottom.set_xlabel("seconds since the before window began")
     shades = {"before": ("tab:gray", "baseline"), "during": ("tab:orange", "fault"), "after": ("tab:green", "after")}
     for axis in (top, bottom):
         if verdict.windows:
@@ -55,7 +55,7 @@ def plot(samples: list[Sample], verdict: FaultVerdict, path: Path, title: str) -
     top.legend(loc="upper right", fontsize=8)
     recovery = f"{verdict.recovery_seconds:.1f}s" if verdict.recovery_seconds is not None else "none"
     brownout = f", brownout {verdict.brownout_seconds:.1f}s" if verdict.brownout_seconds is not None else ""
-    top.set_title(f"{title}\n{verdict.requests} requests, {verdict.error_rate:.2%} errors, "
+    top.set_title(f"{title}: {verdict.status.upper()}\n{verdict.requests} requests, {verdict.error_rate:.2%} errors, "
                   f"longest gap {verdict.longest_gap_seconds:.1f}s, recovery {recovery}{brownout}", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
