@@ -1,4 +1,4 @@
-"""A picture per fault: requests/s, errors/s and latency over its slice of the history, its windows shaded, its status."""
+"""A picture per fault: requests/s, errors/s and latency over its slice of the history, its status."""
 
 from __future__ import annotations
 
