@@ -140,10 +140,6 @@ def fault_bounds(shape: Shape, kind: str) -> FaultBounds:
         f"fleet is whole at most its agent TTL ({shape.fleet_agent_ttl}) after etcd is back (fleet v1.0.0's fleetd "
         "can hang in its own restart after losing etcd, coreos/fleet#1716: the node's watchdog replaces it and the "
         f"fresh one registers), and its units {RESTART_SECONDS:g}s later")
-    if family == "partition":
-        # The cut-off node's etcd member loses the quorum, as every member does when the majority is lost.
-        return replace(fault_bounds(shape, "node-kill"), family="node cut off",
-                       after_heal_seconds=ttl + RESTART_SECONDS, why_recovery=fleet_after_etcd_outage)
     if family in NODE_FAULTS or family in DAEMON_FAULTS or family in GRAY_FAULTS:
         return FaultBounds(
             family="node" if family in NODE_FAULTS else ("daemon" if family in DAEMON_FAULTS else "gray"),
