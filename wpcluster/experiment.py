@@ -167,10 +167,15 @@ class Experiment:
         after_from = max(trial.recovered_at or time.time(), trial.fault.ended or 0.0)
         time.sleep(max(0.0, after_from + seconds - time.time()))
 
+    def slice(self, trial: Trial) -> list[Sample]:
+        """The trial's requests: those to the entry points it is judged on, from its before window to its end."""
+        return [s for s in self.history.samples(trial.baseline_from, trial.until or time.time())
+                if s.target in trial.judged]
+
     def judge(self, trial: Trial) -> FaultVerdict:
         """The trial's verdict over its slice of the history, by its fault's bounds."""
         trial.until = trial.until or time.time()
-        samples = [s for s in self.history.samples(trial.baseline_from, trial.until) if s.target in trial.judged]
+        samples = self.slice(trial)
         trial.verdict = judge(samples, trial.fault, trial.recovered_at, until=trial.until,
                               baseline_from=trial.baseline_from, bounds=fault_bounds(self.shape, trial.fault.kind))
         if trial.not_recovered:

@@ -49,8 +49,9 @@ def rejudge_one(verdict_json: Path, shape: Shape) -> Rejudged:
     # A run older than spans kept its before window's start in its windows.
     baseline_from = span.get("start") or (saved.get("windows") or {}).get("before", {}).get("start")
     until = span.get("end") or (samples[-1].started if samples else saved["fault_started"])
-    now = judge(samples, fault_of(saved), saved.get("recovered_at"), until=until, baseline_from=baseline_from,
-                bounds=fault_bounds(shape, saved.get("fault_kind") or saved["fault"].split(" on ")[0]))
+    fault = fault_of(saved)
+    now = judge(samples, fault, saved.get("recovered_at"), until=until, baseline_from=baseline_from,
+                bounds=fault_bounds(shape, fault.kind))
     now.notes = [n for n in saved.get("notes", []) if n not in now.notes] + now.notes
     return Rejudged(verdict_json.stem, saved.get("status", ""), now)
 

@@ -157,10 +157,9 @@ def observe(request, cluster, fleet, etcd, site, secrets, experiment):
                     verdict = experiment.judge(trial)
                     folder = run_dir(run_id) / "failover"
                     verdict.save(folder, name)
-                    samples = experiment.history.samples(trial.baseline_from, trial.until)
-                    save_samples([s for s in samples if s.target in trial.judged], folder / f"{name}.samples.csv")
-                    plot([s for s in samples if s.target in trial.judged], verdict, folder / f"{name}.png",
-                         request.node.name)
+                    samples = experiment.slice(trial)
+                    save_samples(samples, folder / f"{name}.samples.csv")
+                    plot(samples, verdict, folder / f"{name}.png", request.node.name)
                     append_figures(run_id, "failover", {
                         "test": name, **verdict.to_dict(),
                         # What the fault cost the run: steady gate, fault, recovery wait, after window.
