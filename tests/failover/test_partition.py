@@ -10,19 +10,11 @@ import pytest
 from wpcluster.checkers import check_units_on_live_machines
 from wpcluster.clients.etcd import member_client
 from wpcluster.deploy import wordpress_units
-from wpcluster.verdict import Deviated
 from wpcluster.waits import eventually
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 
 
-@pytest.mark.xfail(strict=True, raises=Deviated, reason=(
-    "requests in flight to a node when it is cut off hang until the reader gives up, and nothing rescues them "
-    "(the top LB does not retry a request a vulcand holds): 1.24-2.09 % of the top LB's requests failed in "
-    "three runs (bound 1 %); and the site was whole 31-72 s after the cut in four (bound fleet's agent TTL + "
-    "15 s). Two rescues were tried and taken out (an LB read timeout cut slow bodies; "
-    "vulcand's read timeout with the LB's retries made a retry storm). Strict: it fails the run the day the "
-    "deployment meets the bounds."))
 def test_partitioned_node_is_replaced_and_leaves_no_twin_after_the_heal(cluster, fleet, nemesis, observe, site,
                                                                         thresholds):
     victim, survivor = cluster.nodes[-1], cluster.nodes[0]
