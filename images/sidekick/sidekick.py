@@ -50,9 +50,16 @@ ADMIN_NAME = "wordpress-admin"
 BACKENDS = {"public": "wordpress", "admin": "wordpressadmin"}
 # vulcand v0.9.2's routes have no `||` and frontends no priority: routes are tried in reverse
 # byte order of their text, and a path matcher sees the path as sent (not decoded, not cleaned).
-# PassHostHeader keeps the site's Host for WordPress's own redirects; Stream passes through
-# empty-bodied redirects that vulcand's buffer would turn into 500s.
-SETTINGS = {"PassHostHeader": True, "Stream": True}
+# PassHostHeader keeps the site's Host for WordPress's own redirects. Buffered (not Stream), so
+# vulcand replays a read that failed on one server on the next (FailoverPredicate): a node cut
+# off or frozen leaves its servers in every vulcand's rotation until their TTL runs out, and
+# vulcand answers 502 (refused) or 504 (its 1 s dial timed out) for what it sent them. Two
+# replays at most, GETs only. No read timeout: a replay after one costs a server another page,
+# and under load that feeds itself (a 2 s read timeout with replays took the whole site down after
+# a partition's heal, 94 % of reads failing); the servers close every connection instead
+# (images/wordpress), so no request waits on a kept-alive connection to a node since cut off.
+SETTINGS = {"PassHostHeader": True,
+            "FailoverPredicate": 'IsNetworkError() && RequestMethod() == "GET" && Attempts() <= 2'}
 # The doors only the admin container may serve: wp-admin/ and the files that log in or act.
 ADMIN_DIRECTORY = "wp-admin"
 ADMIN_FILES = ("wp-login.php", "xmlrpc.php", "wp-cron.php")
