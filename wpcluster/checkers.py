@@ -196,9 +196,10 @@ def check_site_whole(cluster: Cluster, fleet: Fleetctl, etcd_client: python_etcd
     check_units_on_live_machines(cluster, fleet, wordpress_units(cluster.shape))
     check_registration(cluster, etcd_client, {n.name: VulcandAPI(cluster.vulcand_api_url(n)) for n in nodes})
     check_no_container_twice(cluster)
-    vulcands = {ip for unit, ip in fleet.targets().items() if unit.startswith("vulcan@")}
+    # vulcand is a global unit: every machine fleet lists runs one (a node cut off is not listed).
+    machines = {m.ip for m in fleet.list_machines()}
     vias = {"top LB": f"http://{cluster.site_address}"} | {
-        f"vulcand on {n.name}": cluster.vulcand_url(n) for n in nodes if n.address in vulcands
+        f"vulcand on {n.name}": cluster.vulcand_url(n) for n in nodes if n.address in machines
     }
     check_routes_answer(cluster, site, vias)
     return True

@@ -1,9 +1,9 @@
 """Deploy the site through fleet exactly as the seed's wordpress-up.sh does, and take it down.
 
-For each unit in the seed's order (vulcan@1..N, discovery@1..N,
+For each unit in the seed's order (vulcand and the sidekick on every machine,
 wordpress-admin, wordpress@1..5): destroy, submit the template, start. Then
-wait until fleet reports every unit active and the site answers through the
-top load balancer. A unit that fails stops the deploy with its name, node and
+wait until fleet reports every unit active (a global unit on every machine)
+and the site answers through the top load balancer. A unit that fails stops the deploy with its name, node and
 journal; what was started is destroyed again unless the caller keeps it.
 
 A deploy over a site that is already there first takes the old one down and
@@ -33,6 +33,8 @@ from wpcluster.waits import GiveUp, NotReached, eventually
 UNITS_DIR = PROJECT_ROOT / "units"
 SITE_ENV_PATH = "/etc/wpcluster/site.env"
 ADMIN_ENV_PATH = "/etc/wpcluster/admin.env"
+VULCAND_UNIT = "vulcan.service"  # global: one on every machine
+SIDEKICK_UNIT = "discovery.service"  # global: one on every machine
 UNITS_ACTIVE_WITHIN = 240.0  # the first pull of the WordPress image on every node dominates
 SITE_ANSWERS_WITHIN = 120.0
 
@@ -56,12 +58,19 @@ def check_bucket(services: SiteServices, secrets: Secrets) -> None:
 
 
 def unit_plan(shape: Shape) -> list[tuple[str, str]]:
-    """(template file, unit name) in the seed's wordpress-up.sh order."""
-    plan = [("vulcan@.service", f"vulcan@{i}.service") for i in range(1, shape.size + 1)]
-    plan += [("discovery@.service", f"discovery@{i}.service") for i in range(1, shape.size + 1)]
+    """(template file, unit name) in the seed's wordpress-up.sh order. vulcand and the sidekick are
+    global units where the seed had one numbered instance per node (units/vulcan.service says why)."""
+    plan = [(VULCAND_UNIT, VULCAND_UNIT), (SIDEKICK_UNIT, SIDEKICK_UNIT)]
     plan += [("wordpress-admin.service", "wordpress-admin.service")]
     plan += [("wordpress@.service", f"wordpress@{i}.service") for i in range(1, shape.site.wordpress_instances + 1)]
     return plan
+
+
+def is_global(unit: str) -> bool:
+    """Whether fleet runs ``unit`` on every machine (``Global=true`` in its unit file's [X-Fleet]):
+    `list-units` then shows it once per machine, and `list-unit-files` targets no machine."""
+    path = UNITS_DIR / unit
+    return path.is_file() and "Global=true" in path.read_text().splitlines()
 
 
 def wordpress_units(shape: Shape) -> list[str]:
@@ -247,13 +256,14 @@ class Deployment:
         node = node_at(self.cluster.nodes, address)
         return node.name if node else address or "no machine"
 
-    def unit_journal(self, name: str, lines: int = 50) -> str:
-        """``name``'s journal, newest ``lines`` lines, read on the node fleet scheduled the unit to.
+    def unit_journal(self, name: str, lines: int = 50, address: str | None = None) -> str:
+        """``name``'s journal, newest ``lines`` lines, read on the node at ``address``, by default the
+        node fleet scheduled the unit to (a global unit has none: give its listing's address).
 
         Not `fleetctl journal`: it refuses a unit whose state the registry lacks for the moment ("does
         not appear to be running"), and after a redeploy fleet can lack a running unit's state for up
         to 24 s (see `Fleetctl.targets`). The project's CI failed the redeploy test so."""
-        address = self.fleet.targets().get(name)
+        address = address or self.fleet.targets().get(name)
         node = node_at(self.cluster.nodes, address or "")
         if node is None:
             raise DeployError(f"fleet schedules {name} to {address or 'no machine'}, not to a node of this cluster",
@@ -262,7 +272,7 @@ class Deployment:
 
     def unit_failure(self, unit: Unit) -> str:
         try:
-            journal = self.unit_journal(unit.name, lines=15)
+            journal = self.unit_journal(unit.name, lines=15, address=unit.ip or None)
         except WpclusterError as exc:
             journal = f"(journal unavailable: {exc})"
         return self.secrets.redact(f"{unit.name} is {unit.active}/{unit.sub} on {self.node_of(unit.ip)}; "
@@ -310,16 +320,24 @@ class Deployment:
         return moved
 
     def wait_units_active(self, timeout: float = UNITS_ACTIVE_WITHIN) -> list[Unit]:
+        """Wait until every site unit runs: a global one on every machine fleet lists. Returns the listing."""
         def all_active() -> list[Unit]:
-            units = {u.name: u for u in self.fleet.list_units()}
-            failed = [u for u in units.values() if u.name in self.units and u.active == "failed"]
+            listed = [u for u in self.fleet.list_units() if u.name in self.units]
+            failed = [u for u in listed if u.active == "failed"]
             if failed:
                 raise GiveUp("\n".join(self.unit_failure(u) for u in failed))
-            missing = [n for n in self.units if n not in units]
-            waiting = [f"{u.name} {u.active}/{u.sub} on {self.node_of(u.ip)}" for n in self.units
-                       if (u := units.get(n)) and (u.active, u.sub) != ("active", "running")]
+            machines = {m.ip for m in self.fleet.list_machines()}
+            missing = []
+            for name in self.units:
+                on = {u.ip for u in listed if u.name == name}
+                if is_global(name) and (lacking := machines - on):
+                    missing.append(f"{name} on {', '.join(sorted(map(self.node_of, lacking)))}")
+                elif not on:
+                    missing.append(name)
+            waiting = [f"{u.name} {u.active}/{u.sub} on {self.node_of(u.ip)}" for u in listed
+                       if (u.active, u.sub) != ("active", "running")]
             assert not missing and not waiting, f"not listed: {missing}; not running: {waiting}"
-            return [units[n] for n in self.units]
+            return listed
 
         try:
             return eventually(all_active, timeout, 2, what=f"all {len(self.units)} units active")

@@ -1,6 +1,6 @@
 """The discovery sidekick: registers this node's WordPress containers as vulcand servers.
 
-One runs on every node (discovery@N.service). It watches the node's Docker
+One runs on every node (discovery.service, a global unit). It watches the node's Docker
 events and reconciles on a period as well, so a missed event is repaired:
 
 * every running ``wordpress-N`` container is a server of backend ``wordpress``,

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from wpcluster import bootstrap
 from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.cluster import Cluster, Node
-from wpcluster.deploy import UNITS_DIR
+from wpcluster.deploy import SIDEKICK_UNIT, UNITS_DIR, VULCAND_UNIT, container_of
 from wpcluster.shape import PROJECT_ROOT
 from wpcluster.waits import eventually
 
@@ -61,8 +61,7 @@ def mutated_sidekick(defect: str) -> str:
 
 def _sidekick_unit(fleet, node: Node) -> str:  # noqa: ANN001 - a Fleetctl
     return eventually(lambda: next(u.name for u in fleet.list_units()
-                                   if u.name.startswith("discovery@") and u.ip == node.address
-                                   and u.sub == "running"),
+                                   if u.name == SIDEKICK_UNIT and u.ip == node.address and u.sub == "running"),
                       60, 0.5, what=f"the sidekick running on {node.name}")
 
 
@@ -72,9 +71,9 @@ def _defect_dropin() -> str:
     The unit stays fleet's and keeps running (restarted by systemd on the node): stopping it through
     fleet instead makes fleet 1.0's list-units show nothing but the stopped unit until it starts.
     """
-    template = (UNITS_DIR / "discovery@.service").read_text()
+    template = (UNITS_DIR / SIDEKICK_UNIT).read_text()
     exec_start = next(line for line in template.splitlines() if line.startswith("ExecStart="))
-    assert " --rm " in exec_start, f"discovery@.service's ExecStart has no --rm to add a mount after: {exec_start}"
+    assert " --rm " in exec_start, f"{SIDEKICK_UNIT}'s ExecStart has no --rm to add a mount after: {exec_start}"
     mounted = exec_start.replace(" --rm ", f" --rm -v {STANDIN_SOURCE}:{SIDEKICK_PATH_IN_IMAGE}:ro ", 1)
     return f"# wpcluster self-check: a seeded defect\n[Service]\nExecStart=\n{mounted}\n"
 
@@ -101,9 +100,10 @@ def sidekicks_replaced(fleet, nodes: list[Node], defect: str) -> Iterator[None]:
 
 
 def _vulcand_ip(node: Node) -> str:
-    names = node.exec("docker ps --format '{{.Names}}' --filter name=vulcan-").check().stdout.split()
-    assert names, f"no vulcand runs on {node.name}"
-    return node.exec(f"docker inspect -f '{{{{.NetworkSettings.IPAddress}}}}' {names[0]}").check().stdout.strip()
+    name = container_of(VULCAND_UNIT)
+    running = node.exec(f"docker ps --format '{{{{.Names}}}}' --filter name={name}").check().stdout.split()
+    assert name in running, f"no vulcand runs on {node.name} (running: {running})"
+    return node.exec(f"docker inspect -f '{{{{.NetworkSettings.IPAddress}}}}' {name}").check().stdout.strip()
 
 
 @contextlib.contextmanager
@@ -133,9 +133,7 @@ def vulcand_cut_from_etcd(cluster: Cluster, node: Node) -> Iterator[None]:
     finally:
         for rule in rules:
             node.exec(f"iptables -D {rule}")
-        unit = node.exec("systemctl list-units --no-legend --plain 'vulcan@*'").stdout.split()
-        if unit:
-            node.exec(f"systemctl restart {unit[0]}").check()
+        node.exec(f"systemctl restart {VULCAND_UNIT}").check()
 
 
 @contextlib.contextmanager

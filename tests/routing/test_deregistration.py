@@ -19,6 +19,7 @@ from wpcluster.checkers import (
     server_key_index,
     wait_traffic_avoids,
 )
+from wpcluster.deploy import SIDEKICK_UNIT
 from wpcluster.results import append_figures
 from wpcluster.thresholds import DEREGISTERED_WITHIN, expired_within
 from wpcluster.waits import eventually
@@ -102,10 +103,9 @@ def test_a_container_killed_behind_fleets_back_is_deregistered(cluster, fleet, e
 def test_with_its_sidekick_gone_a_dead_container_expires_by_ttl(cluster, fleet, etcd, site, gates, run_id):
     unit = "wordpress@4.service"
     key, node, container, _ = registered_before(cluster, fleet, etcd, gates, unit)
-    sidekick = eventually(lambda: next(u.name for u in fleet.list_units()
-                                       if u.name.startswith("discovery@") and u.ip == node.address),
-                          30, 0.5, what=f"fleet listing the sidekick on {node.name}")
-    fleet.stop(sidekick)
+    # Stopped on that node alone: the sidekick is a global unit, and fleet would stop it everywhere.
+    sidekick = f"{SIDEKICK_UNIT} on {node.name}"
+    node.exec(f"systemctl stop {SIDEKICK_UNIT}").check()
     try:
         # The container still runs and nothing deletes its key: a sidekick that deregistered on its
         # own stop would be caught here, before the TTL could have run out.
@@ -117,6 +117,6 @@ def test_with_its_sidekick_gone_a_dead_container_expires_by_ttl(cluster, fleet, 
                           f"{container} was killed on {node.name} with {sidekick} stopped "
                           f"(TTL {cluster.shape.site.server_ttl}s)")
     finally:
-        fleet.start(sidekick)
+        node.exec(f"systemctl start {SIDEKICK_UNIT}").check()
         fleet.restart(unit)
     wait_registered_as_running(cluster, fleet, etcd, unit)

@@ -16,8 +16,7 @@ from wpcluster.shape import load_shape
 def test_units_follow_the_seeds_wordpress_up_order():
     names = [name for _, name in unit_plan(load_shape())]
     assert names == [
-        "vulcan@1.service", "vulcan@2.service", "vulcan@3.service",
-        "discovery@1.service", "discovery@2.service", "discovery@3.service",
+        "vulcan.service", "discovery.service",
         "wordpress-admin.service",
         "wordpress@1.service", "wordpress@2.service", "wordpress@3.service", "wordpress@4.service",
         "wordpress@5.service",
@@ -131,8 +130,6 @@ def test_container_of_names_the_container_each_unit_file_runs():
     from wpcluster.deploy import UNITS_DIR, container_of
 
     for template, unit in unit_plan(load_shape()):
-        if not unit.startswith("wordpress"):
-            continue
         text = (UNITS_DIR / template).read_text()
         instance = unit.removesuffix(".service").partition("@")[2]
         named = re.search(r"--name (\S+)", text).group(1).replace("%i", instance)
@@ -196,3 +193,28 @@ def test_a_unit_scheduled_outside_the_cluster_or_nowhere_is_named(targets, where
                             secrets=None)
     with pytest.raises(DeployError, match=f"schedules wordpress-admin.service to {where}, not to a node"):
         deployment.unit_journal("wordpress-admin.service")
+
+
+def test_vulcand_and_the_sidekick_run_on_every_machine_and_the_site_units_move():
+    from wpcluster.deploy import SIDEKICK_UNIT, VULCAND_UNIT, is_global, wordpress_units
+
+    assert is_global(VULCAND_UNIT) and is_global(SIDEKICK_UNIT)
+    assert not any(is_global(unit) for unit in wordpress_units(load_shape()))
+
+
+def test_waiting_for_units_wants_a_global_unit_on_every_machine():
+    from wpcluster.clients.fleet import Unit
+    from wpcluster.deploy import SIDEKICK_UNIT, VULCAND_UNIT, wordpress_units
+
+    shape = load_shape()
+    ips = [shape.node_address(n) for n in shape.nodes]
+    machines = [Machine(f"m{i}", ip, "-") for i, ip in enumerate(ips)]
+    site = [Unit(name, "m0", ips[0], "active", "running") for name in wordpress_units(shape)]
+    everywhere = [Unit(u, f"m{i}", ip, "active", "running") for u in (VULCAND_UNIT, SIDEKICK_UNIT)
+                  for i, ip in enumerate(ips)]
+    deployment = Deployment(SimpleNamespace(shape=shape, nodes=[]), SimpleNamespace(), Secrets.generate())
+    deployment.fleet = SimpleNamespace(list_units=lambda: site + everywhere[1:], list_machines=lambda: machines)
+    with pytest.raises(DeployError, match=f"not listed: \\['{VULCAND_UNIT} on {ips[0]}'\\]"):
+        deployment.wait_units_active(timeout=0)
+    deployment.fleet = SimpleNamespace(list_units=lambda: site + everywhere, list_machines=lambda: machines)
+    assert len(deployment.wait_units_active(timeout=0)) == len(site) + len(everywhere)
