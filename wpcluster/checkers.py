@@ -165,16 +165,23 @@ def check_containers_where_placed(cluster: Cluster, fleet: Fleetctl) -> None:
     assert not wrong, describe_problems(wrong, "containers not where fleet places their units:")
 
 
+# vulcand replays a GET that failed on one server on the next (the sidekick's FailoverPredicate), so
+# a GET's answer hides a dead server still in rotation; it is not replayed for a HEAD, whose answer
+# shows it. The routing checks ask with HEADs (public containers serve them as they serve a GET).
+ROTATION_PROBE = "HEAD"
+
+
 def check_routes_answer(cluster: Cluster, site: SiteClient, vias: dict[str, str], tries: int | None = None) -> None:
     """Through each of ``vias`` (all at once): / reaches public containers only, /wp-login.php the admin only.
 
-    ``tries`` GETs of / per entry point, by default one per public container (one turn of vulcand's round
-    robin, so a dead server still in it is met). Each GET costs a page render: a check that sent twice as
-    many took ~4 s on a slow machine, and a recovery is timed by the end of the check that passed."""
+    ``tries`` HEADs of / per entry point (``ROTATION_PROBE``), by default one per public container (one
+    turn of vulcand's round robin, so a dead server still in it is met and not hidden by a replay).
+    Each costs a page render: a check that sent twice as many took ~4 s on a slow machine, and a
+    recovery is timed by the end of the check that passed."""
     tries = tries or cluster.shape.site.wordpress_instances
     def through(name: str, via: str) -> None:
         own = requests.Session()  # one per thread: a Session is not shared across threads
-        public = [site.get("/", via=via, session=own) for _ in range(tries)]
+        public = [site.request(ROTATION_PROBE, "/", via=via, session=own) for _ in range(tries)]
         bad = [(a.status, a.served_by) for a in public if a.status != 200 or a.container == "wordpress-admin"]
         assert not bad, f"/ through {name}: {bad}"
         login = site.get("/wp-login.php", via=via, session=own)
@@ -288,12 +295,12 @@ def _answered_by(served_by: str, avoid: str) -> bool:
 def probe_round(site: SiteClient, via: str, avoid: str, requests: int) -> list[tuple[float, str]]:
     """``requests`` in a row through ``via``: (when each was sent, "" if a live container other than
     ``avoid`` answered 200, else what happened). A server vulcand still sends to fails or hangs its
-    turn of the round robin."""
+    turn of the round robin (asked with a ``ROTATION_PROBE``, which vulcand does not replay)."""
     seen = []
     for _ in range(requests):
         sent = time.time()
         try:
-            answer = site.get("/", via=via)
+            answer = site.request(ROTATION_PROBE, "/", via=via)
         except Exception as exc:  # noqa: BLE001 - a hung or refused request is the finding
             seen.append((sent, f"no answer ({type(exc).__name__})"))
             continue
