@@ -7,16 +7,16 @@ It runs the failover suites' experiment (wpcluster.experiment) with Locust's use
 every request Locust makes enters the experiment's history (through the top LB). From
 WPCLUSTER_FAILOVER_FAULT_AT seconds (default 20) it waits until the last requests all succeeded,
 injects WPCLUSTER_FAILOVER_FAULT (default node-kill: the node running wordpress-admin; the
-catalogue is ``python -c 'import wpcluster.faults as f; print(*f.FAULTS)'``), heals it
+catalogue is ``python -c 'import wpcluster.faults.catalogue as c; print(*c.catalogue())'``), heals it
 WPCLUSTER_FAILOVER_HOLD seconds later (default 20), waits for the site to be whole again, reads
 the after window and judges the fault with the suites' bounds for it
 (wpcluster.thresholds.fault_bounds). The run then ends, with WPCLUSTER_FAILOVER_USERS readers
 (default 10) throughout and at most WPCLUSTER_FAILOVER_SECONDS (default 300) in all.
 
 Locust exits 0 when the verdict passes, 1 when the fault broke a bound, 2 when no verdict could be
-reached (the site not steady, the fault never injected), and it refuses to start, exiting 2, when no
-lab is up or its site does not answer. Whatever is still broken is healed. Lab only: it reaches the
-nodes through the lab provider.
+reached (the site not steady, the fault not available on this cluster or never injected), and it
+refuses to start, exiting 2, when no lab is up or its site does not answer. Whatever is still broken
+is healed. Lab only: it reaches the nodes through the lab provider.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _attach(environment, **_kw) -> None:
     """Before any user starts: a lab to break, a site that answers, a fault the catalogue has."""
     from wpcluster.errors import WpclusterError
     from wpcluster.experiment import Experiment, entry_points
-    from wpcluster.faults import FAULTS
+    from wpcluster.faults.catalogue import catalogue
     from wpcluster.providers.lab.provider import Lab
     from wpcluster.shape import load_shape
 
@@ -62,9 +62,9 @@ def _attach(environment, **_kw) -> None:
     if options is not None and (getattr(options, "master", False) or getattr(options, "worker", False)):
         return _refuse("the failover shape judges the requests its own process sees",
                        "run it as one process: without --master or --worker")
-    if FAULT not in FAULTS:
+    if FAULT not in catalogue():
         return _refuse(f"no fault {FAULT!r} in the catalogue",
-                       f"set WPCLUSTER_FAILOVER_FAULT to one of {', '.join(FAULTS)}")
+                       f"set WPCLUSTER_FAILOVER_FAULT to one of {', '.join(catalogue())}")
     try:
         lab = Lab.attach(load_shape())
     except WpclusterError as exc:
@@ -102,7 +102,7 @@ def _trial(environment) -> None:
     from wpcluster.clients.etcd import keys_client
     from wpcluster.clients.fleet import Fleetctl
     from wpcluster.clients.site import SiteClient
-    from wpcluster.faults import Nemesis, inject
+    from wpcluster.faults import Nemesis, build
     from wpcluster.thresholds import failover_thresholds
     from wpcluster.verdict import NotEstablished
 
@@ -114,11 +114,15 @@ def _trial(environment) -> None:
         print(f"failover_shape: {exc}", flush=True)
         _state["exit"] = NOT_ESTABLISHED_EXIT
         return
-    heal = inject(nemesis, FAULT)
-    trial.fault = nemesis.records[-1]
+    fault = build(FAULT, nemesis)
+    if (unavailable := fault.available(lab)) is not None:
+        print(f"failover_shape: no verdict: {fault.describe()} cannot be injected here: {unavailable}", flush=True)
+        _state["exit"] = NOT_ESTABLISHED_EXIT
+        return
+    trial.fault = fault.inject().record
     print(f"failover_shape: {trial.fault.describe()}, healed in {HOLD}s", flush=True)
     time.sleep(HOLD)  # the fault's length is the scenario itself, not a wait for a condition
-    heal()
+    fault.heal()
     print(f"failover_shape: healed {trial.fault.describe()}; waiting for the site to be whole", flush=True)
     fleet, etcd = Fleetctl(lab), keys_client(lab.etcd_endpoints)
     site = SiteClient(lab.shape.site_url, f"http://{lab.site_address}")

@@ -215,11 +215,14 @@ def test_a_verdict_saved_with_its_samples_is_judged_again_the_same(tmp_path):
     assert (first.status, first.brownout_by_target) == (second.status, second.brownout_by_target)
 
 
-def test_every_fault_of_the_catalogue_has_bounds():
-    from wpcluster.faults import FAULTS
+def test_every_fault_of_the_catalogue_has_bounds(monkeypatch):
+    from tests.unit.test_nemesis import fake_nemesis
+    from wpcluster.faults.catalogue import build, catalogue
 
-    for kind in FAULTS:
-        assert fault_bounds(load_shape(), kind).why_recovery
+    nemesis = fake_nemesis(monkeypatch)
+    for name in catalogue():
+        kind = build(name, nemesis).kind  # what its record will be called, as the bounds are looked up
+        assert fault_bounds(load_shape(), kind).why_recovery, kind
     with pytest.raises(ValueError, match="no bounds for the fault 'meteor'"):
         fault_bounds(load_shape(), "meteor")
 
