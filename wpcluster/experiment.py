@@ -68,17 +68,26 @@ class History:
             return sorted((s for s in self._samples if since <= s.started <= until), key=lambda s: s.started)
 
     def steady_since(self, targets: list[str], count: int = STEADY_REQUESTS) -> float | None:
-        """When the last ``count`` answered requests of every one of ``targets`` began, if every one
-        of them succeeded (the earliest such start: the before window's); None while any did not."""
+        """The before window's start: when the last ``count`` answered requests of every one of
+        ``targets`` began (the earliest such start), if every request of ``targets`` begun since then
+        succeeded; None while any did not.
+
+        Every request in the window, not only each target's last ``count``: a slow entry point's last
+        ``count`` reach further back than a fast one's, and the window they open judged the fast one's
+        older requests too (a top-LB 503 from the session's first second, 7 s before the fault, left a
+        nested self-check's dockerd restart NOT ESTABLISHED in CI)."""
         with self._lock:
-            done = sorted(self._samples, key=lambda s: s.started)
-        since = []
+            done = sorted((s for s in self._samples if s.target in targets), key=lambda s: s.started)
+        starts = []
         for target in targets:
             last = [s for s in done if s.target == target][-count:]
-            if len(last) < count or not all(s.ok for s in last):
+            if len(last) < count:
                 return None
-            since.append(last[0].started)
-        return min(since) if since else None
+            starts.append(last[0].started)
+        if not starts:
+            return None
+        since = min(starts)
+        return since if all(s.ok for s in done if s.started >= since) else None
 
     def describe(self, targets: list[str], count: int = STEADY_REQUESTS) -> str:
         """Each target's last ``count`` requests: how many succeeded, and what the others met."""

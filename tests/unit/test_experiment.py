@@ -33,6 +33,16 @@ def test_a_fault_waits_only_for_the_last_requests_of_every_judged_entry_point():
         unsteady.wait_steady(["top LB"], within=0.3)
 
 
+def test_the_before_window_is_clean_on_every_entry_point_not_only_in_each_ones_last_requests():
+    # The vulcand's last 20 reach back 5 s; the top LB failed 4 s back, before its own last 20 began.
+    lb = steady(1000, 1030, failing=((1026, 1026.2),))
+    vulcand = steady(1000, 1030, rate=4, target="vulcand on core-01")
+    assert fed(lb).history.steady_since(["top LB"]) is not None
+    assert fed(lb, vulcand).history.steady_since(["top LB", "vulcand on core-01"]) is None
+    later = fed(lb, vulcand, steady(1030, 1040), steady(1030, 1040, rate=4, target="vulcand on core-01"))
+    assert later.history.steady_since(["top LB", "vulcand on core-01"]) == pytest.approx(1040 - 20 / 4, abs=0.3)
+
+
 def test_faults_one_after_another_are_judged_each_on_their_own_slice_of_one_history():
     # One history: a 30 s outage through the vulcand in the second fault's span only.
     history = [*steady(1000, 1200), *steady(1000, 1200, rate=4, target="vulcand on core-01",
