@@ -47,10 +47,11 @@ def test_killing_the_admin_node_moves_admin_and_keeps_the_site_up(cluster, fleet
 
 @pytest.mark.xfail(strict=True, raises=Deviated, reason=(
     "the deployment has no outlier detection: a paused node's servers stay in every vulcand's rotation until "
-    "their TTL runs out (15 s), and what is routed to them hangs: 22 % of the top LB's requests failed while "
-    "the node was paused (51 hung past 5 s; bound 1 %), and the site was whole 53.6 s after the pause (bound "
-    "fleet's agent TTL + 15 s: the resumed node's twins were reconciled 20 s after the resume). Strict: it "
-    "fails the run the day the deployment meets both bounds."))
+    "their TTL runs out (15 s), and what is routed to them hangs (a frozen server accepts the connection and "
+    "never answers, so vulcand's replays of failed reads do not help): 27.6 % of the top LB's requests failed "
+    "while the node was paused (CI 2026-12-05; bound 1 %). The site was whole 30.9 s after the pause, within "
+    "its bound, since the sidekick and vulcand are global units. Strict: it fails the run the day the "
+    "deployment meets the bound."))
 def test_pausing_a_node_and_resuming_it(cluster, fleet, nemesis, observe, site, thresholds):
     victim = cluster.nodes[1]
     with observe([n for n in cluster.nodes if n is not victim], recover_within=thresholds.recovery_seconds + 60) as obs:
