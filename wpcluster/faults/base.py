@@ -5,11 +5,10 @@ from __future__ import annotations
 import abc
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Protocol, Self
 
 if TYPE_CHECKING:
     from wpcluster.cluster import Cluster, Node
-    from wpcluster.faults.nemesis import Nemesis
 
 
 @dataclass
@@ -23,6 +22,17 @@ class FaultRecord:
 
     def describe(self) -> str:
         return f"{self.kind} on {self.node}"
+
+
+class Ledger(Protocol):
+    """What a fault reports to (the ``Nemesis``): the cluster it breaks, and when it began and ended.
+    A fault knows no more of the nemesis than this, so the families need not import it."""
+
+    cluster: Cluster
+
+    def began(self, fault: Fault, started: float) -> FaultRecord: ...
+
+    def ended(self, fault: Fault) -> None: ...
 
 
 class Fault(abc.ABC):
@@ -40,7 +50,7 @@ class Fault(abc.ABC):
     # up) is recorded before acting instead, so that teardown undoes the part that was done.
     record_before_acting: ClassVar[bool] = False
 
-    def __init__(self, nemesis: Nemesis) -> None:
+    def __init__(self, nemesis: Ledger) -> None:
         self.nemesis = nemesis
         self.record: FaultRecord | None = None
 
@@ -116,7 +126,7 @@ class Fault(abc.ABC):
 class NodeFault(Fault):
     """A fault on one node of the cluster."""
 
-    def __init__(self, nemesis: Nemesis, node: Node) -> None:
+    def __init__(self, nemesis: Ledger, node: Node) -> None:
         super().__init__(nemesis)
         self.node = node
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from wpcluster.faults.base import NodeFault
+from wpcluster.faults.base import Ledger, NodeFault
 
 if TYPE_CHECKING:
     from wpcluster.cluster import Node
-    from wpcluster.faults.nemesis import Nemesis
 
 
 class ContainerKill(NodeFault):
@@ -18,7 +17,7 @@ class ContainerKill(NodeFault):
 
     family = "container-kill"
 
-    def __init__(self, nemesis: Nemesis, node: Node, name: str, revive: Callable[[], object]) -> None:
+    def __init__(self, nemesis: Ledger, node: Node, name: str, revive: Callable[[], object]) -> None:
         super().__init__(nemesis, node)
         self.container = name
         self.revive = revive

@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from wpcluster.faults.base import Fault, NodeFault
+from wpcluster.faults.base import Fault, Ledger, NodeFault
 from wpcluster.waits import eventually
 
 if TYPE_CHECKING:
     from wpcluster.cluster import Cluster, Node
-    from wpcluster.faults.nemesis import Nemesis
 
 ETCD_UNIT = "etcd2.service"
 ETCD_ENV = "/etc/etcd2.env"  # images/node/etcd2.service reads it; written per node before boot
@@ -84,7 +83,7 @@ class MemberReplace(NodeFault):
     family = "etcd-member-replace"
     record_before_acting = True
 
-    def __init__(self, nemesis: Nemesis, node: Node) -> None:
+    def __init__(self, nemesis: Ledger, node: Node) -> None:
         super().__init__(nemesis, node)
         self.peer: Node | None = None  # the member the changes go through
         self.member_id = ""  # the node's member before the replacement
@@ -158,7 +157,7 @@ class MajorityLost(Fault):
     family = "etcd-majority-lost"
     record_before_acting = True
 
-    def __init__(self, nemesis: Nemesis, nodes: list[Node]) -> None:
+    def __init__(self, nemesis: Ledger, nodes: list[Node]) -> None:
         super().__init__(nemesis)
         self.nodes = tuple(nodes)
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wpcluster.faults.base import NodeFault
+from wpcluster.faults.base import Ledger, NodeFault
 
 if TYPE_CHECKING:
     from wpcluster.cluster import Cluster, Node
-    from wpcluster.faults.nemesis import Nemesis
 
 LOSS_CHAIN = "WPCLUSTER-LOSS"
 # The gray network faults' sizes, for the suites and the catalogue alike: one packet in five lost
@@ -88,7 +87,7 @@ class PacketLoss(_PeerFault):
 
     family = "packet-loss"
 
-    def __init__(self, nemesis: Nemesis, node: Node, probability: float = PACKET_LOSS) -> None:
+    def __init__(self, nemesis: Ledger, node: Node, probability: float = PACKET_LOSS) -> None:
         super().__init__(nemesis, node)
         self.probability = probability
 
@@ -108,7 +107,7 @@ class BandwidthCap(NodeFault):
 
     family = "bandwidth-cap"
 
-    def __init__(self, nemesis: Nemesis, node: Node, rate: str | None = None) -> None:
+    def __init__(self, nemesis: Ledger, node: Node, rate: str | None = None) -> None:
         super().__init__(nemesis, node)
         self.rate = rate or bandwidth_cap()
 

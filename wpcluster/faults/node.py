@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wpcluster.faults.base import NodeFault
+from wpcluster.faults.base import Ledger, NodeFault
 
 if TYPE_CHECKING:
     from wpcluster.cluster import Node
-    from wpcluster.faults.nemesis import Nemesis
 
 DOCKER_UNIT = "docker.service"
 FLEET_UNIT = "fleet.service"
@@ -78,7 +77,7 @@ class FleetdFreeze(NodeFault):
 
     family = "fleetd-freeze"
 
-    def __init__(self, nemesis: Nemesis, node: Node) -> None:
+    def __init__(self, nemesis: Ledger, node: Node) -> None:
         super().__init__(nemesis, node)
         self.pid = 0  # the frozen fleetd's, once injected
 

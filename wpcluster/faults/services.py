@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from wpcluster.errors import WpclusterError
-from wpcluster.faults.base import Fault
+from wpcluster.faults.base import Fault, Ledger
 
 if TYPE_CHECKING:
     from wpcluster.cluster import Cluster, ServiceHost, ServicePath
-    from wpcluster.faults.nemesis import Nemesis
 
 # The slow-path faults' sizes: a database in another availability zone of a busy region (every
 # answer 20 ms late: a home page's ~30 queries add ~0.6 s), and an S3 store across an ocean.
@@ -23,7 +22,7 @@ class _RoleFault(Fault):
 
     action: str  # the family's second half
 
-    def __init__(self, nemesis: Nemesis, role: str) -> None:
+    def __init__(self, nemesis: Ledger, role: str) -> None:
         super().__init__(nemesis)
         self.role = role
         self.family = f"{role}-{self.action}"
@@ -41,7 +40,7 @@ class _HostFault(_RoleFault):
     """A fault on the ``role`` host itself, which ``Cluster.service_host`` hands out. It is asked for when
     first acted on, so that a cluster whose provider runs no such host can say so through ``available``."""
 
-    def __init__(self, nemesis: Nemesis, role: str, host: ServiceHost | None = None) -> None:
+    def __init__(self, nemesis: Ledger, role: str, host: ServiceHost | None = None) -> None:
         super().__init__(nemesis, role)
         self._host = host
 
@@ -91,7 +90,7 @@ class _PathFault(_RoleFault):
     """A fault on the path from the site's containers to the ``role`` host, through the fault proxy that
     ``Cluster.service_path`` hands out (asked for when first acted on, as a host is)."""
 
-    def __init__(self, nemesis: Nemesis, role: str, path: ServicePath | None = None) -> None:
+    def __init__(self, nemesis: Ledger, role: str, path: ServicePath | None = None) -> None:
         super().__init__(nemesis, role)
         self._path = path
         self.toxic = ""  # the proxy's name for what this fault put on the path
@@ -119,7 +118,7 @@ class PathLatency(_PathFault):
 
     action = "latency"
 
-    def __init__(self, nemesis: Nemesis, role: str, latency_ms: int, jitter_ms: int = 0,
+    def __init__(self, nemesis: Ledger, role: str, latency_ms: int, jitter_ms: int = 0,
                  path: ServicePath | None = None) -> None:
         super().__init__(nemesis, role, path)
         self.latency_ms = latency_ms
