@@ -234,13 +234,19 @@ class Deployment:
         return [name for name in self.units if name in listed]
 
     def held_by_nodes(self, names: list[str]) -> dict[str, list[str]]:
-        """Node -> those of ``names`` that systemd there still has active, failed or changing."""
+        """Node -> those of ``names`` that systemd there still has loaded, running or changing.
+
+        A unit that failed and whose file fleet has since removed stays listed as ``not-found failed``
+        until someone resets it; it runs nothing and holds nothing, so it is let go of here (a deploy
+        that failed on a unit left one so, and waited on it for good)."""
         held: dict[str, list[str]] = {}
         for node in self.cluster.nodes:
             if not node.is_running():
                 continue
             listing = node.exec(f"systemctl list-units --no-legend --plain {' '.join(names)}", timeout=20)
-            if mine := [line.split()[0] for line in listing.stdout.splitlines() if line.strip()]:
+            rows = [line.split() for line in listing.stdout.splitlines() if line.strip()]
+            if mine := [row[0] for row in rows if not (row[1:3] == ["not-found", "failed"]
+                                                          or row[1:3] == ["not-found", "inactive"])]:
                 held[node.name] = mine
         return held
 
@@ -319,13 +325,17 @@ class Deployment:
             self.wait_units_active()
         return moved
 
+    def _give_up_on_failed(self, listed: list[Unit]) -> None:
+        """Raise GiveUp naming each failed unit of ``listed`` with its node and journal: waiting on cannot
+        help, as fleet does not restart a failed unit."""
+        if failed := [u for u in listed if u.active == "failed"]:
+            raise GiveUp("\n".join(self.unit_failure(u) for u in failed))
+
     def wait_units_active(self, timeout: float = UNITS_ACTIVE_WITHIN) -> list[Unit]:
         """Wait until every site unit runs: a global one on every machine fleet lists. Returns the listing."""
         def all_active() -> list[Unit]:
             listed = [u for u in self.fleet.list_units() if u.name in self.units]
-            failed = [u for u in listed if u.active == "failed"]
-            if failed:
-                raise GiveUp("\n".join(self.unit_failure(u) for u in failed))
+            self._give_up_on_failed(listed)
             machines = {m.ip for m in self.fleet.list_machines()}
             missing = []
             for name in self.units:
@@ -358,6 +368,10 @@ class Deployment:
         def answers() -> bool:
             for name, via in entry_points.items():
                 answer = SiteClient(shape.site_url, via, timeout=5).get("/")
+                if answer.status != 200:
+                    # A unit can fail after every unit was seen running (a container that exits on its
+                    # database's refusal runs for a second or two first): name it, not the symptom.
+                    self._give_up_on_failed([u for u in self.fleet.list_units() if u.name in self.units])
                 assert answer.status == 200 and answer.served_by, (
                     f"GET / through {name} answered {answer.status} served by {answer.served_by!r}: "
                     f"{answer.response.text[:200]}")
@@ -366,6 +380,9 @@ class Deployment:
         try:
             eventually(answers, timeout, 1,
                        what=f"the site answering 200 at {shape.site_url} through every entry point")
+        except GiveUp as exc:
+            raise DeployError(f"a unit failed to start:\n{exc}",
+                              "read the unit's journal above; `fleetctl journal <unit>` shows more") from None
         except NotReached as exc:
             raise DeployError(self.secrets.redact(str(exc)),
                               "check the wordpress and vulcan units' journals and the top LB's log") from None
