@@ -15,6 +15,7 @@ new one (`list-units` then never shows it), or stop the new container.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -371,7 +372,8 @@ class Deployment:
                 if answer.status != 200:
                     # A unit can fail after every unit was seen running (a container that exits on its
                     # database's refusal runs for a second or two first): name it, not the symptom.
-                    self._give_up_on_failed([u for u in self.fleet.list_units() if u.name in self.units])
+                    with contextlib.suppress(FleetctlError):  # a listing that fails says nothing either way
+                        self._give_up_on_failed([u for u in self.fleet.list_units() if u.name in self.units])
                 assert answer.status == 200 and answer.served_by, (
                     f"GET / through {name} answered {answer.status} served by {answer.served_by!r}: "
                     f"{answer.response.text[:200]}")
