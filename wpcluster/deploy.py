@@ -36,6 +36,7 @@ SITE_ENV_PATH = "/etc/wpcluster/site.env"
 ADMIN_ENV_PATH = "/etc/wpcluster/admin.env"
 VULCAND_UNIT = "vulcan.service"  # global: one on every machine
 SIDEKICK_UNIT = "discovery.service"  # global: one on every machine
+ADMIN_UNIT = "wordpress-admin.service"  # the one container that serves wp-admin and every write
 UNITS_ACTIVE_WITHIN = 240.0  # the first pull of the WordPress image on every node dominates
 SITE_ANSWERS_WITHIN = 120.0
 
@@ -62,7 +63,7 @@ def unit_plan(shape: Shape) -> list[tuple[str, str]]:
     """(template file, unit name) in the seed's wordpress-up.sh order. vulcand and the sidekick are
     global units where the seed had one numbered instance per node (units/vulcan.service says why)."""
     plan = [(VULCAND_UNIT, VULCAND_UNIT), (SIDEKICK_UNIT, SIDEKICK_UNIT)]
-    plan += [("wordpress-admin.service", "wordpress-admin.service")]
+    plan += [(ADMIN_UNIT, ADMIN_UNIT)]
     plan += [("wordpress@.service", f"wordpress@{i}.service") for i in range(1, shape.site.wordpress_instances + 1)]
     return plan
 
@@ -246,8 +247,7 @@ class Deployment:
                 continue
             listing = node.exec(f"systemctl list-units --no-legend --plain {' '.join(names)}", timeout=20)
             rows = [line.split() for line in listing.stdout.splitlines() if line.strip()]
-            if mine := [row[0] for row in rows if not (row[1:3] == ["not-found", "failed"]
-                                                          or row[1:3] == ["not-found", "inactive"])]:
+            if mine := [row[0] for row in rows if not (row[1] == "not-found" and row[2] in ("failed", "inactive"))]:
                 held[node.name] = mine
         return held
 
@@ -334,6 +334,8 @@ class Deployment:
 
     def wait_units_active(self, timeout: float = UNITS_ACTIVE_WITHIN) -> list[Unit]:
         """Wait until every site unit runs: a global one on every machine fleet lists. Returns the listing."""
+        everywhere = {name for name in self.units if is_global(name)}
+
         def all_active() -> list[Unit]:
             listed = [u for u in self.fleet.list_units() if u.name in self.units]
             self._give_up_on_failed(listed)
@@ -341,7 +343,7 @@ class Deployment:
             missing = []
             for name in self.units:
                 on = {u.ip for u in listed if u.name == name}
-                if is_global(name) and (lacking := machines - on):
+                if name in everywhere and (lacking := machines - on):
                     missing.append(f"{name} on {', '.join(sorted(map(self.node_of, lacking)))}")
                 elif not on:
                     missing.append(name)

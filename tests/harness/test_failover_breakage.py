@@ -16,7 +16,7 @@ from tests.harness.defects import sidekicks_replaced
 from tests.harness.nested import run_nested
 from tests.harness.site_state import make_whole, wait_every_public_container_reached, wordpress_containers
 from wpcluster.checkers import check_etcd_healthy
-from wpcluster.deploy import SITE_ENV_PATH, UNITS_DIR
+from wpcluster.deploy import ADMIN_UNIT, SITE_ENV_PATH, UNITS_DIR
 from wpcluster.faults import ETCD_UNIT
 from wpcluster.providers.lab.containers import tarball
 from wpcluster.providers.lab.fault_proxy import proxied_endpoint
@@ -24,7 +24,7 @@ from wpcluster.providers.lab.site_hosts import HAPROXY_CFG, haproxy_config
 from wpcluster.shape import PROJECT_ROOT
 from wpcluster.waits import eventually
 
-ADMIN = "wordpress-admin.service"
+ADMIN = ADMIN_UNIT
 
 
 @pytest.fixture(autouse=True)

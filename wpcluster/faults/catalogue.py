@@ -36,8 +36,9 @@ Builder = Callable[[Nemesis], Fault]
 def admin_node(cluster: Cluster) -> Node:
     """The node fleet placed wordpress-admin on."""
     from wpcluster.clients.fleet import Fleetctl  # local: the faults need no fleet client otherwise
+    from wpcluster.deploy import ADMIN_UNIT
 
-    admin = Fleetctl(cluster).placed("wordpress-admin.service")
+    admin = Fleetctl(cluster).placed(ADMIN_UNIT)
     return next(n for n in cluster.nodes if n.address == admin.ip)
 
 
