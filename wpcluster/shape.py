@@ -42,6 +42,7 @@ class SiteShape:
     vulcand_prefix: str
     server_ttl: int
     heartbeat: int
+    sidekick_agent_port: int
     database: str
     db_user: str
     bucket: str
@@ -238,7 +239,8 @@ def parse_shape(text: str, source: str = "<string>") -> Shape:
     site = SiteShape(**{
         name: reader.get(f"site.{name}", kind)
         for name, kind in [("wordpress_instances", int), ("vulcand_port", int), ("vulcand_api_port", int),
-                           ("vulcand_prefix", str), ("server_ttl", int), ("heartbeat", int), ("database", str),
+                           ("vulcand_prefix", str), ("server_ttl", int), ("heartbeat", int),
+                           ("sidekick_agent_port", int), ("database", str),
                            ("db_user", str), ("bucket", str), ("admin_user", str), ("admin_email", str)]
     })
     if site.wordpress_instances < 1:

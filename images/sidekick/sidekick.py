@@ -13,6 +13,8 @@ events and reconciles on a period as well, so a missed event is repaired:
   or to PHP compiling WordPress for the first time;
 * a container that stops or dies is deregistered at once;
 * on start, servers registered for this node that no longer run are removed;
+* a node its peers find frozen or too slow to answer is quarantined (outliers.py): its servers
+  are deleted by the other sidekicks and its own registers none until the quarantine lapses;
 * the frontends send every admin path (wp-admin/, wp-login.php, xmlrpc.php,
   wp-cron.php, in every form Apache serves them) and every write (POST, PUT,
   PATCH, DELETE) to ``wordpressadmin``, and everything else to ``wordpress``.
@@ -24,7 +26,9 @@ needs nothing but python3 and python3-requests.
 Environment: NODE_NAME, NODE_IP, ETCD_ENDPOINTS (comma-separated URLs),
 VULCAND_PREFIX (default vulcand), SERVER_TTL (s, default 15), HEARTBEAT (s,
 default 5), RECONCILE (s, default 10), DOCKER_SOCKET (default /var/run/docker.sock),
-SITE_URL (the site's URL: its host is the warm-up request's Host), WARMUP_LIMIT (s, default 30).
+SITE_URL (the site's URL: its host is the warm-up request's Host), WARMUP_LIMIT (s, default 30),
+AGENT_PORT (the outlier agent's: outliers.py; none, and this node neither probes nor is probed),
+OUTLIER_PREFIX (its etcd keys, default wpcluster/outliers) and OUTLIER_* (outliers.Settings).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 
+import outliers
 import requests
 
 log = logging.getLogger("sidekick")
@@ -147,7 +152,8 @@ def plan(wanted: dict[tuple[str, str], str], registered: dict[tuple[str, str], s
          ) -> tuple[dict[tuple[str, str], str], list[tuple[str, str]]]:
     """What to write (new or changed, or every wanted one to refresh TTLs) and what to delete.
 
-    Only this node's servers are ever deleted: other nodes' sidekicks own theirs.
+    Only this node's servers are deleted here: other nodes' sidekicks own theirs (a quarantined
+    node's are the exception, deleted by every other sidekick: ``Sidekick.evict``).
     """
     stale = [key for key in registered if owned_by(node, key[1]) and key not in wanted]
     return dict(wanted), stale
@@ -269,6 +275,23 @@ class Etcd:
         self.put(key, value)
         return True
 
+    def create(self, key: str, value: str, ttl: int) -> bool:
+        """Write ``key`` only if it does not exist; False if it does."""
+        reply = self._call("PUT", key, data={"value": value, "ttl": str(ttl), "prevExist": "false"})
+        if reply.status_code == 412:
+            return False
+        if reply.status_code not in (200, 201):
+            raise RuntimeError(f"create {key}: {reply.status_code} {reply.text[:200]}")
+        return True
+
+    def tree(self, key: str, quorum: bool = False) -> dict:
+        """The recursive listing of ``key`` (etcd's ``node``), empty if it does not exist; with
+        ``quorum`` as the majority has it (a member's own copy can be behind: one that was frozen)."""
+        reply = self._call("GET", key, params={"recursive": "true", **({"quorum": "true"} if quorum else {})})
+        if reply.status_code == 404:
+            return {}
+        return reply.json().get("node", {})
+
     def delete(self, key: str) -> None:
         reply = self._call("DELETE", key)
         if reply.status_code not in (200, 404):
@@ -335,13 +358,19 @@ class Docker:
 class Sidekick:
     def __init__(self, node: str, node_ip: str, etcd: Etcd, docker: Docker, prefix: str = "vulcand",
                  ttl: int = 15, heartbeat: float = 5, reconcile_every: float = 10,
-                 probe: Callable[[str], bool] = lambda url: answers(url, None), warmup_limit: float = 30) -> None:
+                 probe: Callable[[str], bool] = lambda url: answers(url, None), warmup_limit: float = 30,
+                 quarantined_now: Callable[[], bool] = lambda: False) -> None:
         self.node, self.node_ip, self.etcd, self.docker = node, node_ip, etcd, docker
         self.prefix, self.ttl, self.heartbeat, self.reconcile_every = prefix, ttl, heartbeat, reconcile_every
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.registered: dict[tuple[str, str], str] = {}
         self.warmup = WarmUp(probe, self._warmed, warmup_limit)
+        # This node quarantined by its peers' probes (outliers.py): it registers nothing meanwhile.
+        # ``quarantined_now`` asks etcd before a key is written again: a node resumed after a freeze
+        # finds its keys evicted, and its heartbeat wakes before its detector's next round does.
+        self.quarantined = False
+        self.quarantined_now = quarantined_now
 
     def _warmed(self, reason: str) -> None:
         try:
@@ -362,7 +391,8 @@ class Sidekick:
         """Make etcd match the containers running now: write new or changed servers once they have
         answered (the warm-up gate), refresh the rest, delete this node's stale ones."""
         with self.lock:
-            running = desired_servers(self.docker.running(), self.node, self.node_ip)
+            self.quarantined = self.quarantined or self.quarantined_now()
+            running = {} if self.quarantined else desired_servers(self.docker.running(), self.node, self.node_ip)
             registered = self.etcd.servers(self.prefix)
             wanted = self.warmup.admit(running, registered)
             writes, stale = plan(wanted, registered, self.node)
@@ -377,6 +407,41 @@ class Sidekick:
                 log.info("deregistered %s from %s (%s)", sid, backend, reason)
             self.registered = wanted
 
+    def on_quarantine(self, quarantined: str | None) -> None:
+        """The outlier detector's word after each round: which node is quarantined, if any."""
+        me = quarantined == self.node
+        if me != self.quarantined:
+            self.quarantined = me
+            self.reconcile("quarantined by its peers' probes" if me else "quarantine lifted")
+        if quarantined is not None and not me:
+            self.evict(quarantined)
+
+    def evict(self, node: str) -> None:
+        """Delete the servers of quarantined ``node``: its own sidekick may be frozen, or too slow to."""
+        doomed = [(backend, sid) for backend, sid in self.etcd.servers(self.prefix) if owned_by(node, sid)]
+        # At once, not one after another: a write waits on etcd's leader, which may be on that very node.
+        threads = [threading.Thread(target=self.etcd.delete, args=(self.server_key(*key),)) for key in doomed]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for backend, sid in doomed:
+            log.warning("evicted %s from %s: %s is quarantined", sid, backend, node)
+
+    def beat(self) -> None:
+        """Renew every registered server's TTL; write again a key that is gone, unless this node is
+        quarantined (its peers evicted it)."""
+        with self.lock:
+            for (backend, sid), url in self.registered.items():
+                key = self.server_key(backend, sid)
+                if self.etcd.refresh(key, self.ttl):
+                    continue
+                if self.quarantined or self.quarantined_now():
+                    self.quarantined = True
+                    continue
+                self.etcd.put(key, json.dumps({"URL": url}), ttl=self.ttl)
+                log.info("re-registered %s in %s: its key had expired", sid, backend)
+
     def heartbeat_loop(self) -> None:
         """Refresh TTLs every heartbeat; a full reconcile every reconcile period repairs missed events."""
         last_full = 0.0
@@ -387,12 +452,7 @@ class Sidekick:
                     self.reconcile("periodic")
                     last_full = time.monotonic()
                 else:
-                    with self.lock:
-                        for (backend, sid), url in self.registered.items():
-                            key = self.server_key(backend, sid)
-                            if not self.etcd.refresh(key, self.ttl):
-                                self.etcd.put(key, json.dumps({"URL": url}), ttl=self.ttl)
-                                log.info("re-registered %s in %s: its key had expired", sid, backend)
+                    self.beat()
             except Exception as exc:  # noqa: BLE001 - keep beating; etcd may be back next time
                 log.warning("heartbeat failed: %s", exc)
 
@@ -444,6 +504,17 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("sidekick for %s (%s) on etcd %s", node, node_ip, ",".join(endpoints))
+    agent_port = int(os.environ.get("AGENT_PORT", "0"))
+    if agent_port:
+        detector = outliers.Detector(node, f"{node_ip}:{agent_port}", sidekick.etcd,
+                                     os.environ.get("OUTLIER_PREFIX", "wpcluster/outliers"),
+                                     outliers.settings_from(dict(os.environ)), sidekick.on_quarantine)
+        sidekick.quarantined_now = detector.quarantined_now
+        agent = outliers.Agent(agent_port, node, lambda: detector.quarantined)
+        threading.Thread(target=agent.serve, daemon=True, name="agent").start()
+        threading.Thread(target=detector.run, args=(sidekick.stopping,), daemon=True, name="outliers").start()
+    else:
+        log.warning("no AGENT_PORT: this node neither probes its peers nor answers their probes")
     sidekick.run()
 
 

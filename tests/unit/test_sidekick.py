@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 
-from wpcluster.shape import PROJECT_ROOT
-
-_spec = importlib.util.spec_from_file_location("sidekick", PROJECT_ROOT / "images" / "sidekick" / "sidekick.py")
-sidekick = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sidekick)
+from tests.unit.sidekick_modules import sidekick
 
 
 def container(name, port=None, state="running"):
@@ -216,3 +211,35 @@ def test_reconcile_writes_a_new_container_after_its_warm_up_and_not_before():
     assert etcd.written.wait(5), "the warm-up never registered the container"
     assert list(etcd.keys) == ["vulcand/backends/wordpress/servers/core-01.wordpress-1"]
     assert probe.calls[0] == "http://10.0.0.1:32768"
+
+
+def test_a_quarantined_node_registers_nothing_and_the_others_evict_its_servers():
+    etcd = _EtcdServers()
+    etcd.keys = {"vulcand/backends/wordpress/servers/core-01.wordpress-1": json.dumps({"URL": "http://10.0.0.1:1"}),
+                 "vulcand/backends/wordpress/servers/core-02.wordpress-2": json.dumps({"URL": "http://10.0.0.2:2"})}
+    docker = _Docker([container("wordpress-1", 1)])
+    owner = sidekick.Sidekick("core-01", "10.0.0.1", etcd, docker, probe=lambda url: True)
+    peer = sidekick.Sidekick("core-02", "10.0.0.2", etcd, _Docker([container("wordpress-2", 2)]),
+                             probe=lambda url: True)
+    owner.on_quarantine("core-01")
+    assert "vulcand/backends/wordpress/servers/core-01.wordpress-1" not in etcd.keys
+    owner.reconcile("periodic")
+    assert "vulcand/backends/wordpress/servers/core-01.wordpress-1" not in etcd.keys, "re-registered in quarantine"
+    etcd.keys["vulcand/backends/wordpress/servers/core-01.wordpress-1"] = json.dumps({"URL": "http://10.0.0.1:1"})
+    peer.on_quarantine("core-01")
+    assert list(etcd.keys) == ["vulcand/backends/wordpress/servers/core-02.wordpress-2"], "the peer evicted nothing"
+    etcd.written.clear()
+    owner.on_quarantine(None)
+    assert etcd.written.wait(5), "the quarantine lifted and the owner registered nothing"
+    assert "vulcand/backends/wordpress/servers/core-01.wordpress-1" in etcd.keys
+
+
+def test_a_node_resumed_in_quarantine_does_not_write_its_evicted_keys_again():
+    etcd = _EtcdServers()
+    car = sidekick.Sidekick("core-02", "10.0.0.2", etcd, _Docker([container("wordpress-2", 2)]),
+                            probe=lambda url: True, quarantined_now=lambda: True)
+    car.registered = {("wordpress", "core-02.wordpress-2"): "http://10.0.0.2:2"}  # as before the freeze
+    car.beat()
+    assert etcd.keys == {}, "the heartbeat wrote back a key its peers had evicted"
+    car.reconcile("periodic")
+    assert etcd.keys == {}, "the periodic reconcile wrote back a key its peers had evicted"

@@ -18,6 +18,12 @@ def haproxy_config(shape: Shape) -> str:
       others keeps its vulcand up and routing by what it last saw, to servers it may no longer
       reach; only this check takes it out (the API-only check left it in for a whole partition).
 
+    A vulcand whose node its peers have quarantined (frozen, or too slow to answer them: the
+    sidekicks' outlier detection, images/sidekick/outliers.py) is out too, within half a second: the
+    agent check asks the next node's sidekick about it and hears ``down``. A peer, not the node's
+    own: a frozen node's answers nothing, and the checks above need two misses of 2 s to take it out.
+    (An agent that does not answer changes nothing: the checks above judge.)
+
     When no vulcand passes (etcd has lost its majority everywhere), the vulcands that still serve
     are used as they are: they route by their last routes, which is better than no site at all.
 
@@ -30,14 +36,30 @@ def haproxy_config(shape: Shape) -> str:
     until its TTL runs out), 502 when it is refused.
     That hides from visitors a server a vulcand still sends to after its container is gone; the
     verdicts judge each vulcand directly as well, without retries.
+
+    A read that has had no answer for ``FIRST_TRY`` is tried again on another vulcand as well: what
+    reached a frozen node (its vulcand, or a server of its that a vulcand still sends to) before the
+    checks and the quarantine took it out would hang there for good. Reads only: a write or an
+    upload is never sent twice and waits ``timeout server``. And only while fewer than
+    ``RETRY_BELOW`` requests are in flight through the LB: past that the site is slow everywhere, not
+    hung somewhere, and a second try is one more page for a site that cannot serve the first (a
+    resumed node's backlog once set pages at 3-5 s, every read was tried twice, and the site stayed
+    overloaded for 80 s).
     """
     site = shape.site
 
     def servers() -> str:
+        # Each node's agent check asks the next node's sidekick (a peer answers for a frozen node).
+        peers = dict(zip(shape.nodes, [*shape.nodes[1:], shape.nodes[0]], strict=True))
         return "\n".join(f"    server {name} {shape.node_address(name)}:{site.vulcand_port} "
-                         "check inter 1s fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down"
+                         "check inter 1s fastinter 250ms fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down "
+                         f"agent-check agent-addr {shape.node_address(peers[name])} agent-port "
+                         f"{site.sidekick_agent_port} agent-send \"{name}\\n\" agent-inter 500ms"
                          for name in shape.nodes)
 
+    retries = f"""\
+    retry-on conn-failure empty-response response-timeout 502 503 504
+    http-request set-timeout server {FIRST_TRY} if METH_GET {{ be_conn(vulcands) lt {RETRY_BELOW} }}"""
     serves = f"""\
     option httpchk
     http-check connect port {site.vulcand_api_port}
@@ -75,18 +97,25 @@ backend vulcands
     http-check connect port {shape.etcd_client_port}
     http-check send meth GET uri /health
     http-check expect string true
-    retry-on conn-failure empty-response response-timeout 502 503 504
+{retries}
 {servers()}
 
 # Only while no vulcand's etcd member is healthy (the majority lost): whatever still serves.
 backend vulcands_on_last_routes
     balance roundrobin
 {serves}
-    retry-on conn-failure empty-response response-timeout 502 503 504
+{retries}
 {servers()}
 """
 
 
+# How long a read waits on one vulcand before it is tried on another: a visitor (the readers, at 5 s)
+# still gets the page from the second, and a page the site is merely slow with (under 1 s at the
+# readers' rates; 4 s at worst while fleet restarts a lost node's units) is seldom asked for twice.
+FIRST_TRY = "3s"
+# Requests in flight through the LB past which a slow read is not tried twice: what a frozen node
+# holds before the quarantine takes it out (the readers' rates for 2 s) is well under it.
+RETRY_BELOW = 16
 # Where the LB image's HAProxy reads its config (images/lb/Dockerfile's entrypoint).
 HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
 # A static file of WordPress core, cheap for Apache to serve: the health check's request through the proxy.

@@ -1,0 +1,172 @@
+"""The sidekicks' outlier detection (images/sidekick/outliers.py): votes, quarantine, its lapse."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+from tests.unit.sidekick_modules import outliers
+
+FAST = outliers.Settings(probe_every=0.01, budget=0.2, fail_rounds=3, window=4, pass_rounds=2, vote_ttl=3,
+                         quorum=2, eject_seconds=3, eject_max=30, memory=60)
+
+
+class _Keys:
+    """An etcd v2 keyspace in a dict, TTLs kept and not run down (a test expires a key by deleting it)."""
+
+    def __init__(self):
+        self.values: dict[str, str] = {}
+        self.ttls: dict[str, int] = {}
+
+    def tree(self, key, quorum=False):
+        def node(path):
+            children = sorted({k[len(path) + 1:].split("/")[0] for k in self.values if k.startswith(path + "/")})
+            if path in self.values:
+                return {"key": "/" + path, "value": self.values[path]}
+            return {"key": "/" + path, "dir": True, "nodes": [node(f"{path}/{c}") for c in children]}
+        return node(key)
+
+    def put(self, key, value, ttl=None):
+        self.values[key] = value
+        self.ttls[key] = ttl
+
+    def create(self, key, value, ttl):
+        if key in self.values:
+            return False
+        self.put(key, value, ttl)
+        return True
+
+    def refresh(self, key, ttl):
+        if key not in self.values:
+            return False
+        self.ttls[key] = ttl
+        return True
+
+    def delete(self, key):
+        self.values.pop(key, None)
+
+
+def detectors(keys, down: set[str], nodes=("core-01", "core-02", "core-03")):
+    """One detector per node, each probing through ``down`` (the nodes whose agents do not answer)."""
+    seen: dict[str, str | None] = {}
+    made = []
+    for node in nodes:
+        keys.put(f"p/agents/{node}", f"{node}:1")
+        made.append(outliers.Detector(node, f"{node}:1", keys, "p", FAST,
+                                      lambda q, n=node: seen.__setitem__(n, q),
+                                      probe=lambda address, budget: None if address.split(":")[0] in down else 0.001))
+    return made, seen
+
+
+def test_a_prober_votes_after_three_of_four_failed_probes_and_takes_it_back_after_two_good_ones():
+    record = outliers.Record(FAST)
+    assert [record.add(ok) for ok in (False, True, False)] == [False, False, False]
+    assert record.add(False), "three failures in the last four probes and no vote"
+    assert record.add(True), "one good probe took the vote back"
+    assert not record.add(True)
+
+
+def test_a_node_both_peers_vote_against_is_quarantined_and_every_sidekick_hears_of_it():
+    keys = _Keys()
+    made, seen = detectors(keys, down={"core-02"})
+    for _ in range(3):
+        for detector in made:
+            detector.round()
+    assert keys.values["p/quarantine"] == "core-02"
+    assert keys.ttls["p/quarantine"] == FAST.eject_seconds
+    assert set(keys.tree("p/votes/core-02")["nodes"][0]["key"].split("/")[-1:]) <= {"core-01", "core-03"}
+    made[0].round()
+    assert seen["core-01"] == "core-02"
+
+
+def test_one_prober_alone_quarantines_nothing():
+    keys = _Keys()
+    made, _ = detectors(keys, down=set())
+    lonely = outliers.Detector("core-01", "core-01:1", keys, "p", FAST, lambda q: None,
+                               probe=lambda address, budget: None if address.startswith("core-02") else 0.001)
+    for _ in range(5):
+        lonely.round()
+        made[2].round()
+    assert "p/votes/core-02/core-01" in keys.values
+    assert "p/quarantine" not in keys.values
+
+
+def test_at_most_one_node_is_quarantined():
+    keys = _Keys()
+    made, _ = detectors(keys, down={"core-02", "core-03"}, nodes=("core-01", "core-02", "core-03", "core-04"))
+    for _ in range(4):
+        for detector in made:
+            detector.round()
+    assert keys.values["p/quarantine"] in {"core-02", "core-03"}
+    assert sum(1 for k in keys.values if k == "p/quarantine") == 1
+
+
+def test_a_node_quarantined_again_soon_is_out_twice_as_long():
+    keys = _Keys()
+    made, _ = detectors(keys, down={"core-02"})
+    for _ in range(3):
+        for detector in made:
+            detector.round()
+    keys.delete("p/quarantine")  # lapsed
+    for detector in made:
+        detector.round()
+    assert keys.values["p/quarantine"] == "core-02"
+    assert keys.ttls["p/quarantine"] == 2 * FAST.eject_seconds
+    assert outliers.eject_ttl(FAST, 10) == FAST.eject_max
+
+
+def test_the_agent_answers_about_the_node_it_is_asked_of():
+    quarantined: list[str | None] = [None]
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    server.close()
+    agent = outliers.Agent(port, "core-01", lambda: quarantined[0])
+    threading.Thread(target=agent.serve, daemon=True).start()
+    for _ in range(50):
+        if outliers.probe(f"127.0.0.1:{port}", 0.5) is not None:
+            break
+
+    def ask(line: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(line)
+            return conn.recv(64)
+
+    assert ask(b"\n") == b"up\n"
+    quarantined[0] = "core-02"
+    assert ask(b"\n") == b"up\n", "core-01's agent reported its own node for a peer's quarantine"
+    assert ask(b"core-02\n").startswith(b"down #"), "asked about a quarantined peer, the agent said up"
+    quarantined[0] = "core-01"
+    assert ask(b"\n").startswith(b"down #")
+
+
+def test_a_probe_of_an_agent_that_accepts_and_never_answers_fails_within_its_budget():
+    frozen = socket.create_server(("127.0.0.1", 0))  # listening, never accepting: a frozen node's kernel
+    address = f"127.0.0.1:{frozen.getsockname()[1]}"
+    started = time.monotonic()
+    assert outliers.probe(address, 0.2) is None
+    assert time.monotonic() - started < 1
+    frozen.close()
+
+
+def test_a_refused_probe_is_an_answer_a_node_without_its_sidekick_is_not_quarantined():
+    closed = socket.create_server(("127.0.0.1", 0))
+    address = f"127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()
+    assert outliers.probe(address, 0.5) is not None
+
+
+def test_settings_come_from_outlier_variables():
+    settings = outliers.settings_from({"OUTLIER_BUDGET": "0.8", "OUTLIER_FAIL_ROUNDS": "2"})
+    assert (settings.budget, settings.fail_rounds, settings.window) == (0.8, 2, outliers.Settings().window)
+
+
+def test_the_agent_reads_the_node_named_with_or_without_a_newline():
+    for sent in (b"core-02\n", b"core-02\\n", b"core-02"):
+        client, server = socket.socketpair()
+        client.sendall(sent)
+        if not sent.endswith(b"\n"):
+            client.shutdown(socket.SHUT_WR)
+        assert outliers.asked_about(server) == "core-02", sent
+        client.close()
+        server.close()
