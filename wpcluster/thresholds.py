@@ -132,8 +132,9 @@ def fault_bounds(shape: Shape, kind: str) -> FaultBounds:
     recovery_why = (f"fleet notices a lost machine at its agent TTL ({shape.fleet_agent_ttl}) and the site is "
                     f"whole {RESTART_SECONDS:g}s later, however long a node fault is held; any other fault "
                     f"needs no TTL: whole {RESTART_SECONDS:g}s after its heal")
-    lb_error_why = ("what a visitor uses: the top LB's checks take a dead, frozen or cut-off vulcand out within "
-                    "2 s and its retries skip a server a vulcand still sends to (the node-kill goal, 1 %)")
+    lb_error_why = ("what a visitor uses: the top LB's checks and the peers' quarantine take a dead, frozen or "
+                    "cut-off node's vulcand and servers out within seconds, and the LB tries a read that failed or "
+                    "hung there again elsewhere (the node-kill goal, 1 %)")
     node_brownout_why = (f"the live vulcands keep a lost node's servers until their TTL ({site.server_ttl}s) runs "
                          "out; a hung request completes nothing and counts (server TTL + 5 s)")
     fleet_after_etcd_outage = (

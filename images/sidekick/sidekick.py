@@ -443,9 +443,14 @@ class Sidekick:
                 log.info("re-registered %s in %s: its key had expired", sid, backend)
 
     def heartbeat_loop(self) -> None:
-        """Refresh TTLs every heartbeat; a full reconcile every reconcile period repairs missed events."""
+        """Refresh TTLs every heartbeat; a full reconcile every reconcile period repairs missed events.
+
+        A heartbeat that failed is tried again within a second, not a heartbeat later: while etcd has
+        no majority no TTL is renewed, and the leader elected at its return expires every server key
+        at once, so until the sidekicks write them again every vulcand has an empty backend (503)."""
         last_full = 0.0
-        while not self.stopping.wait(self.heartbeat):
+        wait = self.heartbeat
+        while not self.stopping.wait(wait):
             try:
                 if time.monotonic() - last_full >= self.reconcile_every:
                     self.ensure_routes()
@@ -453,8 +458,10 @@ class Sidekick:
                     last_full = time.monotonic()
                 else:
                     self.beat()
+                wait = self.heartbeat
             except Exception as exc:  # noqa: BLE001 - keep beating; etcd may be back next time
                 log.warning("heartbeat failed: %s", exc)
+                wait = min(1.0, self.heartbeat)
 
     def event_loop(self) -> None:
         while not self.stopping.is_set():

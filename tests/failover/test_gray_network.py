@@ -13,7 +13,6 @@ from tests.failover.load import steady_readers
 from wpcluster.checkers import check_nothing_moved
 from wpcluster.faults import PACKET_LOSS as LOSS
 from wpcluster.faults import bandwidth_cap, busiest_node
-from wpcluster.verdict import Deviated
 from wpcluster.waits import holds_for
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
@@ -48,12 +47,6 @@ def test_packet_loss_between_a_node_and_its_peers_costs_latency_not_the_site(clu
                     f"{LOSS:.0%} packet loss on {victim.name}'s links")
 
 
-@pytest.mark.xfail(strict=True, raises=Deviated, reason=(
-    "the deployment has no outlier detection: with the busiest node's link overfilled (its public "
-    "containers behind a 1 Mbit/s cap at the readers' full rates), requests routed to them queue behind "
-    "the cap and 39.6 % of the top LB's requests failed during the cap (CI 2026-12-05; 60 % before vulcand "
-    "replayed failed reads), most hung past 5 s (bound 1 %); nothing takes a slow node's servers out. "
-    "Strict: it fails the run the day the deployment meets the bound."))
 def test_a_node_behind_a_bandwidth_cap_keeps_the_site_serving(request, cluster, fleet, nemesis, observe,
                                                              thresholds):
     """Expected: with everything the busiest node sends capped (tbf) at faults.network.bandwidth_cap for the

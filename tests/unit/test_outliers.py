@@ -55,7 +55,8 @@ def detectors(keys, down: set[str], nodes=("core-01", "core-02", "core-03")):
         keys.put(f"p/agents/{node}", f"{node}:1")
         made.append(outliers.Detector(node, f"{node}:1", keys, "p", FAST,
                                       lambda q, n=node: seen.__setitem__(n, q),
-                                      probe=lambda address, budget: None if address.split(":")[0] in down else 0.001))
+                                      probe=lambda address, budget, payload:
+                                      None if address.split(":")[0] in down else 0.001))
     return made, seen
 
 
@@ -84,7 +85,7 @@ def test_one_prober_alone_quarantines_nothing():
     keys = _Keys()
     made, _ = detectors(keys, down=set())
     lonely = outliers.Detector("core-01", "core-01:1", keys, "p", FAST, lambda q: None,
-                               probe=lambda address, budget: None if address.startswith("core-02") else 0.001)
+                               probe=lambda address, budget, payload: None if address.startswith("core-02") else 0.001)
     for _ in range(5):
         lonely.round()
         made[2].round()
@@ -133,6 +134,7 @@ def test_the_agent_answers_about_the_node_it_is_asked_of():
             return conn.recv(64)
 
     assert ask(b"\n") == b"up\n"
+    assert outliers.probe(f"127.0.0.1:{port}", 1.0, payload=100_000) is not None, "a probe's payload did not arrive"
     quarantined[0] = "core-02"
     assert ask(b"\n") == b"up\n", "core-01's agent reported its own node for a peer's quarantine"
     assert ask(b"core-02\n").startswith(b"down #"), "asked about a quarantined peer, the agent said up"
