@@ -61,6 +61,7 @@ class Keys(Protocol):
     def create(self, key: str, value: str, ttl: int) -> bool: ...
     def refresh(self, key: str, ttl: int) -> bool: ...
     def delete(self, key: str) -> None: ...
+    def hand_lead_off(self, node: str, to: str) -> bool: ...
 
 
 @dataclass
@@ -233,6 +234,7 @@ class Detector:
         # half of it has run, not every round.
         self.renewed: dict[str, float] = {}
         self.latencies: dict[str, list[float | None]] = {}
+        self.led_away: set[str] = set()  # nodes this sidekick asked to hand etcd's lead off, this vote
         self.reported = time.monotonic()
 
     def key(self, *parts: str) -> str:
@@ -263,9 +265,15 @@ class Detector:
                 if not was_voting:
                     log.warning("voting to quarantine %s: %d of its last %d probes failed (budget %.2fs)",
                                 node, sum(not o for o in record.outcomes), len(record.outcomes), self.settings.budget)
+                if len(view.votes[node]) >= self.settings.quorum and node not in self.led_away:
+                    # Only once a peer agrees: a node behind a narrow link votes against every
+                    # peer (its own probes cross its link) and would pull the lead onto itself.
+                    self.led_away.add(node)
+                    self.pool.submit(self._lead_away, node)
             elif was_voting:
                 self.keys.delete(vote)
                 self.renewed.pop(vote, None)
+                self.led_away.discard(node)
                 view.votes.get(node, set()).discard(self.node)
                 log.info("vote against %s taken back: %d good probes in a row", node, record.passes)
         self._report()
@@ -302,6 +310,14 @@ class Detector:
         if create or (not self.keys.refresh(key, ttl) and recreate):
             self.keys.put(key, value, ttl=ttl)
         self.renewed[key] = now
+
+    def _lead_away(self, node: str) -> None:
+        """Take etcd's lead off a node this sidekick votes against, to its own member."""
+        try:
+            if self.keys.hand_lead_off(node, self.node):
+                log.warning("asked %s's etcd member, the leader, to hand the lead to %s's", node, self.node)
+        except Exception as exc:  # noqa: BLE001 - the quarantine goes on without it, only slower
+            log.warning("could not take etcd's lead off %s: %s", node, exc)
 
     def _report(self) -> None:
         """Every minute, each peer's probe times: what the budget is judged against."""

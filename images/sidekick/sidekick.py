@@ -235,10 +235,13 @@ class Etcd:
         self.session = requests.Session()
 
     def _call(self, method: str, key: str, **kwargs: object) -> requests.Response:
+        return self._request(method, f"v2/keys/{key}", **kwargs)
+
+    def _request(self, method: str, path: str, **kwargs: object) -> requests.Response:
         last: Exception | None = None
         for endpoint in list(self.endpoints):
             try:
-                reply = self.session.request(method, f"{endpoint}/v2/keys/{key}", timeout=self.timeout, **kwargs)
+                reply = self.session.request(method, f"{endpoint}/{path}", timeout=self.timeout, **kwargs)
             except requests.RequestException as exc:
                 last = exc
                 continue
@@ -246,7 +249,7 @@ class Etcd:
                 last = RuntimeError(f"{endpoint}: {reply.status_code} {reply.text[:200]}")
                 continue
             return reply
-        raise RuntimeError(f"no etcd endpoint accepted {method} {key}: {last}")
+        raise RuntimeError(f"no etcd endpoint accepted {method} {path.removeprefix('v2/keys/')}: {last}")
 
     def refresh(self, key: str, ttl: int) -> bool:
         """Renew a key's TTL without a watch event; False if the key is gone (expired)."""
@@ -282,6 +285,21 @@ class Etcd:
             return False
         if reply.status_code not in (200, 201):
             raise RuntimeError(f"create {key}: {reply.status_code} {reply.text[:200]}")
+        return True
+
+    def hand_lead_off(self, node: str, to: str) -> bool:
+        """If ``node``'s member leads etcd, ask it to hand the lead to ``to``'s member (etcd's v3
+        transfer-leadership); True if it was asked. Every write waits on the leader: one behind a
+        narrow link makes the very votes and evictions that would take its node out crawl."""
+        members = {m["name"]: m for m in self._request("GET", "v2/members").json().get("members", [])}
+        if node not in members or to not in members:
+            return False
+        leader = self._request("GET", "v2/stats/self").json().get("leaderInfo", {}).get("leader")
+        if leader != members[node]["id"]:
+            return False
+        url = members[node]["clientURLs"][0]
+        self.session.post(f"{url}/v3/maintenance/transfer-leadership",
+                          json={"targetID": str(int(members[to]["id"], 16))}, timeout=self.timeout).raise_for_status()
         return True
 
     def tree(self, key: str, quorum: bool = False) -> dict:

@@ -50,15 +50,29 @@ def test_pausing_a_node_and_resuming_it(cluster, fleet, nemesis, observe, site, 
     reads that reached it before are tried again by the top LB on another vulcand; after the resume
     the quarantine lapses and its servers come back. Through the top LB, the node-kill goal (1 %)."""
     victim = cluster.nodes[1]
+    stranded = sorted(unit for unit, address in fleet.targets().items() if address == victim.address)
     with observe([n for n in cluster.nodes if n is not victim], recover_within=thresholds.recovery_seconds + 60) as obs:
         nemesis.pause_node(victim)
         obs.fault = nemesis.records[-1]
         obs.try_post(f"while {victim.name} is paused")
         # A gray failure: the node keeps its address and answers nothing. Hold it until fleet has
-        # given up on it, so that its units are rescheduled and the resume has to reconcile twins.
+        # given up on it and its units run elsewhere, so that the resume has to reconcile twins.
+        # (Fleet's engine places them a few seconds after the machine drops out: a resume at the
+        # drop met their boots on the other nodes and the twins' stops at the same moment.)
         eventually(lambda: victim.address not in {m.ip for m in fleet.list_machines()},
                    thresholds.recovery_seconds + 15, 1, what=f"fleet dropping paused {victim.name}")
+        eventually(lambda: running_elsewhere(fleet, stranded, victim), thresholds.recovery_seconds, 1,
+                   what=f"fleet running {', '.join(stranded)} off paused {victim.name}")
         nemesis.resume_node(victim)
+
+
+def running_elsewhere(fleet, units: list[str], node) -> bool:
+    """Every one of ``units`` scheduled off ``node`` and active there."""
+    targets, listed = fleet.targets(), {u.name: u for u in fleet.list_units()}
+    for name in units:
+        assert targets.get(name, node.address) != node.address, f"{name} still scheduled to {node.name}"
+        assert name in listed and listed[name].active == "active", f"{name} not active yet: {listed.get(name)}"
+    return True
 
 
 def test_killing_the_etcd_leader_elects_a_new_one_and_registrations_continue(cluster, fleet, nemesis, etcd,

@@ -46,6 +46,10 @@ class _Keys:
     def delete(self, key):
         self.values.pop(key, None)
 
+    def hand_lead_off(self, node, to):
+        self.lead_asked = (node, to)
+        return True
+
 
 def detectors(keys, down: set[str], nodes=("core-01", "core-02", "core-03")):
     """One detector per node, each probing through ``down`` (the nodes whose agents do not answer)."""
@@ -79,6 +83,11 @@ def test_a_node_both_peers_vote_against_is_quarantined_and_every_sidekick_hears_
     assert set(keys.tree("p/votes/core-02")["nodes"][0]["key"].split("/")[-1:]) <= {"core-01", "core-03"}
     made[0].round()
     assert seen["core-01"] == "core-02"
+    for _ in range(100):
+        if getattr(keys, "lead_asked", None):
+            break
+        time.sleep(0.01)
+    assert keys.lead_asked[0] == "core-02", "a voter did not ask to take etcd's lead off the node it votes against"
 
 
 def test_one_prober_alone_quarantines_nothing():
@@ -91,6 +100,8 @@ def test_one_prober_alone_quarantines_nothing():
         made[2].round()
     assert "p/votes/core-02/core-01" in keys.values
     assert "p/quarantine" not in keys.values
+    time.sleep(0.1)
+    assert not hasattr(keys, "lead_asked"), "a lone voter asked to move etcd's lead (a slow node would pull it)"
 
 
 def test_at_most_one_node_is_quarantined():
