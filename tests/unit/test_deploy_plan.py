@@ -77,6 +77,19 @@ def test_haproxy_balances_and_health_checks_every_vulcand():
     assert cfg.count("retry-on conn-failure empty-response response-timeout 502 503 504") == 2
 
 
+def test_haproxy_asks_a_peer_sidekick_about_each_vulcand_and_tries_a_hung_read_again_unless_busy():
+    shape = load_shape()
+    cfg = haproxy_config(shape)
+    port = shape.site.sidekick_agent_port
+    nodes = shape.nodes
+    for name, peer in zip(nodes, [*nodes[1:], nodes[0]], strict=True):
+        line = next(line for line in cfg.splitlines() if line.strip().startswith(f"server {name} "))
+        # A frozen node's own agent answers nothing: the next node's sidekick answers for it.
+        assert f"agent-addr {shape.node_address(peer)} agent-port {port} agent-send \"{name}\\n\"" in line, line
+    # Reads only, and only while the LB is not busy: a second try is one more page for a slow site.
+    assert cfg.count("http-request set-timeout server 3s if METH_GET { be_conn(vulcands) lt 16 }") == 2
+
+
 
 class LeastLoadedFleet:
     """fleet's scheduler as far as spreading needs it: a restarted unit goes to the machine running
