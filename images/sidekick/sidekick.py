@@ -315,6 +315,21 @@ class Etcd:
         if reply.status_code not in (200, 404):
             raise RuntimeError(f"DELETE {key}: {reply.status_code} {reply.text[:200]}")
 
+    def watch(self, key: str, after: int | None, timeout: float = 30) -> dict | None:
+        """The next change under ``key`` (recursive) after index ``after`` (etcd v2's ``wait``), or None
+        if none came within ``timeout`` or the history no longer reaches back to it."""
+        params = {"wait": "true", "recursive": "true", **({"waitIndex": str(after + 1)} if after else {})}
+        for endpoint in list(self.endpoints):
+            try:
+                reply = self.session.get(f"{endpoint}/v2/keys/{key}", params=params, timeout=timeout)
+            except requests.RequestException:
+                continue
+            if reply.status_code == 200:
+                return reply.json()
+            if reply.status_code == 400 and reply.json().get("errorCode") == 401:  # the index is outdated
+                return {"action": "outdated", "node": {}}
+        return None
+
     def servers(self, prefix: str) -> dict[tuple[str, str], str]:
         """Every registered server under every backend: (backend, id) -> URL."""
         reply = self._call("GET", f"{prefix}/backends", params={"recursive": "true"})
@@ -481,6 +496,37 @@ class Sidekick:
                 log.warning("heartbeat failed: %s", exc)
                 wait = min(1.0, self.heartbeat)
 
+    def on_change(self, event: dict) -> int | None:
+        """Write back at once a server key of this node that etcd let expire while its container
+        runs; the index to watch from next. At an etcd majority's return the new leader expires every
+        key whose TTL ran out during the outage, all at once: until the sidekicks write them again,
+        every vulcand has an empty backend and answers 503."""
+        node = event.get("node", {})
+        if event.get("action") == "expire" and not self.quarantined:
+            parts = node.get("key", "").strip("/").split("/")
+            key = (parts[-3], parts[-1]) if len(parts) >= 3 and parts[-2] == "servers" else None
+            url = self.registered.get(key) if key else None
+            if url and self.quarantined_now():  # a node resumed in quarantine: its peers took it out
+                self.quarantined = True
+            elif url:
+                self.etcd.put(self.server_key(*key), json.dumps({"URL": url}), ttl=self.ttl)
+                log.info("re-registered %s in %s the moment etcd let its key expire", key[1], key[0])
+        return node.get("modifiedIndex")
+
+    def expiry_loop(self) -> None:
+        after: int | None = None
+        while not self.stopping.is_set():
+            try:
+                event = self.etcd.watch(f"{self.prefix}/backends", after)
+                if event is None or event.get("action") == "outdated":
+                    after = None
+                    continue
+                after = self.on_change(event) or after
+            except Exception as exc:  # noqa: BLE001 - etcd may be down: watch again
+                log.warning("watching for expired keys failed: %s", exc)
+                after = None
+                self.stopping.wait(1)
+
     def event_loop(self) -> None:
         while not self.stopping.is_set():
             try:
@@ -502,6 +548,7 @@ class Sidekick:
                 log.warning("start-up reconcile failed: %s; retrying", exc)
                 self.stopping.wait(2)
         threading.Thread(target=self.heartbeat_loop, daemon=True).start()
+        threading.Thread(target=self.expiry_loop, daemon=True).start()
         self.event_loop()
 
 

@@ -243,3 +243,21 @@ def test_a_node_resumed_in_quarantine_does_not_write_its_evicted_keys_again():
     assert etcd.keys == {}, "the heartbeat wrote back a key its peers had evicted"
     car.reconcile("periodic")
     assert etcd.keys == {}, "the periodic reconcile wrote back a key its peers had evicted"
+
+
+def test_a_key_etcd_lets_expire_while_its_container_runs_is_written_back_at_once():
+    etcd = _EtcdServers()
+    car = sidekick.Sidekick("core-01", "10.0.0.1", etcd, _Docker([]), probe=lambda url: True)
+    car.registered = {("wordpress", "core-01.wordpress-1"): "http://10.0.0.1:1"}
+    expired = {"action": "expire", "node": {"key": "/vulcand/backends/wordpress/servers/core-01.wordpress-1",
+                                            "modifiedIndex": 42}}
+    assert car.on_change(expired) == 42
+    assert json.loads(etcd.keys["vulcand/backends/wordpress/servers/core-01.wordpress-1"]) == {"URL": "http://10.0.0.1:1"}
+    others = {"action": "expire", "node": {"key": "/vulcand/backends/wordpress/servers/core-02.wordpress-2",
+                                           "modifiedIndex": 43}}
+    car.on_change(others)
+    assert "vulcand/backends/wordpress/servers/core-02.wordpress-2" not in etcd.keys, "wrote back a peer's key"
+    etcd.keys.clear()
+    car.quarantined = True
+    car.on_change(expired)
+    assert etcd.keys == {}, "wrote back a key while its node is quarantined"
