@@ -143,7 +143,7 @@ def eject_ttl(settings: Settings, times: int) -> int:
 PROBE_ASK = "probe"
 
 
-def probe(address: str, budget: float, payload: int = 8192) -> float | None:
+def probe(address: str, budget: float, payload: int = Settings.payload) -> float | None:
     """How long the agent at ``host:port`` took to answer a probe (its line and ``payload`` bytes);
     None if it did not within ``budget``.
 
@@ -192,7 +192,8 @@ class Agent:
         try:
             asked = asked_about(conn)
             if asked.startswith(PROBE_ASK):
-                size = min(int(asked.split()[-1]) if asked.split()[-1].isdigit() else 0, 1 << 20)
+                word = asked.split()[-1]
+                size = min(int(word) if word.isdigit() else 0, 1 << 20)
                 conn.sendall(f"{status_line(self.own, self.quarantined())}\n".encode() + b"." * size)
             else:
                 conn.sendall(f"{status_line(asked or self.own, self.quarantined())}\n".encode())

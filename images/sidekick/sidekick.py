@@ -237,11 +237,11 @@ class Etcd:
     def _call(self, method: str, key: str, **kwargs: object) -> requests.Response:
         return self._request(method, f"v2/keys/{key}", **kwargs)
 
-    def _request(self, method: str, path: str, **kwargs: object) -> requests.Response:
+    def _request(self, method: str, path: str, timeout: float | None = None, **kwargs: object) -> requests.Response:
         last: Exception | None = None
         for endpoint in list(self.endpoints):
             try:
-                reply = self.session.request(method, f"{endpoint}/{path}", timeout=self.timeout, **kwargs)
+                reply = self.session.request(method, f"{endpoint}/{path}", timeout=timeout or self.timeout, **kwargs)
             except requests.RequestException as exc:
                 last = exc
                 continue
@@ -319,16 +319,13 @@ class Etcd:
         """The next change under ``key`` (recursive) after index ``after`` (etcd v2's ``wait``), or None
         if none came within ``timeout`` or the history no longer reaches back to it."""
         params = {"wait": "true", "recursive": "true", **({"waitIndex": str(after + 1)} if after else {})}
-        for endpoint in list(self.endpoints):
-            try:
-                reply = self.session.get(f"{endpoint}/v2/keys/{key}", params=params, timeout=timeout)
-            except requests.RequestException:
-                continue
-            if reply.status_code == 200:
-                return reply.json()
-            if reply.status_code == 400 and reply.json().get("errorCode") == 401:  # the index is outdated
-                return {"action": "outdated", "node": {}}
-        return None
+        try:
+            reply = self._request("GET", f"v2/keys/{key}", timeout=timeout, params=params)
+        except RuntimeError:  # no endpoint answered within the timeout: nothing changed, or etcd is down
+            return None
+        if reply.status_code == 400 and reply.json().get("errorCode") == 401:  # the index is outdated
+            return {"action": "outdated", "node": {}}
+        return reply.json() if reply.status_code == 200 else None
 
     def servers(self, prefix: str) -> dict[tuple[str, str], str]:
         """Every registered server under every backend: (backend, id) -> URL."""
@@ -462,18 +459,20 @@ class Sidekick:
             log.warning("evicted %s from %s: %s is quarantined", sid, backend, node)
 
     def beat(self) -> None:
-        """Renew every registered server's TTL; write again a key that is gone, unless this node is
-        quarantined (its peers evicted it)."""
+        """Renew every registered server's TTL; write again a key that is gone."""
         with self.lock:
             for (backend, sid), url in self.registered.items():
-                key = self.server_key(backend, sid)
-                if self.etcd.refresh(key, self.ttl):
-                    continue
-                if self.quarantined or self.quarantined_now():
-                    self.quarantined = True
-                    continue
-                self.etcd.put(key, json.dumps({"URL": url}), ttl=self.ttl)
-                log.info("re-registered %s in %s: its key had expired", sid, backend)
+                if not self.etcd.refresh(self.server_key(backend, sid), self.ttl):
+                    self.write_back(backend, sid, url, "its key had expired")
+
+    def write_back(self, backend: str, sid: str, url: str, why: str) -> None:
+        """Register again a running server whose key is gone, unless this node is quarantined: then
+        its peers took the key, and etcd's majority is asked (a resumed node's own member is behind)."""
+        if self.quarantined or self.quarantined_now():
+            self.quarantined = True
+            return
+        self.etcd.put(self.server_key(backend, sid), json.dumps({"URL": url}), ttl=self.ttl)
+        log.info("re-registered %s in %s: %s", sid, backend, why)
 
     def heartbeat_loop(self) -> None:
         """Refresh TTLs every heartbeat; a full reconcile every reconcile period repairs missed events.
@@ -502,15 +501,11 @@ class Sidekick:
         key whose TTL ran out during the outage, all at once: until the sidekicks write them again,
         every vulcand has an empty backend and answers 503."""
         node = event.get("node", {})
-        if event.get("action") == "expire" and not self.quarantined:
+        if event.get("action") == "expire":
             parts = node.get("key", "").strip("/").split("/")
             key = (parts[-3], parts[-1]) if len(parts) >= 3 and parts[-2] == "servers" else None
-            url = self.registered.get(key) if key else None
-            if url and self.quarantined_now():  # a node resumed in quarantine: its peers took it out
-                self.quarantined = True
-            elif url:
-                self.etcd.put(self.server_key(*key), json.dumps({"URL": url}), ttl=self.ttl)
-                log.info("re-registered %s in %s the moment etcd let its key expire", key[1], key[0])
+            if key and (url := self.registered.get(key)):
+                self.write_back(*key, url, "the moment etcd let its key expire")
         return node.get("modifiedIndex")
 
     def expiry_loop(self) -> None:

@@ -43,8 +43,8 @@ def haproxy_config(shape: Shape) -> str:
     upload is never sent twice and waits ``timeout server``. And only while fewer than
     ``RETRY_BELOW`` requests are in flight through the LB: past that the site is slow everywhere, not
     hung somewhere, and a second try is one more page for a site that cannot serve the first (a
-    resumed node's backlog once set pages at 3-5 s, every read was tried twice, and the site stayed
-    overloaded for 80 s).
+    resumed node's backlog once set pages at 3-5 s, every read was tried twice, and the site browned
+    out for 49 s and was whole again only 112 s after the pause).
     """
     site = shape.site
 
@@ -110,8 +110,9 @@ backend vulcands_on_last_routes
 
 
 # How long a read waits on one vulcand before it is tried on another: a visitor (the readers, at 5 s)
-# still gets the page from the second, and a page the site is merely slow with (under 1 s at the
-# readers' rates; 4 s at worst while fleet restarts a lost node's units) is seldom asked for twice.
+# still gets the page from the second, and a page the site is merely slow with (p95 under 0.4 s at
+# the readers' rates on the lab) is seldom asked for twice; pages of 3-5 s, as after a resume, are
+# what RETRY_BELOW guards against.
 FIRST_TRY = "3s"
 # Requests in flight through the LB past which a slow read is not tried twice: what a frozen node
 # holds before the quarantine takes it out (the readers' rates for 2 s) is well under it.
