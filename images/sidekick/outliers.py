@@ -11,7 +11,9 @@ the other nodes' sidekicks judge it:
 * every sidekick probes every other node's agent each ``probe_every`` seconds; a probe that has not
   answered within ``budget`` fails, and a node that failed ``fail_rounds`` of the last
   ``window`` probes gets this sidekick's vote (a key with a short TTL, renewed while it holds);
-  ``pass_rounds`` good probes in a row take the vote back;
+  ``pass_rounds`` good probes in a row, each answered within ``pass_within`` (half the budget),
+  take the vote back. The gap between the two is hysteresis: a node behind a narrow link answers
+  near the budget whenever its queue runs short, and would take its vote back mid-fault;
 * a node with ``quorum`` votes is quarantined: one key, created only where none is, so at most one
   node is out at a time (two slow at once says more about the probers than about the nodes), renewed
   while the votes hold. It lapses ``eject_seconds`` after they stop, twice that if the node was
@@ -42,7 +44,8 @@ log = logging.getLogger("sidekick.outliers")
 class Settings:
     probe_every: float = 0.5
     budget: float = 0.5
-    payload: int = 8192
+    pass_within: float = 0.25
+    payload: int = 32768
     fail_rounds: int = 2
     window: int = 3
     pass_rounds: int = 4
@@ -101,7 +104,8 @@ def read_view(tree: dict) -> View:
 
 
 class Record:
-    """One prober's recent probes of one node: the last ``window`` outcomes and the current run of passes."""
+    """One prober's recent probes of one node: the last ``window`` outcomes (answered within the budget
+    or not) and the current run of good ones (answered within ``pass_within``)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -109,10 +113,11 @@ class Record:
         self.passes = 0
         self.voting = False
 
-    def add(self, ok: bool) -> bool:
-        """Record one probe; True while this prober votes against the node."""
-        self.outcomes.append(ok)
-        self.passes = self.passes + 1 if ok else 0
+    def add(self, seconds: float | None) -> bool:
+        """Record one probe (how long it took, None if it failed); True while this prober votes against
+        the node."""
+        self.outcomes.append(seconds is not None)
+        self.passes = self.passes + 1 if seconds is not None and seconds <= self.settings.pass_within else 0
         failed = sum(1 for outcome in self.outcomes if not outcome)
         if not self.voting and failed >= self.settings.fail_rounds:
             self.voting = True
@@ -136,10 +141,13 @@ def eject_ttl(settings: Settings, times: int) -> int:
     return min(settings.eject_max, settings.eject_seconds * 2 ** max(0, times - 1))
 
 
-# What a probe asks an agent for: its status line and this many bytes more, the first packets of a
-# page. A one-line answer slips through a link that cannot carry the node's pages (under a 1 Mbit/s
-# cap 94 % of one-line probes answered within budget while pages stalled in TCP's retransmission
-# timeouts); a few packets in a row meet the link's queue and its drops as a page does.
+# What a probe asks an agent for: its status line and this many bytes more, half of one of the site's
+# pages (48-64 KB). A one-line answer slips through a link that cannot carry the node's pages (under
+# a 1 Mbit/s cap 94 % of one-line probes answered within budget while pages stalled in TCP's
+# retransmission timeouts). 8 KB was not enough either: behind a ~700 kbit/s cap whose queue holds
+# 400 ms, 8 KB took 0.4 + 0.09 s, the budget's very edge, so the vote came 4-5 s after the cap and
+# the node passed four probes in a row mid-fault and came back. Half a page needs 0.37 s of such
+# a link alone: it fails behind a full queue and is never good (``pass_within``) while capped.
 PROBE_ASK = "probe"
 
 
@@ -260,7 +268,7 @@ class Detector:
             record = self.records.setdefault(node, Record(self.settings))
             was_voting = record.voting
             vote = self.key("votes", node, self.node)
-            if record.add(seconds is not None):
+            if record.add(seconds):
                 self._keep(vote, "", self.settings.vote_ttl, create=not was_voting)
                 view.votes.setdefault(node, set()).add(self.node)
                 if not was_voting:

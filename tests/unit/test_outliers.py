@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from tests.unit.sidekick_modules import outliers
 
-FAST = outliers.Settings(probe_every=0.01, budget=0.2, fail_rounds=3, window=4, pass_rounds=2, vote_ttl=3,
-                         quorum=2, eject_seconds=3, eject_max=30, memory=60)
+FAST = outliers.Settings(probe_every=0.01, budget=0.2, pass_within=0.1, fail_rounds=3, window=4, pass_rounds=2,
+                         vote_ttl=3, quorum=2, eject_seconds=3, eject_max=30, memory=60)
 
 
 class _Keys:
@@ -77,10 +77,21 @@ def rounds(made, count: int) -> None:
 
 def test_a_prober_votes_after_three_of_four_failed_probes_and_takes_it_back_after_two_good_ones():
     record = outliers.Record(FAST)
-    assert [record.add(ok) for ok in (False, True, False)] == [False, False, False]
-    assert record.add(False), "three failures in the last four probes and no vote"
-    assert record.add(True), "one good probe took the vote back"
-    assert not record.add(True)
+    assert [record.add(took) for took in (None, 0.01, None)] == [False, False, False]
+    assert record.add(None), "three failures in the last four probes and no vote"
+    assert record.add(0.01), "one good probe took the vote back"
+    assert not record.add(0.01)
+
+
+def test_a_probe_near_the_budget_keeps_a_vote_it_would_not_start():
+    """Between ``pass_within`` and the budget a probe is neither failed nor good: a node behind a
+    narrow link, answering near the budget once its load is gone, keeps its vote."""
+    record = outliers.Record(FAST)
+    assert [record.add(took) for took in (0.15, 0.15, 0.15, 0.15)] == [False] * 4, "a slow answer is not a failure"
+    for took in (None, None, None):
+        record.add(took)
+    assert all(record.add(0.15) for _ in range(10)), "answers near the budget took the vote back"
+    assert record.add(0.05) and not record.add(0.05), "two good probes did not take the vote back"
 
 
 def test_a_node_both_peers_vote_against_is_quarantined_and_every_sidekick_hears_of_it():
