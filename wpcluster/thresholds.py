@@ -72,6 +72,13 @@ def failover_thresholds(shape: Shape) -> FailoverThresholds:
 RESTART_SECONDS = 15.0
 # The error rate a steady site shows: more than this before a fault and there is no baseline to judge by.
 STEADY_ERROR_RATE = 0.01
+# A read a visitor waited longer than this for is slow, answered or not. The lab's top LB tries such
+# a read again on another vulcand (its first try, providers/lab/site_hosts.py), so a vulcand that
+# holds reads without failing them costs visitors waits of this long, not errors.
+SLOW_READ_SECONDS = 3.0
+# A top LB takes a vulcand that answers nothing out within two missed checks (the lab's: checks 1 s
+# apart, each given 2 s): reads are slow through it at most this long, wherever its node hangs.
+LB_TAKES_OUT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,10 @@ class FaultBounds:
     steady_error_rate: float = STEADY_ERROR_RATE
     # How long after its heal a fault held for a while may take to be whole (not for node faults).
     after_heal_seconds: float = RESTART_SECONDS
+    # The longest stretch of slow reads (over ``slow_read_seconds``) through the top LB, if bounded.
+    slow_stretch_seconds: float | None = None
+    why_slow_stretch: str = ""
+    slow_read_seconds: float = SLOW_READ_SECONDS
 
     def recovery_limit(self, started: float, ended: float | None) -> float:
         """The recovery bound from the fault's start: ``recovery_seconds`` for a node fault or a fault not
@@ -137,6 +148,10 @@ def fault_bounds(shape: Shape, kind: str) -> FaultBounds:
                     "hung there again elsewhere (the node-kill goal, 1 %)")
     node_brownout_why = (f"the live vulcands keep a lost node's servers until their TTL ({site.server_ttl}s) runs "
                          "out; a hung request completes nothing and counts (server TTL + 5 s)")
+    slow_why = (f"the top LB takes a vulcand that answers nothing out within two missed checks "
+                f"({LB_TAKES_OUT_SECONDS:g}s), and the peers' quarantine sooner; a read it sent there before waits "
+                f"one first try ({SLOW_READ_SECONDS:g}s) and is tried elsewhere: reads asked over no more than that "
+                "are slow")
     fleet_after_etcd_outage = (
         f"fleet is whole at most its agent TTL ({shape.fleet_agent_ttl}) after etcd is back (fleet v1.0.0's fleetd "
         "can hang in its own restart after losing etcd, coreos/fleet#1716: the node's watchdog replaces it and the "
@@ -148,7 +163,8 @@ def fault_bounds(shape: Shape, kind: str) -> FaultBounds:
             brownout_seconds=site.server_ttl + 5.0, why_brownout=node_brownout_why,
             recovery_seconds=node_goal, why_recovery=recovery_why,
             # A frozen, cut-off or lossy node holds what is sent to it; a vulcand read directly has no retries.
-            hung_allowed=True, why_hung="a vulcand read directly has no retries: the brownout bounds what it holds")
+            hung_allowed=True, why_hung="a vulcand read directly has no retries: the brownout bounds what it holds",
+            slow_stretch_seconds=LB_TAKES_OUT_SECONDS, why_slow_stretch=slow_why)
     if family == "etcd-majority-lost":
         return replace(fault_bounds(shape, "s3-stop"), after_heal_seconds=ttl + RESTART_SECONDS,
                        why_recovery=f"the site serves throughout; {fleet_after_etcd_outage}")

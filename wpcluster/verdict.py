@@ -10,6 +10,8 @@ and its after window (heal to the end of observation). Every figure is computed 
 * the error rate is bounded in the during and in the after window, each;
 * no request may hang past the readers' timeout where the fault says so;
 * goodput must be back above the line within a bound of the heal, where the fault says so;
+* the slow stretch (reads kept taking longer than a visitor waits) is bounded through the top LB,
+  where the fault says so: an LB that retries hides a vulcand that holds reads from the error rate;
 * recovery (the site whole) is timed from the fault's start.
 
 A verdict has a status: PASS; DEVIATED (the deployment broke a bound: the test fails, naming the
@@ -105,6 +107,21 @@ def brownout_seconds(samples: list[Sample], start: float, end: float, baseline: 
     return round(max((b - a for a, b in runs), default=0.0), 1)
 
 
+def slow_stretch(samples: list[Sample], start: float, end: float, baseline: float, slow_seconds: float) -> float:
+    """The longest stretch of [start, end) over which reads kept being slow: from the first to the last
+    of a run of reads that each took longer than ``slow_seconds`` (answered or not), by when they were
+    asked; a run ends where none was slow for two of the brownout's bins. A load balancer that keeps a
+    vulcand which holds reads sends it every few reads (round robin), so the run lasts as it does."""
+    asked = sorted(s.started for s in samples if start <= s.started < end and s.seconds > slow_seconds)
+    gap = 2 * (bin_width(baseline) if baseline > 0 else BIN_SECONDS)
+    longest, first = 0.0, None
+    for previous, current in zip([None, *asked], asked, strict=False):
+        if previous is None or current - previous > gap:
+            first = current
+        longest = max(longest, current - first)
+    return round(longest, 1)
+
+
 def below_line_after(samples: list[Sample], heal: float, start: float, end: float, baseline: float) -> float:
     """How long after ``heal`` goodput stayed under the brownout line: the end of the stretch under
     it that holds the heal (or begins in the bin just after it) minus the heal; 0 when goodput is
@@ -187,6 +204,7 @@ class FaultVerdict:
     span: dict[str, float] = field(default_factory=dict)  # the before window's start to the end
     brownout_by_target: dict[str, float] = field(default_factory=dict)
     back_after_heal_by_target: dict[str, float] = field(default_factory=dict)
+    slow_stretch_by_target: dict[str, float] = field(default_factory=dict)
     status: str = PASS
     reason: str = ""
     bounds: dict[str, object] = field(default_factory=dict)
@@ -211,7 +229,8 @@ class FaultVerdict:
         for target, figures in self.by_target.items():
             lines.append(f"  {target}: {figures['requests']:.0f} requests, {figures['errors']:.0f} errors "
                          f"({figures['error_rate']:.2%}), longest gap {figures['longest_gap_seconds']:.1f}s, "
-                         f"brownout {self.brownout_by_target.get(target, '-')}s")
+                         f"brownout {self.brownout_by_target.get(target, '-')}s, "
+                         f"slow reads for {self.slow_stretch_by_target.get(target, '-')}s")
         for name, figures in self.windows.items():
             kinds = ", ".join(f"{k} x{n}" for k, n in figures.get("errors_by_kind", {}).items())
             lines.append(f"  {name:6}: {figures['seconds']}s, {figures['requests']} requests, goodput "
@@ -285,6 +304,9 @@ def judge(samples: list[Sample], fault: FaultRecord, recovered_at: float | None,
         verdict.brownout_by_target[target] = brownout_seconds(mine, fault.started, until, baselines[target])
         verdict.back_after_heal_by_target[target] = below_line_after(mine, healed, fault.started, until,
                                                                      baselines[target])
+        verdict.slow_stretch_by_target[target] = slow_stretch(
+            mine, fault.started, until, baselines[target],
+            bounds.slow_read_seconds if bounds else FaultBounds.slow_read_seconds)
     verdict.brownout_seconds = verdict.brownout_by_target.get(LB)
     return _settle(verdict, bounds, baselines)
 
@@ -352,6 +374,11 @@ def _checks(verdict: FaultVerdict, bounds: FaultBounds) -> Iterator[Check]:
             figure = verdict.brownout_by_target[target]
             yield Check("brownout", target, figure, bounds.brownout_seconds, figure <= bounds.brownout_seconds,
                         bounds.why_brownout)
+    if bounds.slow_stretch_seconds is not None:
+        figure = verdict.slow_stretch_by_target.get(LB)
+        if figure is not None:
+            yield Check(f"slow reads (over {bounds.slow_read_seconds:g}s)", LB, figure, bounds.slow_stretch_seconds,
+                        figure <= bounds.slow_stretch_seconds, bounds.why_slow_stretch)
     if bounds.back_within_seconds is not None and verdict.fault_ended is not None:
         for target in targets:
             figure = verdict.back_after_heal_by_target[target]

@@ -250,3 +250,36 @@ def test_the_majoritys_loss_allows_fleet_its_agent_ttl_after_the_heal_and_a_part
     shape = load_shape()
     assert fault_bounds(shape, "etcd-majority-lost").recovery_limit(1000, 1030) == 30 + 30 + 15
     assert fault_bounds(shape, "partition") == fault_bounds(shape, "node-kill")
+
+
+def every_third_read_slow(start, end, slow=(), rate=7.0):
+    """The top LB's history at ``rate`` req/s, round robin over three vulcands: inside ``slow`` spans
+    every third read waits the LB's first try (3.05 s) and is answered by another vulcand."""
+    samples = steady(start, end, rate=rate)
+    for i, s in enumerate(samples):
+        if i % 3 == 0 and any(a <= s.started < b for a, b in slow):
+            samples[i] = Sample(s.started, 3.05, 200, "w@c", "top LB", "/")
+    return samples
+
+
+def test_an_lb_that_keeps_a_frozen_vulcand_reads_slowly_for_the_whole_fault_and_deviates():
+    # No error and no brownout: every read is answered, a third of them after 3 s, as long as the
+    # node is frozen (the LB's checks blind to it). Only the slow-read bound sees it.
+    bounds = fault_bounds(load_shape(), "node-pause")
+    fault = FaultRecord("node-pause", "core-02", started=1020, ended=1045)
+    verdict = judge(every_third_read_slow(1000, 1070, slow=((1020, 1045),)), fault, recovered_at=1050, until=1070,
+                    baseline_from=1000, bounds=bounds)
+    assert verdict.windows["during"]["error_rate"] == 0 and verdict.brownout_seconds == 0
+    assert verdict.slow_stretch_by_target["top LB"] >= 24
+    assert [c.bound for c in verdict.broken] == ["slow reads (over 3s)"], verdict.summary()
+    with pytest.raises(Deviated, match=r"slow reads \(over 3s\) through top LB: 2[0-9.]+s, bound 5s"):
+        verdict.raise_for_status()
+
+
+def test_slow_reads_until_the_lb_takes_a_frozen_vulcand_out_pass():
+    # Slow reads for the 2 s the quarantine takes, and one more at the resume: two short stretches.
+    fault = FaultRecord("node-pause", "core-02", started=1020, ended=1045)
+    samples = every_third_read_slow(1000, 1070, slow=((1020, 1022), (1045, 1046)))
+    verdict = judge(samples, fault, recovered_at=1050, until=1070, baseline_from=1000,
+                    bounds=fault_bounds(load_shape(), "node-pause"))
+    assert verdict.status == PASS and verdict.slow_stretch_by_target["top LB"] < 2.5, verdict.summary()

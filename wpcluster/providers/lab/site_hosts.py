@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from wpcluster.shape import Shape
+from wpcluster.thresholds import SLOW_READ_SECONDS
 
 
 def haproxy_config(shape: Shape) -> str:
     """HAProxy on the site port, round-robin over every node's vulcand.
 
     A vulcand is in rotation only while all three hold, checked every second (out after two
-    misses, back after two passes):
+    misses of 2 s each, back after two passes: within thresholds.LB_TAKES_OUT_SECONDS, the
+    verdicts' bound on slow reads):
 
     * its API answers (``/v2/status``): the process is up;
     * its proxy routes a request to a container (a static file through the site's Host): it can
@@ -109,11 +111,12 @@ backend vulcands_on_last_routes
 """
 
 
-# How long a read waits on one vulcand before it is tried on another: a visitor (the readers, at 5 s)
-# still gets the page from the second, and a page the site is merely slow with (p95 under 0.4 s at
-# the readers' rates on the lab) is seldom asked for twice; pages of 3-5 s, as after a resume, are
-# what RETRY_BELOW guards against.
-FIRST_TRY = "3s"
+# How long a read waits on one vulcand before it is tried on another: as long as a visitor waits
+# before a read is slow (the verdicts' line). A visitor (the readers, at 5 s) still gets the page
+# from the second, and a page the site is merely slow with (p95 under 0.4 s at the readers' rates on
+# the lab) is seldom asked for twice; pages of 3-5 s, as after a resume, are what RETRY_BELOW guards
+# against.
+FIRST_TRY = f"{SLOW_READ_SECONDS:g}s"
 # Requests in flight through the LB past which a slow read is not tried twice: what a frozen node
 # holds before the quarantine takes it out (the readers' rates for 2 s) is well under it.
 RETRY_BELOW = 16
