@@ -186,9 +186,19 @@ class Reader:
         self.record = record  # also hands each request, as it ends, to a history (wpcluster.experiment)
         self._lock = threading.Lock()
         self._in_flight: dict[str, dict[object, float]] = {}
+        self._held: set[str] = set()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._sessions = threading.local()  # one keep-alive session per sending thread
+
+    def hold(self, names: set[str]) -> None:
+        """Send nothing to ``names`` from now on (their schedules run on) until ``release``."""
+        with self._lock:
+            self._held = set(names)
+
+    def release(self) -> None:
+        with self._lock:
+            self._held = set()
 
     def oldest_in_flight(self, name: str) -> float | None:
         """When the oldest request to ``name`` still waiting for its answer was sent (None: none waits)."""
@@ -223,8 +233,10 @@ class Reader:
                 with self._lock:
                     if self.budget <= 0:
                         return
-                    self.budget -= 1
-                senders.submit(self._send, name, base, self.paths[i % len(self.paths)])
+                    held = name in self._held
+                    self.budget -= 0 if held else 1
+                if not held:
+                    senders.submit(self._send, name, base, self.paths[i % len(self.paths)])
                 i += 1
                 due += 1 / rate
                 self._stop.wait(max(0.0, due - time.monotonic()))

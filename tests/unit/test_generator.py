@@ -113,3 +113,17 @@ def test_a_body_that_stops_arriving_is_a_hang_not_a_refusal():
     assert failure_name(stalled) == "ReadTimeout"
     assert Sample(0, 5.2, 0, "", error=failure_name(stalled)).hung
     assert failure_name(requests.ConnectionError("Connection refused")) == "ConnectionError"
+
+
+def test_a_held_target_gets_no_requests_until_released(site):
+    reader = Reader({"lb": site, "v": site}, "wordpress.local", {"lb": 20.0, "v": 20.0}, paths=("/",))
+    reader.hold({"v"})
+    reader.start()
+    reader.read_until(time.time() + 0.5)
+    released = time.time()
+    reader.release()
+    reader.read_until(time.time() + 0.5)
+    samples = reader.stop()
+    to_v = [s for s in samples if s.target == "v"]
+    assert to_v and all(s.started >= released for s in to_v), "a held target got requests, or none once released"
+    assert 15 <= len([s for s in samples if s.target == "lb"]) <= 25, "holding one target slowed another"
