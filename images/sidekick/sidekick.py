@@ -547,6 +547,10 @@ class Sidekick:
         self.event_loop()
 
 
+# Seconds each etcd call of the outlier detector waits on one endpoint before trying the next.
+DETECTOR_ETCD_TIMEOUT = 1.0
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s sidekick %(message)s")
     node, node_ip = os.environ["NODE_NAME"], os.environ["NODE_IP"]
@@ -573,7 +577,10 @@ def main() -> None:
     log.info("sidekick for %s (%s) on etcd %s", node, node_ip, ",".join(endpoints))
     agent_port = int(os.environ.get("AGENT_PORT", "0"))
     if agent_port:
-        detector = outliers.Detector(node, f"{node_ip}:{agent_port}", sidekick.etcd,
+        # Its own client, with a short timeout: a vote goes through etcd's leader, and when the node
+        # just frozen led, a write sent before the election is lost with it and waits out the timeout,
+        # on this node's member and then on the frozen one's (with 3 s, a peer voted 7 s after a freeze).
+        detector = outliers.Detector(node, f"{node_ip}:{agent_port}", Etcd(endpoints, timeout=DETECTOR_ETCD_TIMEOUT),
                                      os.environ.get("OUTLIER_PREFIX", "wpcluster/outliers"),
                                      outliers.settings_from(dict(os.environ)), sidekick.on_quarantine)
         sidekick.quarantined_now = detector.quarantined_now
