@@ -73,6 +73,11 @@ def test_haproxy_balances_and_health_checks_every_vulcand():
     # With etcd's majority lost everywhere, the vulcands still serve their last routes.
     assert "use_backend vulcands if { nbsrv(vulcands) gt 0 }" in cfg
     assert "default_backend vulcands_on_last_routes" in cfg
+    # ... and a request already in the main backend (a retry) finds them as its backups, by their checks.
+    assert "option allbackups" in cfg
+    for name in shape.nodes:
+        assert (f"server {name}-last {shape.node_address(name)}:8000 backup track vulcands_on_last_routes/{name}"
+                in cfg)
     # A 504 (vulcand's read timeout on a held server) is retried on another vulcand.
     assert cfg.count("retry-on conn-failure empty-response response-timeout 502 503 504") == 2
 
@@ -85,8 +90,11 @@ def test_haproxy_asks_a_peer_sidekick_about_each_vulcand_and_tries_a_hung_read_a
         line = next(line for line in cfg.splitlines() if line.strip().startswith(f"server {name} "))
         # A frozen node's own agent answers nothing: the next node's sidekick answers for it.
         assert f"agent-addr {shape.node_address(peer)} agent-port {port} agent-send \"{name}\\n\"" in line, line
-    # Reads only, and only while the LB is not busy: a second try is one more page for a slow site.
-    assert cfg.count("http-request set-timeout server 3s if METH_GET { be_conn(vulcands) lt 16 }") == 2
+    # Reads only, and only while fewer are in flight than arrive in a first try: a second try is one more
+    # page for a site slow everywhere.
+    assert cfg.count("http-request set-var(txn.first_try_arrivals) be_sess_rate(vulcands),mul(3)") == 2
+    assert cfg.count("http-request set-timeout server 3s if METH_GET "
+                     "{ var(txn.in_flight),sub(txn.first_try_arrivals) lt 0 }") == 2
 
 
 

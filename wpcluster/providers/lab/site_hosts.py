@@ -28,6 +28,10 @@ def haproxy_config(shape: Shape) -> str:
 
     When no vulcand passes (etcd has lost its majority everywhere), the vulcands that still serve
     are used as they are: they route by their last routes, which is better than no site at all.
+    New requests go to the backend of last routes; the requests already in ``vulcands`` (a retry
+    after a first try timed out) go to its backup servers, which follow the last-routes checks
+    (``track``). Without them a retry found no server and HAProxy answered 503: a frozen node that
+    led etcd takes the others' /health with it until the election, and every etcd check timed out.
 
     A vulcand that refuses a visitor's connection is out at once (``observe layer4``), not at its
     second missed check: a vulcand stopped by its node's dockerd restart was picked again for the
@@ -39,14 +43,17 @@ def haproxy_config(shape: Shape) -> str:
     That hides from visitors a server a vulcand still sends to after its container is gone; the
     verdicts judge each vulcand directly as well, without retries.
 
-    A read that has had no answer for ``FIRST_TRY`` is tried again on another vulcand as well: what
+    A read that has had no answer for ``FIRST_TRY_SECONDS`` is tried again on another vulcand as well: what
     reached a frozen node (its vulcand, or a server of its that a vulcand still sends to) before the
     checks and the quarantine took it out would hang there for good. Reads only: a write or an
-    upload is never sent twice and waits ``timeout server``. And only while fewer than
-    ``RETRY_BELOW`` requests are in flight through the LB: past that the site is slow everywhere, not
-    hung somewhere, and a second try is one more page for a site that cannot serve the first (a
-    resumed node's backlog once set pages at 3-5 s, every read was tried twice, and the site browned
-    out for 49 s and was whole again only 112 s after the pause).
+    upload is never sent twice and waits ``timeout server``. And only while fewer requests are in
+    flight through the LB than arrive in a first try (its rate of the last second times
+    ``FIRST_TRY_SECONDS``): were every read held a first try, that many would be; fewer, and the held ones
+    are somewhere (a frozen node holds its third of the reads, and the reads other vulcands send to
+    its servers), not everywhere. Past it the site is slow everywhere and a second try is one more
+    page for a site that cannot serve the first (a resumed node's backlog once set pages at 3-5 s,
+    every read was tried twice, and the site browned out for 49 s). A fixed 16 closed the gate on a
+    plain freeze at the readers' rates (13-16 in flight), and reads waited on the frozen node.
     """
     site = shape.site
 
@@ -59,9 +66,16 @@ def haproxy_config(shape: Shape) -> str:
                          f"{site.sidekick_agent_port} agent-send \"{name}\\n\" agent-inter 500ms"
                          for name in shape.nodes)
 
+    def last_routes() -> str:
+        return "\n".join(f"    server {name}{LAST_ROUTES_SUFFIX} {shape.node_address(name)}:{site.vulcand_port} "
+                         f"backup track vulcands_on_last_routes/{name}" for name in shape.nodes)
+
+    under_first_try_arrivals = "var(txn.in_flight),sub(txn.first_try_arrivals) lt 0"
     retries = f"""\
     retry-on conn-failure empty-response response-timeout 502 503 504
-    http-request set-timeout server {FIRST_TRY} if METH_GET {{ be_conn(vulcands) lt {RETRY_BELOW} }}"""
+    http-request set-var(txn.first_try_arrivals) be_sess_rate(vulcands),mul({FIRST_TRY_SECONDS:g})
+    http-request set-var(txn.in_flight) be_conn(vulcands)
+    http-request set-timeout server {FIRST_TRY_SECONDS:g}s if METH_GET {{ {under_first_try_arrivals} }}"""
     serves = f"""\
     option httpchk
     http-check connect port {site.vulcand_api_port}
@@ -95,12 +109,14 @@ frontend site
 
 backend vulcands
     balance roundrobin
+    option allbackups
 {serves}
     http-check connect port {shape.etcd_client_port}
     http-check send meth GET uri /health
     http-check expect string true
 {retries}
 {servers()}
+{last_routes()}
 
 # Only while no vulcand's etcd member is healthy (the majority lost): whatever still serves.
 backend vulcands_on_last_routes
@@ -114,12 +130,10 @@ backend vulcands_on_last_routes
 # How long a read waits on one vulcand before it is tried on another: as long as a visitor waits
 # before a read is slow (the verdicts' line). A visitor (the readers, at 5 s) still gets the page
 # from the second, and a page the site is merely slow with (p95 under 0.4 s at the readers' rates on
-# the lab) is seldom asked for twice; pages of 3-5 s, as after a resume, are what RETRY_BELOW guards
-# against.
-FIRST_TRY = f"{SLOW_READ_SECONDS:g}s"
-# Requests in flight through the LB past which a slow read is not tried twice: what a frozen node
-# holds before the quarantine takes it out (the readers' rates for 2 s) is well under it.
-RETRY_BELOW = 16
+# the lab) is seldom asked for twice; a site slow everywhere is what the in-flight gate guards against.
+FIRST_TRY_SECONDS = SLOW_READ_SECONDS
+# The backup servers of ``vulcands`` are the same vulcands on their last routes, named with this suffix.
+LAST_ROUTES_SUFFIX = "-last"
 # Where the LB image's HAProxy reads its config (images/lb/Dockerfile's entrypoint).
 HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
 # A static file of WordPress core, cheap for Apache to serve: the health check's request through the proxy.
