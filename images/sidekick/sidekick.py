@@ -251,9 +251,10 @@ class Etcd:
             return reply
         raise RuntimeError(f"no etcd endpoint accepted {method} {path.removeprefix('v2/keys/')}: {last}")
 
-    def refresh(self, key: str, ttl: int) -> bool:
+    def refresh(self, key: str, ttl: int, timeout: float | None = None) -> bool:
         """Renew a key's TTL without a watch event; False if the key is gone (expired)."""
-        reply = self._call("PUT", key, data={"ttl": str(ttl), "refresh": "true", "prevExist": "true"})
+        reply = self._call("PUT", key, data={"ttl": str(ttl), "refresh": "true", "prevExist": "true"},
+                           timeout=timeout)
         if reply.status_code == 404:
             return False
         if reply.status_code not in (200, 201):
@@ -298,8 +299,12 @@ class Etcd:
         if leader != members[node]["id"]:
             return False
         url = members[node]["clientURLs"][0]
-        self.session.post(f"{url}/v3/maintenance/transfer-leadership",
-                          json={"targetID": str(int(members[to]["id"], 16))}, timeout=self.timeout).raise_for_status()
+        # The request crosses the slow node's own link: give it the time that takes, whatever the
+        # client's timeout (the detector's 1 s failed it behind a 627 kbit/s cap, the lead stayed,
+        # and the quarantine lapsed unrenewed mid-fault).
+        target = {"targetID": str(int(members[to]["id"], 16))}
+        self.session.post(f"{url}/v3/maintenance/transfer-leadership", json=target,
+                          timeout=max(self.timeout, LEAD_HAND_OFF_TIMEOUT)).raise_for_status()
         return True
 
     def tree(self, key: str, quorum: bool = False) -> dict:
@@ -458,11 +463,12 @@ class Sidekick:
         for backend, sid in doomed:
             log.warning("evicted %s from %s: %s is quarantined", sid, backend, node)
 
-    def beat(self) -> None:
-        """Renew every registered server's TTL; write again a key that is gone."""
+    def beat(self, timeout: float | None = None) -> None:
+        """Renew every registered server's TTL (each etcd endpoint given ``timeout``, or the client's);
+        write again a key that is gone."""
         with self.lock:
             for (backend, sid), url in self.registered.items():
-                if not self.etcd.refresh(self.server_key(backend, sid), self.ttl):
+                if not self.etcd.refresh(self.server_key(backend, sid), self.ttl, timeout=timeout):
                     self.write_back(backend, sid, url, "its key had expired")
 
     def write_back(self, backend: str, sid: str, url: str, why: str) -> None:
@@ -477,23 +483,30 @@ class Sidekick:
     def heartbeat_loop(self) -> None:
         """Refresh TTLs every heartbeat; a full reconcile every reconcile period repairs missed events.
 
-        A heartbeat that failed is tried again within a second, not a heartbeat later: while etcd has
-        no majority no TTL is renewed, and the leader elected at its return expires every server key
-        at once, so until the sidekicks write them again every vulcand has an empty backend (503)."""
-        last_full = 0.0
+        A heartbeat that failed is tried again at once and again, each try giving an endpoint a short
+        time, until one passes: while etcd has no majority no TTL is renewed, and the leader elected at
+        its return expires every key whose TTL ran out at its first sync (within 0.5 s), all at once;
+        a renewal that reaches the new leader before that sync keeps the key. One node's keys kept
+        are enough: vulcand answers 503 only while a backend has no server at all."""
+        last_full, failing_since = 0.0, None
         wait = self.heartbeat
         while not self.stopping.wait(wait):
             try:
-                if time.monotonic() - last_full >= self.reconcile_every:
+                if failing_since is not None:
+                    self.beat(timeout=HEARTBEAT_RETRY_TIMEOUT)
+                    log.info("heartbeat passed again after %.1fs", time.monotonic() - failing_since)
+                elif time.monotonic() - last_full >= self.reconcile_every:
                     self.ensure_routes()
                     self.reconcile("periodic")
                     last_full = time.monotonic()
                 else:
                     self.beat()
-                wait = self.heartbeat
+                failing_since, wait = None, self.heartbeat
             except Exception as exc:  # noqa: BLE001 - keep beating; etcd may be back next time
-                log.warning("heartbeat failed: %s", exc)
-                wait = min(1.0, self.heartbeat)
+                if failing_since is None:
+                    log.warning("heartbeat failed: %s; trying again every %gs", exc, HEARTBEAT_RETRY_EVERY)
+                    failing_since = time.monotonic()
+                wait = min(HEARTBEAT_RETRY_EVERY, self.heartbeat)
 
     def on_change(self, event: dict) -> int | None:
         """Write back at once a server key of this node that etcd let expire while its container
@@ -547,6 +560,11 @@ class Sidekick:
         self.event_loop()
 
 
+# A failed heartbeat is tried again this often, each endpoint given this long (sidekick.heartbeat_loop).
+HEARTBEAT_RETRY_EVERY = 0.25
+HEARTBEAT_RETRY_TIMEOUT = 0.5
+# Seconds a request to hand etcd's lead off a slow node may take (it crosses that node's link).
+LEAD_HAND_OFF_TIMEOUT = 5.0
 # Seconds each etcd call of the outlier detector waits on one endpoint before trying the next.
 DETECTOR_ETCD_TIMEOUT = 1.0
 

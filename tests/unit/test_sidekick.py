@@ -190,7 +190,7 @@ class _EtcdServers:
     def servers(self, prefix):
         return {(k.split("/")[2], k.split("/")[4]): json.loads(v)["URL"] for k, v in self.keys.items()}
 
-    def refresh(self, key, ttl):
+    def refresh(self, key, ttl, timeout=None):
         return key in self.keys
 
     def put(self, key, value, ttl=None):
