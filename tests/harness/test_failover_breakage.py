@@ -7,6 +7,7 @@ at the assertion that names the defect.
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import pytest
@@ -20,7 +21,7 @@ from wpcluster.deploy import ADMIN_UNIT, SITE_ENV_PATH, UNITS_DIR
 from wpcluster.faults import ETCD_UNIT
 from wpcluster.providers.lab.containers import tarball
 from wpcluster.providers.lab.fault_proxy import proxied_endpoint
-from wpcluster.providers.lab.site_hosts import HAPROXY_CFG, haproxy_config
+from wpcluster.providers.lab.site_hosts import HAPROXY_CFG, LAST_ROUTES_SUFFIX, haproxy_config
 from wpcluster.shape import PROJECT_ROOT
 from wpcluster.waits import eventually
 
@@ -138,20 +139,55 @@ def load_lb_config(cluster, config: str) -> None:
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_majority_suite_names_lb_errors_without_the_last_routes_fallback(cluster, site):
-    """Take away the top LB's fallback to the vulcands that still serve: with the majority lost every
-    vulcand fails its etcd check, so the LB has no server left. The majority test must fail on the
+    """Take away the top LB's fallback to the vulcands that still serve (its backend of last routes
+    and the backup servers that follow it): with the majority lost every vulcand fails its etcd
+    check, so the LB has no server left. The majority test must fail on the
     top LB's error rate."""
     if cluster.provider != "lab":
         pytest.skip("the top LB's config is the lab's to change")
     config = haproxy_config(cluster.shape)
-    assert LAST_ROUTES in config, f"the LB config no longer falls back as the self-check expects:\n{config}"
-    load_lb_config(cluster, config.replace(LAST_ROUTES, "    default_backend vulcands\n"))
+    assert LAST_ROUTES in config and LAST_ROUTES_SUFFIX in config, (
+        f"the LB config no longer falls back as the self-check expects:\n{config}")
+    without = re.sub(rf"^    server \S+{LAST_ROUTES_SUFFIX} .*\n", "", config, flags=re.MULTILINE)
+    load_lb_config(cluster, without.replace(LAST_ROUTES, "    default_backend vulcands\n"))
     try:
         nested = run_nested("lb-without-last-routes", MAJORITY, timeout=600)
     finally:
         load_lb_config(cluster, config)
         eventually(lambda: site.get("/").status == 200, 30, 0.5, what="the site answering through the restored LB")
     nested.prove(MAJORITY, r"etcd-majority-lost on [\w+-]+ broke .*error rate (during|after) through top LB")
+
+
+PAUSE = "tests/failover/test_node_loss.py::test_pausing_a_node_and_resuming_it"
+
+
+def blind_lb_config(config: str) -> str:
+    """The top LB's config with every check it makes of a vulcand reduced to a TCP connect and no agent
+    asked: a frozen node's kernel still accepts connections, so its vulcand stays in rotation."""
+    blind = re.sub(r"^    (option httpchk|http-check .*)\n", "", config, flags=re.MULTILINE)
+    blind = re.sub(r" agent-check .*$", "", blind, flags=re.MULTILINE)
+    assert "httpchk" not in blind and "agent-check" not in blind and " check " in blind, (
+        f"the LB config no longer checks vulcands as the self-check expects:\n{config}")
+    return blind
+
+
+@pytest.mark.destructive
+@pytest.mark.slow
+def test_pause_suite_names_slow_reads_through_an_lb_blind_to_a_frozen_vulcand(cluster, site):
+    """Make the top LB's checks blind to a frozen vulcand (a TCP connect, which a frozen node's kernel
+    still accepts, and no agent). Its first-try retry turns every read it sends there into a 3 s wait
+    instead of an error, so only the slow-read bound can see it: the pause test must fail on the slow
+    reads through the top LB."""
+    if cluster.provider != "lab":
+        pytest.skip("the top LB's config is the lab's to change")
+    config = haproxy_config(cluster.shape)
+    load_lb_config(cluster, blind_lb_config(config))
+    try:
+        nested = run_nested("lb-blind-to-a-frozen-vulcand", PAUSE, timeout=600)
+    finally:
+        load_lb_config(cluster, config)
+        eventually(lambda: site.get("/").status == 200, 30, 0.5, what="the site answering through the restored LB")
+    nested.prove(PAUSE, r"node-pause on [\w-]+ broke .*slow reads \(over [\d.]+s\) through top LB")
 
 
 DOCKERD_RESTART = "tests/failover/test_node_daemons.py::test_restarting_dockerd_brings_the_nodes_units_back_in_place"
