@@ -9,12 +9,39 @@ from __future__ import annotations
 
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import requests
+
 if TYPE_CHECKING:
     from wpcluster.cluster import Cluster
+
+# How long an etcd endpoint has to answer before fleetctl is told it last (``answering_first``).
+ENDPOINT_PROBE_SECONDS = 0.5
+
+
+def answering_first(endpoints: list[str], within: float = ENDPOINT_PROBE_SECONDS) -> list[str]:
+    """``endpoints`` with those whose etcd answers ``/version`` within ``within`` first, in their order.
+
+    fleetctl tries its endpoints in order and gives each its whole request timeout: with one node
+    killed or frozen, every call waited 5 s on that member, and a wait for recovery that asks fleet
+    twice a round saw the site whole 12 s after it was."""
+    if len(endpoints) < 2:
+        return endpoints
+
+    def answers(endpoint: str) -> bool:
+        try:
+            return requests.get(f"{endpoint}/version", timeout=within).ok
+        except requests.RequestException:
+            return False
+
+    with ThreadPoolExecutor(max_workers=len(endpoints)) as pool:
+        answered = list(pool.map(answers, endpoints))
+    return ([e for e, ok in zip(endpoints, answered, strict=True) if ok]
+            + [e for e, ok in zip(endpoints, answered, strict=True) if not ok])
 
 
 class FleetctlError(RuntimeError):
@@ -90,8 +117,9 @@ class Fleetctl:
         self.timeout = timeout
 
     def command(self, *args: str) -> list[str]:
+        endpoints = ",".join(answering_first(self.cluster.fleet_endpoints))
         return [
-            self.cluster.fleetctl, "--driver=etcd", f"--endpoint={','.join(self.cluster.fleet_endpoints)}",
+            self.cluster.fleetctl, "--driver=etcd", f"--endpoint={endpoints}",
             "--strict-host-key-checking=false", "--request-timeout=5", *args,
         ]
 
