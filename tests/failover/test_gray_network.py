@@ -15,7 +15,7 @@ from wpcluster.faults import PACKET_LOSS as LOSS
 from wpcluster.faults import bandwidth_cap, busiest_node
 from wpcluster.waits import holds_for
 
-pytestmark = [pytest.mark.destructive, pytest.mark.slow]
+pytestmark = [pytest.mark.destructive, pytest.mark.slow, pytest.mark.spread_as_deployed]
 
 # How long each gray fault is held under load: longer than fleet's agent TTL, so a node that
 # fleet would wrongly give up on is given up on inside the window.

@@ -28,6 +28,7 @@ def node_of_unit(cluster, fleet, unit):
     return next(n for n in cluster.nodes if n.address == placed.ip)
 
 
+@pytest.mark.spread_as_deployed
 def test_killing_the_admin_node_moves_admin_and_keeps_the_site_up(cluster, fleet, nemesis, observe, site,
                                                                    thresholds):
     victim = node_of_unit(cluster, fleet, "wordpress-admin.service")
@@ -53,6 +54,7 @@ def test_killing_the_admin_node_moves_admin_and_keeps_the_site_up(cluster, fleet
     assert lb["longest_gap_seconds"] <= thresholds.longest_gap_seconds, verdict.summary()
 
 
+@pytest.mark.spread_as_deployed
 def test_pausing_a_node_and_resuming_it(cluster, fleet, nemesis, observe, etcd, thresholds):
     """Expected: the other nodes' sidekicks find the frozen node's agent silent and quarantine it
     (its servers evicted from every vulcand, its vulcand out of the top LB) within about 2 s; the

@@ -12,7 +12,7 @@ from wpcluster.clients.etcd import member_client
 from wpcluster.deploy import wordpress_units
 from wpcluster.waits import eventually
 
-pytestmark = [pytest.mark.destructive, pytest.mark.slow]
+pytestmark = [pytest.mark.destructive, pytest.mark.slow, pytest.mark.spread_as_deployed]
 
 
 def test_partitioned_node_is_replaced_and_leaves_no_twin_after_the_heal(cluster, fleet, nemesis, observe, site,
