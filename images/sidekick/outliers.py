@@ -269,16 +269,20 @@ class Detector:
             was_voting = record.voting
             vote = self.key("votes", node, self.node)
             if record.add(seconds):
+                # Before the vote is written: the write waits on etcd's leader, which may be the very
+                # node (behind a narrow link every vote and the quarantine crawled, 3.8 s to quarantine).
+                # Only when this prober finds that node alone slow, or a peer agrees: a node behind a
+                # narrow link finds every peer slow and would pull the lead onto itself.
+                if node not in self.led_away and (self._alone_against(node, took)
+                                                  or len(view.votes.get(node, set()) - {self.node}) + 1
+                                                  >= self.settings.quorum):
+                    self.led_away.add(node)
+                    self.pool.submit(self._lead_away, node)
                 self._keep(vote, "", self.settings.vote_ttl, create=not was_voting)
                 view.votes.setdefault(node, set()).add(self.node)
                 if not was_voting:
                     log.warning("voting to quarantine %s: %d of its last %d probes failed (budget %.2fs)",
                                 node, sum(not o for o in record.outcomes), len(record.outcomes), self.settings.budget)
-                if len(view.votes[node]) >= self.settings.quorum and node not in self.led_away:
-                    # Only once a peer agrees: a node behind a narrow link votes against every
-                    # peer (its own probes cross its link) and would pull the lead onto itself.
-                    self.led_away.add(node)
-                    self.pool.submit(self._lead_away, node)
             elif was_voting:
                 self.keys.delete(vote)
                 self.renewed.pop(vote, None)
@@ -319,6 +323,12 @@ class Detector:
         if create or (not self.keys.refresh(key, ttl) and recreate):
             self.keys.put(key, value, ttl=ttl)
         self.renewed[key] = now
+
+    def _alone_against(self, node: str, took: dict[str, float | None]) -> bool:
+        """Whether every other peer answered this round's probe within ``pass_within``: then the slow
+        one is ``node``, not this prober's own link."""
+        others = [seconds for peer, seconds in took.items() if peer != node]
+        return bool(others) and all(s is not None and s <= self.settings.pass_within for s in others)
 
     def _lead_away(self, node: str) -> None:
         """Take etcd's lead off a node this sidekick votes against, to its own member."""
