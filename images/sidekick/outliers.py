@@ -271,9 +271,10 @@ class Detector:
             if record.add(seconds):
                 # Before the vote is written: the write waits on etcd's leader, which may be the very
                 # node (behind a narrow link every vote and the quarantine crawled, 3.8 s to quarantine).
-                # Only when this prober finds that node alone slow, or a peer agrees: a node behind a
-                # narrow link finds every peer slow and would pull the lead onto itself.
-                if node not in self.led_away and (self._alone_against(node, took)
+                # Only when this prober finds that node alone slow as its vote starts, or a peer agrees:
+                # a node behind a narrow link finds every peer slow and would pull the lead onto itself
+                # (and, healed, finds one peer quick while its vote against the other runs out).
+                if node not in self.led_away and ((not was_voting and self._alone_against(node, took))
                                                   or len(view.votes.get(node, set()) - {self.node}) + 1
                                                   >= self.settings.quorum):
                     self.led_away.add(node)
