@@ -234,7 +234,8 @@ class Reader:
                     if self.budget <= 0:
                         return
                     held = name in self._held
-                    self.budget -= 0 if held else 1
+                    if not held:
+                        self.budget -= 1
                 if not held:
                     senders.submit(self._send, name, base, self.paths[i % len(self.paths)])
                 i += 1

@@ -136,6 +136,17 @@ def load_lb_config(cluster, config: str) -> None:
     lb.kill(signal="SIGUSR2")
 
 
+def run_nested_behind_lb(cluster, site, broken: str, name: str, target: str):
+    """Run ``target`` nested with the top LB on the ``broken`` config, then put the provider's back and
+    wait for the site to answer through it."""
+    load_lb_config(cluster, broken)
+    try:
+        return run_nested(name, target, timeout=600)
+    finally:
+        load_lb_config(cluster, haproxy_config(cluster.shape))
+        eventually(lambda: site.get("/").status == 200, 30, 0.5, what="the site answering through the restored LB")
+
+
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_majority_suite_names_lb_errors_without_the_last_routes_fallback(cluster, site):
@@ -149,12 +160,8 @@ def test_majority_suite_names_lb_errors_without_the_last_routes_fallback(cluster
     assert LAST_ROUTES in config and LAST_ROUTES_SUFFIX in config, (
         f"the LB config no longer falls back as the self-check expects:\n{config}")
     without = re.sub(rf"^    server \S+{LAST_ROUTES_SUFFIX} .*\n", "", config, flags=re.MULTILINE)
-    load_lb_config(cluster, without.replace(LAST_ROUTES, "    default_backend vulcands\n"))
-    try:
-        nested = run_nested("lb-without-last-routes", MAJORITY, timeout=600)
-    finally:
-        load_lb_config(cluster, config)
-        eventually(lambda: site.get("/").status == 200, 30, 0.5, what="the site answering through the restored LB")
+    nested = run_nested_behind_lb(cluster, site, without.replace(LAST_ROUTES, "    default_backend vulcands\n"),
+                                  "lb-without-last-routes", MAJORITY)
     nested.prove(MAJORITY, r"etcd-majority-lost on [\w+-]+ broke .*error rate (during|after) through top LB")
 
 
@@ -180,13 +187,8 @@ def test_pause_suite_names_slow_reads_through_an_lb_blind_to_a_frozen_vulcand(cl
     reads through the top LB."""
     if cluster.provider != "lab":
         pytest.skip("the top LB's config is the lab's to change")
-    config = haproxy_config(cluster.shape)
-    load_lb_config(cluster, blind_lb_config(config))
-    try:
-        nested = run_nested("lb-blind-to-a-frozen-vulcand", PAUSE, timeout=600)
-    finally:
-        load_lb_config(cluster, config)
-        eventually(lambda: site.get("/").status == 200, 30, 0.5, what="the site answering through the restored LB")
+    nested = run_nested_behind_lb(cluster, site, blind_lb_config(haproxy_config(cluster.shape)),
+                                  "lb-blind-to-a-frozen-vulcand", PAUSE)
     nested.prove(PAUSE, r"node-pause on [\w-]+ broke .*slow reads \(over [\d.]+s\) through top LB")
 
 
