@@ -1,6 +1,17 @@
-"""fleetctl's tab-separated listings parse into machines and units."""
+"""fleetctl's tab-separated listings parse into machines and units; fleet's machine keys against an etcd outage."""
 
-from wpcluster.clients.fleet import Machine, Unit, parse_machines, parse_targets, parse_units
+from types import SimpleNamespace
+
+from wpcluster.clients.fleet import (
+    Machine,
+    Unit,
+    agents_hurt_by_etcd_outage,
+    machine_lease_ends,
+    parse_machines,
+    parse_targets,
+    parse_units,
+    quietest_etcd_outage_start,
+)
 
 
 def test_parse_machines():
@@ -41,3 +52,31 @@ def test_targets_name_the_scheduled_machines_address_and_leave_templates_out():
                "wordpress@2.service\t\t-\n")
     assert parse_targets(listing) == {"discovery@1.service": "172.30.8.103",
                                       "wordpress-admin.service": "172.30.8.102"}
+
+
+# ---- an etcd outage against fleet's beats (ttl 30 s: a beat every 15 s, a restart after 10 s failing) ----
+SPREAD = {"a": 90 + 30.0, "b": 95 + 30.0, "c": 100 + 30.0}  # last beats at 90, 95 and 100
+
+
+def test_an_outage_disturbs_an_agent_whose_beat_fails_for_a_third_of_its_ttl():
+    # From 100.5 for 17.5 s: a beats at 105 and fails until 115 (restart); b at 110 and c at 115 get etcd back in time.
+    assert agents_hurt_by_etcd_outage(100.5, 17.5, SPREAD, 30) == ["a"]
+    assert agents_hurt_by_etcd_outage(110.5, 17.5, SPREAD, 30) == ["a", "b", "c"]
+
+
+def test_an_outage_past_a_machine_key_disturbs_it_whatever_its_beat():
+    assert agents_hurt_by_etcd_outage(100.5, 9.0, {"a": 109.0}, 30) == ["a"]
+    assert agents_hurt_by_etcd_outage(100.5, 8.0, {"a": 109.0}, 30) == []
+
+
+def test_the_quietest_start_is_just_after_a_beat_and_the_earliest_of_equals():
+    assert quietest_etcd_outage_start(100.0, 17.5, SPREAD, 30) == 100.5
+    close = {"a": 98 + 30.0, "b": 99 + 30.0, "c": 100 + 30.0}
+    assert quietest_etcd_outage_start(100.2, 17.5, close, 30) == 100.2
+
+
+def test_machine_lease_ends_reads_each_machine_key_and_its_expiration():
+    leaf = SimpleNamespace(key="/_coreos.com/fleet/machines/0b50/object", expiration="1970-01-01T00:01:40.25Z")
+    other = SimpleNamespace(key="/_coreos.com/fleet/machines/0b50/other", expiration=None)
+    client = SimpleNamespace(read=lambda key, recursive: SimpleNamespace(leaves=[leaf, other]))
+    assert machine_lease_ends(client) == {"0b50": 100.25}

@@ -7,16 +7,20 @@ provider's identity in an agent (the seed's `ssh-add` step).
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import requests
 
 if TYPE_CHECKING:
+    import etcd as python_etcd
+
     from wpcluster.cluster import Cluster
 
 # How long an etcd endpoint has to answer before fleetctl is told it last (``answering_first``).
@@ -42,6 +46,61 @@ def answering_first(endpoints: list[str], within: float = ENDPOINT_PROBE_SECONDS
         answered = list(pool.map(answers, endpoints))
     return ([e for e, ok in zip(endpoints, answered, strict=True) if ok]
             + [e for e, ok in zip(endpoints, answered, strict=True) if not ok])
+
+
+# fleet v1.0.0's registry in etcd: its default etcd_key_prefix, which bootstrap leaves as it is.
+REGISTRY_PREFIX = "/_coreos.com/fleet"
+
+
+def machine_lease_ends(etcd_client: python_etcd.Client) -> dict[str, float]:
+    """When each fleet machine's presence key runs out: machine ID -> epoch seconds.
+
+    An agent sets its machine's key with the agent TTL at every beat; the engine moves the units of a
+    machine whose key has run out."""
+    ends: dict[str, float] = {}
+    for leaf in etcd_client.read(f"{REGISTRY_PREFIX}/machines", recursive=True).leaves:
+        parts = leaf.key.split("/")
+        if parts[-1] == "object" and leaf.expiration:
+            ends[parts[-2]] = _epoch(leaf.expiration)
+    return ends
+
+
+def _epoch(rfc3339: str) -> float:
+    """etcd's expiration ("2026-12-05T12:18:11.19135709Z": nanoseconds, UTC) in epoch seconds."""
+    whole, _, fraction = rfc3339.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole + "+00:00").timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
+
+
+def agents_hurt_by_etcd_outage(start: float, outage: float, lease_ends: dict[str, float], agent_ttl: float
+                               ) -> list[str]:
+    """The machines whose fleet agent an etcd outage of ``outage`` seconds from ``start`` disturbs.
+
+    fleet v1.0.0 beats every half agent TTL and, once a beat has failed for a third of it, restarts
+    its server; that restart can hang (coreos/fleet#1716) until the node's watchdog replaces the
+    fleetd, and the engine then moves the node's units. A machine whose key runs out before etcd is
+    back is moved as well. Only the first beat at or after ``start`` can fail that long."""
+    period, give_up = agent_ttl / 2, agent_ttl / 3
+    hurt = []
+    for machine, end in lease_ends.items():
+        last_beat = end - agent_ttl
+        first_tick = last_beat + math.ceil((start - last_beat) / period) * period
+        if first_tick + give_up < start + outage or end < start + outage:
+            hurt.append(machine)
+    return sorted(hurt)
+
+
+def quietest_etcd_outage_start(now: float, outage: float, lease_ends: dict[str, float], agent_ttl: float,
+                               after_beat: float = 0.5) -> float:
+    """When, within one beat period from ``now``, an etcd outage of ``outage`` seconds disturbs the
+    fewest fleet agents (``agents_hurt_by_etcd_outage``): just after one of their beats, or now; the
+    earliest of equals."""
+    period = agent_ttl / 2
+    candidates = [now]
+    for end in lease_ends.values():
+        last_beat = end - agent_ttl
+        beat = last_beat + math.ceil((now - after_beat - last_beat) / period) * period + after_beat
+        candidates.append(beat)
+    return min(candidates, key=lambda s: (len(agents_hurt_by_etcd_outage(s, outage, lease_ends, agent_ttl)), s))
 
 
 class FleetctlError(RuntimeError):
