@@ -212,10 +212,25 @@ def summary_text(bundle: Bundle) -> str:
         if gap.over > 0:
             lines.append(f"    {gap.over:.0f}s over the {gap.goal:.0f}s goal: "
                          + "; ".join(f"{name.split(' (')[0]} {seconds:.0f}s" for name, seconds in gap.parts))
+        lines += failover_time_lines(bundle)
     components = bundle.versions.get("components", {})
     if components:
         lines += ["", "  versions: " + ", ".join(f"{k} {v}" for k, v in components.items())]
     return "\n".join(lines)
+
+
+def failover_time_lines(bundle: Bundle) -> list[str]:
+    """The failover suite against its own goal and, when over it, the faults that hold it and why."""
+    over = timings.failover_gap(bundle.time)
+    if not over:
+        return []
+    goal = timings.FAILOVER_GOAL_SECONDS
+    if over < 0:
+        return [f"    failover suite within its {goal:.0f}s goal ({-over:.0f}s to spare)"]
+    holders = timings.failover_holders(bundle.failover)
+    return [f"    failover suite {over:.0f}s over its {goal:.0f}s goal; costliest faults: "
+            + "; ".join(h.describe() for h in holders),
+            f"      why: {timings.FAILOVER_HELD_BY}"]
 
 
 def _img(path: Path) -> str:
@@ -292,6 +307,7 @@ def render_html(bundle: Bundle) -> str:
                        f"2 cores): {verdict}. What the time went to:</p>"
                        + _table([{"what": name, "seconds": seconds} for name, seconds in gap.parts], "goal")
                        + (f"<p>{html.escape(timings.GOAL_TRIED)}</p>" if gap.over > 0 else "")
+                       + "".join(f"<p>{html.escape(line.strip())}</p>" for line in failover_time_lines(bundle))
                        + time_tables)
     components = _table([{"component": k, "version": v} for k, v in versions.get("components", {}).items()])
     images = _table([{"image": k, "id": v} for k, v in versions.get("images", {}).items()])

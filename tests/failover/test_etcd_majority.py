@@ -34,8 +34,7 @@ def begin_quietly_for_fleet(cluster, etcd, outage: float) -> None:
     What this test certifies is the site on its last routes and the sidekicks' registrations kept;
     fleet v1.0.0's reaction to an etcd outage (a server restart that can hang, coreos/fleet#1716, or a
     machine key that runs out, after which the engine moves the node's units) depends on where each
-    agent is in its beat when etcd goes, so it is left to chance no more than it must be. fleet across
-    an outage longer than its agent TTL is the cluster suite's (tests/cluster/test_fleet.py)."""
+    agent is in its beat when etcd goes, so it is left to chance no more than it must be."""
     ttl = seconds(cluster.shape.fleet_agent_ttl)
     ends = machine_lease_ends(etcd)
     start = quietest_etcd_outage_start(time.time(), outage, ends, ttl)

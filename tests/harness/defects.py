@@ -44,6 +44,9 @@ SIDEKICK_DEFECTS: dict[str, list[tuple[str, str]]] = {
     "own-member-only": [('    endpoints = [e.strip() for e in os.environ["ETCD_ENDPOINTS"].split(",") if e.strip()]',
                          '    endpoints = [e.strip() for e in os.environ["ETCD_ENDPOINTS"].split(",") if e.strip()][:1]'
                          '  # DEFECT')],
+    # No outlier detection: no node probes its peers, so nothing takes a slow node's servers out of
+    # every vulcand (the gap the bandwidth cap was a known failure for).
+    "no-outliers": [("    if agent_port:\n", "    if agent_port and False:  # DEFECT\n")],
     # The 2015 admin route: only /wp-admin... and /wp-login.php exactly as written.
     "no-variants": [('        "Route": f"PathRegexp(`{admin_path_regexp()}`)",',
                      '        "Route": "PathRegexp(`^/(wp-admin(/.*)?|wp-login[.]php)$`)",  # DEFECT')],

@@ -243,6 +243,23 @@ def test_leader_kill_suite_names_registrations_lost_by_a_sidekick_on_its_own_mem
                               r"etcd disagrees with the containers: not registered \['core-\d+\.")
 
 
+BANDWIDTH_CAP = "tests/failover/test_gray_network.py::test_a_node_behind_a_bandwidth_cap_keeps_the_site_serving"
+
+
+@pytest.mark.destructive
+@pytest.mark.slow
+def test_bandwidth_cap_suite_names_lb_errors_without_outlier_detection(cluster, fleet, deployment, etcd, vulcand):
+    """Sidekicks that neither probe their peers nor answer probes: a node behind a narrow link keeps
+    its servers in every vulcand, and reads sent there crawl past the readers' timeout. The
+    bandwidth-cap test must fail on its error rate through the top LB (lab: 10.8 %, and slow reads
+    for the whole 35 s)."""
+    with sidekicks_replaced(fleet, cluster.nodes, "no-outliers"):
+        nested = run_nested("sidekicks-without-outlier-detection", BANDWIDTH_CAP, timeout=600)
+    make_whole(cluster, deployment, etcd, vulcand, when="again with the sidekicks restored")
+    nested.prove(BANDWIDTH_CAP, r"bandwidth-cap [\w ]+ on [\w-]+ broke .*error rate (during|after) through top LB: "
+                                r"[\d.]+%, bound 1%")
+
+
 MEMBER_REPLACE = ("tests/failover/test_node_daemons.py::"
                   "test_replacing_an_etcd_member_under_load_keeps_the_site_and_registrations")
 # The member the replacement test replaces (it takes the last node).

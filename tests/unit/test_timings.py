@@ -91,6 +91,26 @@ def test_the_goal_gap_splits_the_wall_time_into_faults_failover_selfchecks_and_t
     assert sum(seconds for _, seconds in gap.parts) == gap.wall
 
 
+def test_the_failover_suite_over_its_goal_names_its_costliest_faults_and_why():
+    ledger = [timings.Span(timings.SESSION, "suites", 0, 900.0),
+              timings.Span(timings.TEST, "tests/failover/test_node_loss.py::test_kill call", 0, 800.0)]
+    table = timings.time_table(ledger)
+    assert timings.failover_gap(table) == 80.0
+    records = [{"fault_kind": "s3-stop", "wall_seconds": 29.0, "span": {"start": 10.0, "heal": 25.0},
+                "recovery_seconds": 16.0},
+               {"fault_kind": "packet-loss 20%", "wall_seconds": 61.0, "span": {"start": 0.0, "heal": 38.0},
+                "recovery_seconds": 50.0},
+               {"fault_kind": "not judged", "span": {}}]
+    holders = timings.failover_holders(records, top=1)
+    assert [h.describe() for h in holders] == ["packet-loss 20% 61s (held 38s, whole 50s from its start)"]
+
+
+def test_a_run_without_the_failover_suite_has_no_failover_gap():
+    table = timings.time_table([timings.Span(timings.SESSION, "suites", 0, 10.0),
+                                timings.Span(timings.TEST, "tests/routing/test_routing.py::test_home call", 0, 5.0)])
+    assert timings.failover_gap(table) == 0.0
+
+
 def test_a_session_writes_its_ledger_beside_its_junit(pytester: pytest.Pytester, tmp_path: Path):
     """A real pytest session with the plugin loaded: each test's phases and the waits inside them are
     in the ledger, which lands in the run's time folder (or where certify names it)."""
