@@ -272,6 +272,11 @@ class Cluster(abc.ABC):
         """Tear down what the provider brought up. Providers that bring nothing up only close."""
         self.close()
 
+    @property
+    def down_removes_the_site(self) -> bool:
+        """Whether ``down`` removes the nodes with whatever runs on them (then nothing need undeploy first)."""
+        return False
+
     def save_diagnostics(self, dest: Path) -> list[Path]:
         """Write every node's journal under ``dest``; return the files written."""
         dest.mkdir(parents=True, exist_ok=True)

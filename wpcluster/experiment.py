@@ -37,9 +37,11 @@ STEADY_WITHIN = 60.0
 # second on the lab, and one held longer may still fail, before the fault, where it would read as
 # the baseline's failure.
 STEADY_IN_FLIGHT_SECONDS = 2.0
-# The window after the heal (or after full recovery, for a fault nothing heals): readers keep going
-# this long, so the after window is judged on as much service as a steady before window holds.
-AFTER_SECONDS = 10.0
+# The window after the heal (or after full recovery, for a fault nothing heals) lasts until every
+# judged entry point has answered as many requests begun in it as a steady before window holds
+# (``STEADY_REQUESTS``): it is then the next fault's before window too. Locust's users may not reach
+# every entry point that often; the window then ends after this long.
+AFTER_WITHIN = 30.0
 # The readers stop by themselves after this, whatever happens (a session's faults take minutes).
 MAX_SECONDS = 3 * 3600
 MAX_REQUESTS = 500_000
@@ -180,10 +182,20 @@ class Experiment:
         if self.reader is not None:
             self.reader.release()
 
-    def read_after(self, trial: Trial, seconds: float = AFTER_SECONDS) -> None:
-        """Let the readers run the after window: ``seconds`` past the heal or the recovery, whichever is later."""
+    def read_after(self, trial: Trial, count: int = STEADY_REQUESTS, within: float = AFTER_WITHIN) -> None:
+        """Let the readers run the after window, from the heal or the recovery (whichever is later)
+        until every judged entry point has answered ``count`` requests begun in it, or ``within`` s."""
         after_from = max(trial.recovered_at or time.time(), trial.fault.ended or 0.0)
-        time.sleep(max(0.0, after_from + seconds - time.time()))
+        time.sleep(max(0.0, after_from - time.time()))
+
+        def answered_enough() -> bool:
+            done = self.history.samples(since=after_from)
+            return all(sum(1 for s in done if s.target == target) >= count for target in trial.judged)
+
+        try:
+            eventually(answered_enough, within, 0.2, what=f"{count} requests of every entry point after the heal")
+        except NotReached:
+            pass  # the verdict judges what was answered
 
     def slice(self, trial: Trial) -> list[Sample]:
         """The trial's requests: those to the entry points it is judged on, from its before window to its end."""

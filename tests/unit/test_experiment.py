@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.unit.test_verdict import steady
@@ -91,3 +93,16 @@ def test_no_fault_is_injected_while_a_request_is_held(tmp_path):
     finally:
         experiment.stop()
         server.shutdown()
+
+
+def test_the_after_window_lasts_until_every_judged_entry_point_answered_a_before_windows_worth():
+    trial = Trial(["top LB", "vulcand on core-01"], baseline_from=1010,
+                  fault=FaultRecord("node-pause", "core-02", 1020, 1050), recovered_at=1055)
+    enough = fed(steady(1000, 1062), steady(1000, 1062, rate=4, target="vulcand on core-01"))
+    started = time.monotonic()
+    enough.read_after(trial, within=5)
+    assert time.monotonic() - started < 1  # 28 requests of the vulcand's begun after the recovery
+    short = fed(steady(1000, 1062), steady(1000, 1058, rate=4, target="vulcand on core-01"))
+    started = time.monotonic()
+    short.read_after(trial, within=0.5)  # 12 of the vulcand's: the window runs out, the verdict judges those
+    assert 0.5 <= time.monotonic() - started < 2

@@ -167,6 +167,10 @@ class Lab(Cluster):
         shutil.rmtree(self.secrets_path.parent, ignore_errors=True)
         self.close()
 
+    @property
+    def down_removes_the_site(self) -> bool:
+        return True
+
     def remove_leftovers(self) -> None:
         """Take this lab's lease (refused, naming it, while a live run holds the lab), then remove what
         earlier runs of this lab left: an interrupted run, or a lab kept with --keep-cluster."""
