@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import etcd as python_etcd
@@ -222,14 +223,17 @@ def check_site_whole(cluster: Cluster, fleet: Fleetctl, etcd_client: python_etcd
     return True
 
 
-def check_nothing_moved(fleet: Fleetctl, before: dict[str, str]) -> bool:
-    """No unit fleet schedules now goes elsewhere than ``before`` (unit -> address, `Fleetctl.targets`).
-    A unit fleet has unscheduled for the moment has not moved yet, and a listing that fails to arrive
-    (over a lossy link) says nothing either way."""
+def check_nothing_moved(targets: Callable[[], dict[str, str]], before: dict[str, str]) -> bool:
+    """No unit fleet schedules now (``targets``: `Fleetctl.targets` or `registry_targets`) goes elsewhere
+    than ``before`` (unit -> address). A unit fleet has unscheduled for the moment has not moved yet,
+    and a listing that fails to arrive (over a lossy link) says nothing either way."""
     try:
-        now = fleet.targets()
-    except FleetctlError:
+        now = targets()
+    except (FleetctlError, python_etcd.EtcdException):
         return True
+    moved = {name: (before.get(name), ip) for name, ip in now.items() if before.get(name) not in (None, ip)}
+    assert not moved, f"units moved (from, to): {moved}"
+    return True
     moved = {name: (before.get(name), ip) for name, ip in now.items() if before.get(name) not in (None, ip)}
     assert not moved, f"units moved (from, to): {moved}"
     return True

@@ -49,7 +49,7 @@ def test_restarting_dockerd_brings_the_nodes_units_back_in_place(cluster, fleet,
     with observe(cluster.nodes, recover_within=thresholds.recovery_goal_seconds) as obs:
         nemesis.restart_dockerd(victim)
         obs.fault = nemesis.records[-1]
-    check_nothing_moved(fleet, before)
+    check_nothing_moved(fleet.targets, before)
 
 
 def member_ids(cluster, via) -> dict[str, str]:

@@ -11,6 +11,7 @@ from wpcluster.clients.fleet import (
     parse_targets,
     parse_units,
     quietest_etcd_outage_start,
+    registry_targets,
 )
 
 
@@ -80,3 +81,17 @@ def test_machine_lease_ends_reads_each_machine_key_and_its_expiration():
     other = SimpleNamespace(key="/_coreos.com/fleet/machines/0b50/other", expiration=None)
     client = SimpleNamespace(read=lambda key, recursive: SimpleNamespace(leaves=[leaf, other]))
     assert machine_lease_ends(client) == {"0b50": 100.25}
+
+
+def test_registry_targets_lists_scheduled_units_by_their_machines_address():
+    trees = {
+        "/_coreos.com/fleet/machines": [SimpleNamespace(key="/_coreos.com/fleet/machines/m1/object",
+                                                        value='{"ID": "m1", "PublicIP": "172.30.8.101"}')],
+        "/_coreos.com/fleet/job": [
+            SimpleNamespace(key="/_coreos.com/fleet/job/wordpress@1.service/target", value="m1"),
+            SimpleNamespace(key="/_coreos.com/fleet/job/wordpress@1.service/object", value="{}"),
+            SimpleNamespace(key="/_coreos.com/fleet/job/wordpress@2.service/target", value="gone"),  # machine expired
+        ],
+    }
+    client = SimpleNamespace(read=lambda key, recursive: SimpleNamespace(leaves=trees[key]))
+    assert registry_targets(client) == {"wordpress@1.service": "172.30.8.101"}

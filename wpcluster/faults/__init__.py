@@ -14,7 +14,7 @@ One module per family: ``node`` (power, dockerd, fleetd), ``network`` (partition
 """
 
 from wpcluster.faults.base import Fault, FaultRecord, NodeFault
-from wpcluster.faults.catalogue import admin_node, build, busiest_node
+from wpcluster.faults.catalogue import admin_node, build, busiest_node, lossy_node
 from wpcluster.faults.container import ContainerKill
 from wpcluster.faults.etcd import ETCD_UNIT, MajorityLost, MemberKill, MemberReplace, MemberStop
 from wpcluster.faults.nemesis import Nemesis
@@ -49,5 +49,5 @@ __all__ = [
     "BandwidthCap", "ContainerKill", "DockerdRestart", "Fault", "FaultRecord", "FleetdFreeze", "MajorityLost",
     "MemberKill", "MemberReplace", "MemberStop", "Nemesis", "NodeFault", "NodeKill", "NodePause", "NodeStop",
     "PacketLoss", "Partition", "PathLatency", "PathStall", "ServicePause", "ServiceStop",
-    "admin_node", "bandwidth_cap", "build", "busiest_node", "fleetd_api_status", "fleetd_pid",
+    "admin_node", "bandwidth_cap", "build", "busiest_node", "lossy_node", "fleetd_api_status", "fleetd_pid",
 ]

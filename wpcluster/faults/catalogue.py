@@ -42,12 +42,15 @@ def admin_node(cluster: Cluster) -> Node:
     return next(n for n in cluster.nodes if n.address == admin.ip)
 
 
-def busiest_node(cluster: Cluster) -> Node:
-    """The node running the most public WordPress containers (at least two of five, on three nodes)."""
+def busiest_node(cluster: Cluster, besides: Node | None = None) -> Node:
+    """The node running the most public WordPress containers (at least two of five, on three nodes),
+    ``besides`` left out when another is running."""
     from wpcluster.checkers import site_containers  # local: checkers needs no faults, the faults need this once
 
     public = [sid.partition(".")[0] for backend, sid in site_containers(cluster) if backend == "wordpress"]
-    return max((n for n in cluster.nodes if n.is_running()), key=lambda n: public.count(n.name))
+    running = [n for n in cluster.nodes if n.is_running()]
+    candidates = [n for n in running if besides is None or n.name != besides.name] or running
+    return max(candidates, key=lambda n: public.count(n.name))
 
 
 def nth_node(cluster: Cluster, index: int) -> Node:
@@ -58,9 +61,14 @@ def nth_node(cluster: Cluster, index: int) -> Node:
     return cluster.nodes[index]
 
 
+def lossy_node(cluster: Cluster) -> Node:
+    """The node whose links the packet-loss fault makes lossy: the second one."""
+    return nth_node(cluster, 1)
+
+
 _CATALOGUE: dict[str, Builder] = {
     "node-kill": lambda n: NodeKill(n, admin_node(n.cluster)),
-    "packet-loss": lambda n: PacketLoss(n, nth_node(n.cluster, 1), PACKET_LOSS),  # the second node's links
+    "packet-loss": lambda n: PacketLoss(n, lossy_node(n.cluster), PACKET_LOSS),
     "bandwidth-cap": lambda n: BandwidthCap(n, busiest_node(n.cluster), bandwidth_cap()),  # what it sends
     "etcd-majority-lost": lambda n: MajorityLost(n, n.cluster.nodes[1:]),  # every member but the first one
     "db-stop": lambda n: ServiceStop(n, "db"),
