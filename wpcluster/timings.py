@@ -160,9 +160,9 @@ WARM_RUN_GOAL_SECONDS = 480.0
 GOAL_TRIED = ("Tried: the failover suites of two labs at once on these 2 cores, each worker its own lab "
               "(pytest -n 2): both failed their own baselines before any fault (19-85 % of the top LB's reads "
               "failed; bench/results/parallel_failover_2cores.json), so faults stay serial. Each fault's "
-              "windows are at their floor (a 10 s baseline, the fault held until recovery, a 10 s after "
-              "window), and node faults wait out fleet's agent TTL by design. Spreading the run over more "
-              "hosts (pytest --tx ssh=..., README) is what remains.")
+              "windows are at their floor (20 requests of every entry point before and after it, the "
+              "fault held until recovery), and node faults wait out fleet's agent TTL by design. Spreading "
+              "the run over more hosts (pytest --tx ssh=..., README) is what remains.")
 # The suites whose time the goal is judged by: faults that cannot share the cores, and the
 # self-checks that replay faults in nested sessions.
 FAILOVER_SUITE, SELFCHECK_SUITE = "tests/failover", "tests/harness"
@@ -175,7 +175,7 @@ FAILOVER_HELD_BY = (
     "A gray fault (packet loss, bandwidth cap) is held past fleet's agent TTL, so that a node fleet would wrongly "
     "give up on is given up on inside it; a node fault ends only when the site is whole, which fleet makes at its "
     "agent TTL and the units within 15 s after; a site-service fault is held 15 s, enough requests to judge. Every "
-    "fault then reads its 10 s after window, which the next one's steady gate reuses.")
+    "fault then reads an after window of 20 requests per entry point, which the next one's steady gate reuses.")
 # How many of the costliest faults the time table names.
 FAILOVER_HOLDERS = 4
 
