@@ -89,9 +89,12 @@ def below_line_runs(samples: list[Sample], start: float, end: float, baseline: f
         done = s.started + s.seconds
         if s.ok and start <= done and (k := int((done - start) / width)) < len(counts):
             counts[k] += 1
+    # The line as a count per bin, compared with a little slack: a bin with exactly half of the baseline's
+    # completions is on the line, not under it (8/6.89 s wide, 4 of 8 read as under it by rounding alone).
+    line = fraction * baseline * width - 1e-9
     runs, first = [], None
     for k, count in enumerate([*counts, None]):
-        below = count is not None and count / width < fraction * baseline
+        below = count is not None and count < line
         if below and first is None:
             first = k
         elif not below and first is not None:

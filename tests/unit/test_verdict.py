@@ -72,6 +72,18 @@ def test_brownout_ignores_a_dip_above_the_fraction():
     assert brownout_seconds(samples, 1000, 1020, baseline=10.0) == 0.0
 
 
+def test_a_bin_with_exactly_half_the_baselines_completions_is_on_the_line_not_under_it():
+    # CI (s3-stall's heal): a baseline of 6.89/s makes bins 8/6.89 s wide; one bin held 4 completions
+    # and the next 12 (pages a second slow, none lost), and rounding alone read 4 of 8 as under half.
+    baseline = 6.89
+    width = 8 / baseline
+    samples = [Sample(1000 + i * width / 8, 0.05, 200, "w@c", "top LB") for i in range(8 * 10)]
+    dip = [s for s in samples if not 1000 + 5 * width <= s.started + s.seconds < 1000 + 5.5 * width]
+    assert brownout_seconds(dip, 1000, 1000 + 10 * width, baseline=baseline) == 0.0
+    lost = [s for s in dip if not 1000 + 5.5 * width <= s.started + s.seconds < 1000 + 5.6 * width]
+    assert brownout_seconds(lost, 1000, 1000 + 10 * width, baseline=baseline) == round(width, 1)
+
+
 def test_timeline_shades_the_three_windows(tmp_path):
     fault = FaultRecord("node-kill", "core-02", started=1012, ended=1020)
     samples = history()
