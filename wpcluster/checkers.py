@@ -13,12 +13,12 @@ import requests
 
 from wpcluster.admin_surface import ADMIN_BACKEND, ADMIN_CONTAINER, Probe, Reply, static_leaks
 from wpcluster.clients.etcd import cluster_health
-from wpcluster.clients.fleet import Fleetctl, FleetctlError
+from wpcluster.clients.fleet import Fleetctl
 from wpcluster.clients.site import SiteClient
 from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.cluster import Cluster, Node, node_at
 from wpcluster.routes import RouteTable
-from wpcluster.waits import eventually
+from wpcluster.waits import NotReached, eventually
 
 
 def check_etcd_healthy(cluster: Cluster) -> None:
@@ -223,17 +223,18 @@ def check_site_whole(cluster: Cluster, fleet: Fleetctl, etcd_client: python_etcd
     return True
 
 
+# How long a listing of fleet's targets may keep failing before a check says it could not tell.
+LISTING_WITHIN = 3.0
+
+
 def check_nothing_moved(targets: Callable[[], dict[str, str]], before: dict[str, str]) -> bool:
     """No unit fleet schedules now (``targets``: `Fleetctl.targets` or `registry_targets`) goes elsewhere
     than ``before`` (unit -> address). A unit fleet has unscheduled for the moment has not moved yet,
-    and a listing that fails to arrive (over a lossy link) says nothing either way."""
+    and a listing that keeps failing is no answer: the check fails saying it could not tell."""
     try:
-        now = targets()
-    except (FleetctlError, python_etcd.EtcdException):
-        return True
-    moved = {name: (before.get(name), ip) for name, ip in now.items() if before.get(name) not in (None, ip)}
-    assert not moved, f"units moved (from, to): {moved}"
-    return True
+        (now,) = eventually(lambda: (targets(),), LISTING_WITHIN, 0.5, what="a listing of fleet's targets")
+    except NotReached as exc:
+        raise AssertionError(f"could not tell whether fleet moved anything: {exc}") from None
     moved = {name: (before.get(name), ip) for name, ip in now.items() if before.get(name) not in (None, ip)}
     assert not moved, f"units moved (from, to): {moved}"
     return True
