@@ -141,6 +141,11 @@ class Reply:
     def container(self) -> str:
         return self.served_by.split("@", 1)[0]
 
+    def refused_by(self, container: str) -> bool:
+        """``container`` itself answered, refusing: 403, or 404 for a path Apache does not serve as admin."""
+        return self.container == container and (self.status == 403 or (not self.probe.admin_only
+                                                                         and self.status == 404))
+
     @property
     def acceptable(self) -> bool:
         if self.container == ADMIN_CONTAINER:

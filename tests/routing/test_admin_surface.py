@@ -18,8 +18,14 @@ import json
 import pytest
 
 from tests.routing.test_routing import ENTRY_IDS, entry_points
-from wpcluster.admin_surface import ADMIN_CONTAINER, corpus, deployed_admin_files, send_all
-from wpcluster.checkers import check_admin_routes, check_admin_surface_through, check_route_table_sane
+from wpcluster.admin_surface import ADMIN_BACKEND, ADMIN_CONTAINER, corpus, deployed_admin_files, send_all
+from wpcluster.checkers import (
+    check_admin_routes,
+    check_admin_surface_through,
+    check_route_table_sane,
+    etcd_servers,
+    site_containers,
+)
 from wpcluster.deploy import ADMIN_SECRET_NAMES
 from wpcluster.routes import read_table
 
@@ -70,6 +76,30 @@ def test_the_admin_surface_reaches_only_the_admin_container(cluster, route_table
         check_admin_surface_through(name, replies, route_table, cluster.shape.site_host)
     except AssertionError as exc:
         fail(str(exc))
+
+
+def test_every_public_container_refuses_the_admin_surface_and_every_write_when_asked_directly(cluster, etcd,
+                                                                                              admin_corpus):
+    """Each public container, asked at its published port (no vulcand in between), refuses the whole
+    corpus: every admin file, entry point and variant, and every write method (403; a path Apache
+    does not serve as admin may be a 404). A public unit started with admin enabled is named with its
+    unit, as is a public container registered under the admin backend."""
+    public = {sid: url for (backend, sid), url in site_containers(cluster).items() if backend == "wordpress"}
+    assert public, "no public container runs"
+    problems = []
+    for sid, url in sorted(public.items()):
+        container = sid.partition(".")[2]
+        unit = f"wordpress@{container.removeprefix('wordpress-')}.service"
+        served = [r for r in send_all(admin_corpus, url, cluster.shape.site_authority) if not r.refused_by(container)]
+        if served:
+            shown = "; ".join(f"{r.probe} -> {r.status} from {r.served_by or 'nobody'}" for r in served[:6])
+            problems.append(f"{sid} ({unit}) at {url} did not refuse {len(served)} of {len(admin_corpus)}: {shown}")
+    as_admin = sorted(sid for backend, sid in etcd_servers(etcd, cluster.shape.site.vulcand_prefix)
+                      if backend == ADMIN_BACKEND and not sid.endswith(f".{ADMIN_CONTAINER}"))
+    if as_admin:
+        problems.append(f"public containers registered in the {ADMIN_BACKEND} backend: {as_admin}")
+    if problems:
+        fail("public containers asked directly:\n  " + "\n  ".join(problems))
 
 
 def test_public_containers_hold_no_admin_password_or_s3_credential(cluster, secrets):
