@@ -97,8 +97,14 @@ def test_an_upload_lands_in_the_bucket_in_every_size_and_posts_link_it(cluster, 
     assert not left, f"objects left in the bucket after deleting the attachment: {left}"
 
 
+def where_the_plugin_stores(deployment) -> str:
+    """How the S3 plugin names where it stores (its client's where()): every upload error must say it."""
+    return f"bucket '{deployment.services.bucket}' at {deployment.services.s3_endpoint.rstrip('/')}"
+
+
 @pytest.mark.destructive
-def test_with_the_store_down_pages_render_and_uploads_fail_cleanly(cluster, site, admin, bucket, public_url):
+def test_with_the_store_down_pages_render_and_uploads_fail_cleanly(cluster, site, admin, bucket, public_url,
+                                                                   deployment):
     if cluster.provider != "lab":
         pytest.skip("stopping the store is the lab's fault to inject")
     client, name = bucket
@@ -111,7 +117,9 @@ def test_with_the_store_down_pages_render_and_uploads_fail_cleanly(cluster, site
         failed = upload(site, admin, filename, jpeg())
         assert failed.status >= 400, f"an upload with the store down answered {failed.status}"
         message = failed.response.json().get("message", "")
-        assert name in message and "cannot store" in message, f"unclear upload error: {message!r}"
+        assert "cannot store" in message and where_the_plugin_stores(deployment) in message, (
+            f"the upload's error does not say it could not store in {where_the_plugin_stores(deployment)}: "
+            f"{message!r}")
     finally:
         store.start()
     eventually(lambda: client.head_bucket(Bucket=name) or True, 60, 1, what="the store back")
@@ -126,7 +134,7 @@ def test_with_the_store_down_pages_render_and_uploads_fail_cleanly(cluster, site
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_wrong_credentials_pages_render_uploads_fail_and_no_secret_leaks(cluster, site, admin, bucket, secrets,
-                                                                         public_url):
+                                                                         public_url, deployment):
     if cluster.provider != "lab":
         pytest.skip("rotating the store's credential is the lab's fault to inject")
     client, name = bucket
@@ -145,7 +153,10 @@ def test_wrong_credentials_pages_render_uploads_fail_and_no_secret_leaks(cluster
         failed = upload(site, admin, f"creds-{random.token_hex(3)}.jpg", jpeg())
         assert failed.status >= 400, f"an upload with a wrong credential answered {failed.status}"
         message = failed.response.json().get("message", "")
-        assert "SignatureDoesNotMatch" in message or "403" in message, f"unclear upload error: {message!r}"
+        assert where_the_plugin_stores(deployment) in message and (
+            "SignatureDoesNotMatch" in message or "403" in message), (
+            f"the upload's error does not name {where_the_plugin_stores(deployment)} and the store's refusal "
+            f"(SignatureDoesNotMatch, 403): {message!r}")
         seen.append(failed.response.text)
     finally:
         cluster.start_store(image, key, secret)
