@@ -11,6 +11,7 @@ import pytest
 
 from wpcluster.results import run_dir
 from wpcluster.shape import PROJECT_ROOT
+from wpcluster.thresholds import LB_TO_DIRECT_GOAL
 
 pytestmark = pytest.mark.load
 HOPS = ("top_lb", "one_vulcand", "one_container")
@@ -26,4 +27,8 @@ def test_every_hop_serves_without_failures_and_its_throughput_is_recorded(cluste
     for hop in HOPS:
         assert figures[hop]["failures"] == 0, f"{hop}: {figures[hop]['failures']} failed requests: {figures[hop]}"
         assert figures[hop]["requests_per_second"] > 0, f"{hop} served nothing: {figures[hop]}"
-    assert figures["ratio_lb_to_direct"] is not None, figures
+    ratio = figures["ratio_lb_to_direct"]
+    assert ratio is not None and ratio >= LB_TO_DIRECT_GOAL, (
+        f"the top LB served {figures['top_lb']['requests_per_second']}/s, one container read directly "
+        f"{figures['one_container']['requests_per_second']}/s: ratio {ratio}, goal {LB_TO_DIRECT_GOAL} (HAProxy "
+        f"and vulcand may cost at most {1 - LB_TO_DIRECT_GOAL:.0%} of what a container serves)")
