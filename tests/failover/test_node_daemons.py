@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from wpcluster.checkers import check_nothing_moved, check_site_whole
+from wpcluster.checkers import check_nothing_moved, check_registered_as_running, check_site_whole, server_key_index
+from wpcluster.cluster import node_at
 from wpcluster.faults import busiest_node, fleetd_api_status, fleetd_pid
 from wpcluster.thresholds import seconds
 from wpcluster.waits import eventually
@@ -75,10 +76,20 @@ def test_replacing_an_etcd_member_under_load_keeps_the_site_and_registrations(cl
     assert new not in (None, old), f"{victim.name}'s member ID after the replacement is {new} (was {old})"
     # The new member follows: a registration made after it joined reaches every vulcand.
     public = [u for u in fleet.list_units() if u.name.startswith("wordpress@")]
-    unit = next((u for u in public if u.ip == victim.address), public[0]).name
+    placed = next((u for u in public if u.ip == victim.address), public[0])
+    unit, instance = placed.name, placed.name.removeprefix("wordpress@").removesuffix(".service")
+    before = ("wordpress", f"{node_at(cluster.nodes, placed.ip).name}.wordpress-{instance}")
+    old_index = server_key_index(etcd, cluster.shape.site.vulcand_prefix, before)
     fleet.restart(unit)
-    eventually(lambda: check_site_whole(cluster, fleet, etcd, site), thresholds.recovery_goal_seconds, 1,
-               what=f"{unit} registered again and routed by every vulcand after the replacement")
+
+    def registered_anew_and_routed() -> bool:
+        # A new key (created after the restart), not the registration from before it, then every route.
+        where = node_at(cluster.nodes, fleet.placed(unit).ip)
+        check_registered_as_running(cluster, etcd, ("wordpress", f"{where.name}.wordpress-{instance}"), old_index)
+        return check_site_whole(cluster, fleet, etcd, site)
+
+    eventually(registered_anew_and_routed, thresholds.recovery_goal_seconds, 1,
+               what=f"{unit} registered anew and routed by every vulcand after the replacement")
 
 
 def test_a_hung_fleetd_is_restarted_and_the_node_stays_in_the_cluster(cluster, fleet, nemesis, observe, thresholds):
