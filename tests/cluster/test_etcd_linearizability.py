@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -21,8 +22,12 @@ from wpcluster.waits import eventually
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 
-RECORD_SECONDS = 24.0
-MAX_OPERATIONS = 20_000
+# The history runs until the faults are healed and this much longer (operations that straddle a heal
+# and the member catching up), never past RECORD_WITHIN; each fault is held FAULT_SECONDS.
+AFTER_HEAL_SECONDS = 3.0
+RECORD_WITHIN = 90.0
+FAULT_SECONDS = 5.0
+MAX_OPERATIONS = 40_000
 
 
 def leader(cluster):
@@ -31,31 +36,40 @@ def leader(cluster):
 
 
 def test_history_under_member_kills_and_partitions_is_linearizable(request, cluster, nemesis):
-    done = threading.Event()
+    healed = threading.Event()
     errors: list[BaseException] = []
 
     def faults():
         try:
+            time.sleep(1.0)  # a history before the first fault
             first = leader(cluster)
             nemesis.kill_member(first)
-            done.wait(5)  # the fault's duration: the clients run against two members meanwhile
+            time.sleep(FAULT_SECONDS)  # the clients run against two members meanwhile
             nemesis.restart_member(first)
             eventually(lambda: cluster_health(cluster.etcd_endpoints).healthy, 30, 0.5, what="member back")
             follower = next(n for n in cluster.nodes if n is not leader(cluster))
             nemesis.partition(follower)
-            done.wait(5)
+            time.sleep(FAULT_SECONDS)
             nemesis.heal(follower)
+            time.sleep(AFTER_HEAL_SECONDS)
         except BaseException as exc:  # noqa: BLE001 - reported by the test below
             errors.append(exc)
+        finally:
+            healed.set()
 
     nemesis_thread = threading.Thread(target=faults, daemon=True)
     nemesis_thread.start()
-    history = record_history(cluster.etcd_endpoints, keys=4, clients=9, seconds=RECORD_SECONDS,
-                             max_ops=MAX_OPERATIONS)
-    done.set()
+    history = record_history(cluster.etcd_endpoints, keys=4, clients=9, seconds=RECORD_WITHIN,
+                             max_ops=MAX_OPERATIONS, stop=healed)
     nemesis_thread.join(60)
     assert not errors, f"the nemesis failed: {errors[0]!r}"
     assert [r.kind for r in nemesis.records] == ["etcd-member-kill", "partition"], nemesis.records
+    # A fault outside the history tests nothing: every one must begin and end inside it.
+    first, last = min(op.at for op in history), max(op.at for op in history)
+    outside = [f"{r.describe()} {r.started:.1f}-{r.ended or 0:.1f}" for r in nemesis.records
+               if r.ended is None or not first <= r.started <= r.ended <= last]
+    assert not outside, f"faults outside the recorded history ({first:.1f}-{last:.1f}, {len(history)} operations): " \
+                        f"{outside}"
 
     folder = run_dir(request.config.stash[RUN_KEY]) / "etcd"
     verdict = check(history, timeout_s=120, visualization=folder / "etcd-linearizability.html")
