@@ -13,6 +13,7 @@ def site_state(site):
 
 @pytest.mark.slow
 @pytest.mark.changes
+@pytest.mark.redeploys
 def test_second_deploy_is_idempotent(cluster, deployment, site, secrets):
     before = site_state(site)
     assert before["home"] == cluster.shape.site_url, f"the site's home is {before['home']}"
