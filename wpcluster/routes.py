@@ -191,6 +191,36 @@ class RouteTable:
     def describe(self) -> str:
         return "; ".join(f"{f.id} -> {f.backend}: {f.route}" for f in self.frontends) or "no frontends"
 
+    def hosts_to_try(self, site_host: str) -> list[str]:
+        """Every Host that can route differently: the site's, its ``www.`` form, one no frontend names, and
+        one that each Host or HostRegexp matcher of a frontend takes (the top LB passes any Host on, so a
+        frontend scoped to another Host is a route a visitor can choose)."""
+        hosts = [site_host, f"www.{site_host}", "unknown.invalid"]
+        for frontend in self.frontends:
+            for name, literal in _HOST_MATCHERS.findall(frontend.route):
+                pattern = _go_string(literal).lower()
+                sample = (re.sub(r"<[^>]*>", "x", pattern) if name == "Host" else _regexp_sample(pattern))
+                if sample is not None and sample not in hosts:
+                    hosts.append(sample)
+        return hosts
+
+
+_HOST_MATCHERS = re.compile(r"\b(Host|HostRegexp)\s*\(\s*(`[^`]*`|\"(?:[^\"\\]|\\.)*\")\s*\)")
+
+
+def _regexp_sample(pattern: str) -> str | None:
+    """A host that the HostRegexp ``pattern`` takes, for the simple patterns routes use (anchors, escaped
+    dots, ``.*``, ``.+``, ``[^.]+``, ``\\w+``, alternatives in a group), or None."""
+    sample = pattern.strip("^$").replace(r"\z", "").replace(r"\Z", "")
+    sample = re.sub(r"\((?:\?:)?([^|()]*)(?:\|[^()]*)?\)", r"\1", sample)  # a group: its first alternative
+    for wide in (r".*", r".+", r"[^.]+", r"[^.]*", r"\w+", r"\w*", r"[a-z0-9-]+", r"[a-z0-9]+"):
+        sample = sample.replace(wide, "x")
+    sample = sample.replace(r"\.", ".").replace("?", "")
+    try:
+        return sample if re.search(pattern, sample) else None
+    except re.error:
+        return None
+
 
 def build_table(frontend_values: dict[str, str], backends: dict[str, list[str]]) -> RouteTable:
     """A route table from frontend id -> raw etcd value and backend id -> its server ids."""

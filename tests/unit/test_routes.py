@@ -95,3 +95,27 @@ def test_the_2015_admin_route_leaks_the_variants_and_every_write():
     paths = next(iter(leaked.values()))
     assert "GET //wp-admin/" in paths and "POST /wp-json/wp/v2/posts" in paths and "GET /xmlrpc.php" in paths
     assert "GET /wp-admin/index.php" not in paths and "GET /WP-ADMIN/" not in paths
+
+
+def test_every_host_a_frontend_is_scoped_to_is_tried():
+    t = table({"admin": ("wordpressadmin", ADMIN), "public": ("wordpress", "PathRegexp(`/.*`)"),
+               "other": ("wordpress", "PathRegexp(`^/wp-login`) && Host(`shop.<tenant>.example`)"),
+               "rx": ("wordpress", "HostRegexp(`^(api|cdn)\\.example\\.com$`) && PathRegexp(`/`)")})
+    hosts = t.hosts_to_try("wordpress.local")
+    assert hosts[:3] == ["wordpress.local", "www.wordpress.local", "unknown.invalid"]
+    assert "shop.x.example" in hosts and "api.example.com" in hosts
+
+
+def test_a_frontend_scoped_to_another_host_that_takes_the_login_page_is_named():
+    from tests.unit.sidekick_modules import sidekick
+    from wpcluster.checkers import check_admin_routes
+
+    probes = corpus(["wp-admin/index.php"])
+    deployed = {fid: (spec["BackendId"], spec["Route"]) for fid, spec in sidekick.FRONTENDS.items()}
+    scoped = ("wordpress", "PathRegexp(`^/wp-login[.]php`) && Host(`other.example`)")
+    check_admin_routes(table(deployed), probes, "wordpress.local")  # the deployment's routes: no leak
+    # For the site's Host the scoped frontend never matches: one Host alone sees nothing wrong.
+    assert static_leaks(table({**deployed, "scoped": scoped}), probes, "wordpress.local") == {}
+    with pytest.raises(AssertionError, match=r"frontend scoped \(backend wordpress.*with Host other.example: "
+                                             r"GET /wp-login.php"):
+        check_admin_routes(table({**deployed, "scoped": scoped}), probes, "wordpress.local")
