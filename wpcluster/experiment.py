@@ -186,7 +186,6 @@ class Experiment:
         """Let the readers run the after window, from the heal or the recovery (whichever is later)
         until every judged entry point has answered ``count`` requests begun in it, or ``within`` s."""
         after_from = max(trial.recovered_at or time.time(), trial.fault.ended or 0.0)
-        time.sleep(max(0.0, after_from - time.time()))
 
         def answered_enough() -> bool:
             done = self.history.samples(since=after_from)

@@ -53,27 +53,28 @@ def answering_first(endpoints: list[str], within: float = ENDPOINT_PROBE_SECONDS
 REGISTRY_PREFIX = "/_coreos.com/fleet"
 
 
+def _machine_keys(etcd_client: python_etcd.Client) -> dict[str, python_etcd.EtcdResult]:
+    """Each fleet machine's presence key (``machines/<id>/object``), by machine ID."""
+    return {leaf.key.split("/")[-2]: leaf
+            for leaf in etcd_client.read(f"{REGISTRY_PREFIX}/machines", recursive=True).leaves
+            if leaf.key.endswith("/object")}
+
+
 def machine_lease_ends(etcd_client: python_etcd.Client) -> dict[str, float]:
     """When each fleet machine's presence key runs out: machine ID -> epoch seconds.
 
     An agent sets its machine's key with the agent TTL at every beat; the engine moves the units of a
     machine whose key has run out."""
-    ends: dict[str, float] = {}
-    for leaf in etcd_client.read(f"{REGISTRY_PREFIX}/machines", recursive=True).leaves:
-        parts = leaf.key.split("/")
-        if parts[-1] == "object" and leaf.expiration:
-            ends[parts[-2]] = _epoch(leaf.expiration)
-    return ends
+    return {machine: _epoch(leaf.expiration) for machine, leaf in _machine_keys(etcd_client).items()
+            if leaf.expiration}
 
 
 def registry_targets(etcd_client: python_etcd.Client) -> dict[str, str]:
     """What `Fleetctl.targets` lists (unit -> the address of the machine the engine scheduled it to),
     read from fleet's registry with ``etcd_client``: fleetctl's etcd driver asks any member it likes,
     and one behind a narrow link took it 1.6-5 s a listing under a bandwidth cap."""
-    addresses = {}
-    for leaf in etcd_client.read(f"{REGISTRY_PREFIX}/machines", recursive=True).leaves:
-        if leaf.key.endswith("/object") and leaf.value:
-            addresses[leaf.key.split("/")[-2]] = json.loads(leaf.value).get("PublicIP", "")
+    addresses = {machine: json.loads(leaf.value).get("PublicIP", "")
+                 for machine, leaf in _machine_keys(etcd_client).items() if leaf.value}
     targets = {}
     for leaf in etcd_client.read(f"{REGISTRY_PREFIX}/job", recursive=True).leaves:
         parts = leaf.key.split("/")
