@@ -86,6 +86,13 @@ def container_of(unit: str) -> str:
     return unit.removesuffix(".service").replace("@", "-")
 
 
+def unit_of(container: str) -> str:
+    """The site unit that runs ``container``, ``container_of`` read backwards: wordpress-3 is
+    wordpress@3.service's, wordpress-admin is wordpress-admin.service's."""
+    head, _, instance = container.rpartition("-")
+    return f"{head}@{instance}.service" if instance.isdigit() else f"{container}.service"
+
+
 def site_env(shape: Shape, services: SiteServices, secrets: Secrets, etcd_endpoints: list[str]) -> dict[str, str]:
     """/etc/wpcluster/site.env: what every unit and every WordPress container is configured with.
 

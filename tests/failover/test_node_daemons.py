@@ -13,6 +13,7 @@ import requests
 
 from wpcluster.checkers import check_nothing_moved, check_registered_as_running, check_site_whole, server_key_index
 from wpcluster.cluster import node_at
+from wpcluster.deploy import container_of
 from wpcluster.faults import busiest_node, fleetd_api_status, fleetd_pid
 from wpcluster.thresholds import seconds
 from wpcluster.waits import eventually
@@ -77,15 +78,17 @@ def test_replacing_an_etcd_member_under_load_keeps_the_site_and_registrations(cl
     # The new member follows: a registration made after it joined reaches every vulcand.
     public = [u for u in fleet.list_units() if u.name.startswith("wordpress@")]
     placed = next((u for u in public if u.ip == victim.address), public[0])
-    unit, instance = placed.name, placed.name.removeprefix("wordpress@").removesuffix(".service")
-    before = ("wordpress", f"{node_at(cluster.nodes, placed.ip).name}.wordpress-{instance}")
-    old_index = server_key_index(etcd, cluster.shape.site.vulcand_prefix, before)
+    unit = placed.name
+
+    def server_key(ip: str) -> tuple[str, str]:
+        return "wordpress", f"{node_at(cluster.nodes, ip).name}.{container_of(unit)}"
+
+    old_index = server_key_index(etcd, cluster.shape.site.vulcand_prefix, server_key(placed.ip))
     fleet.restart(unit)
 
     def registered_anew_and_routed() -> bool:
         # A new key (created after the restart), not the registration from before it, then every route.
-        where = node_at(cluster.nodes, fleet.placed(unit).ip)
-        check_registered_as_running(cluster, etcd, ("wordpress", f"{where.name}.wordpress-{instance}"), old_index)
+        check_registered_as_running(cluster, etcd, server_key(fleet.placed(unit).ip), old_index)
         return check_site_whole(cluster, fleet, etcd, site)
 
     eventually(registered_anew_and_routed, thresholds.recovery_goal_seconds, 1,

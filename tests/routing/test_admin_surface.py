@@ -26,7 +26,7 @@ from wpcluster.checkers import (
     etcd_servers,
     site_containers,
 )
-from wpcluster.deploy import ADMIN_SECRET_NAMES
+from wpcluster.deploy import ADMIN_SECRET_NAMES, unit_of
 from wpcluster.routes import read_table
 
 
@@ -89,7 +89,7 @@ def test_every_public_container_refuses_the_admin_surface_and_every_write_when_a
     problems = []
     for sid, url in sorted(public.items()):
         container = sid.partition(".")[2]
-        unit = f"wordpress@{container.removeprefix('wordpress-')}.service"
+        unit = unit_of(container)
         served = [r for r in send_all(admin_corpus, url, cluster.shape.site_authority) if not r.refused_by(container)]
         if served:
             shown = "; ".join(f"{r.probe} -> {r.status} from {r.served_by or 'nobody'}" for r in served[:6])

@@ -146,14 +146,15 @@ def test_a_spread_placement_moves_nothing():
     assert moved == [] and fleet.restarted == []
 
 
-def test_container_of_names_the_container_each_unit_file_runs():
-    from wpcluster.deploy import UNITS_DIR, container_of
+def test_container_of_names_the_container_each_unit_file_runs_and_unit_of_reads_it_back():
+    from wpcluster.deploy import UNITS_DIR, container_of, unit_of
 
     for template, unit in unit_plan(load_shape()):
         text = (UNITS_DIR / template).read_text()
         instance = unit.removesuffix(".service").partition("@")[2]
         named = re.search(r"--name (\S+)", text).group(1).replace("%i", instance)
         assert container_of(unit) == named, unit
+        assert unit_of(named) == unit, named
 
 
 def _lab_listing(running: dict[str, list[str]], placed: dict[str, str]):
