@@ -73,15 +73,18 @@ def test_brownout_ignores_a_dip_above_the_fraction():
 
 
 def test_a_bin_with_exactly_half_the_baselines_completions_is_on_the_line_not_under_it():
-    # CI (s3-stall's heal): a baseline of 6.89/s makes bins 8/6.89 s wide; one bin held 4 completions
-    # and the next 12 (pages a second slow, none lost), and rounding alone read 4 of 8 as under half.
-    baseline = 6.89
+    # At 6.9/s a bin is 8/6.9 s wide and the line is 4 completions in it; compared as a rate, 4/width fell
+    # a rounding error under 6.9/2 and a bin exactly on the line read as a brownout.
+    baseline = 6.9
     width = 8 / baseline
-    samples = [Sample(1000 + i * width / 8, 0.05, 200, "w@c", "top LB") for i in range(8 * 10)]
-    dip = [s for s in samples if not 1000 + 5 * width <= s.started + s.seconds < 1000 + 5.5 * width]
-    assert brownout_seconds(dip, 1000, 1000 + 10 * width, baseline=baseline) == 0.0
-    lost = [s for s in dip if not 1000 + 5.5 * width <= s.started + s.seconds < 1000 + 5.6 * width]
-    assert brownout_seconds(lost, 1000, 1000 + 10 * width, baseline=baseline) == round(width, 1)
+
+    def bins(counts: list[int]) -> list[Sample]:
+        return [Sample(1000 + (k + (j + 0.5) / count) * width - 0.05, 0.05, 200, "w@c", "top LB")
+                for k, count in enumerate(counts) for j in range(count)]
+
+    assert brownout_seconds(bins([8] * 5 + [4] + [8] * 4), 1000, 1000 + 10 * width, baseline=baseline) == 0.0
+    assert brownout_seconds(bins([8] * 5 + [3] + [8] * 4), 1000, 1000 + 10 * width,
+                            baseline=baseline) == round(width, 1)
 
 
 def test_timeline_shades_the_three_windows(tmp_path):
