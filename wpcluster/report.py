@@ -222,10 +222,10 @@ def summary_text(bundle: Bundle) -> str:
 def failover_time_lines(bundle: Bundle) -> list[str]:
     """The failover suite against its own goal and, when over it, the faults that hold it and why."""
     over = timings.failover_gap(bundle.time)
-    if not over:
+    if over is None:
         return []
     goal = timings.FAILOVER_GOAL_SECONDS
-    if over < 0:
+    if over <= 0:
         return [f"    failover suite within its {goal:.0f}s goal ({-over:.0f}s to spare)"]
     holders = timings.failover_holders(bundle.failover)
     return [f"    failover suite {over:.0f}s over its {goal:.0f}s goal; costliest faults: "

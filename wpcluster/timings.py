@@ -237,8 +237,7 @@ def failover_holders(records: list[dict], top: int = FAILOVER_HOLDERS) -> list[F
     return sorted(holders, key=lambda h: h.wall, reverse=True)[:top]
 
 
-def failover_gap(table: TimeTable, goal: float = FAILOVER_GOAL_SECONDS) -> float:
-    """How far the failover suite ran over its own goal (negative: within it); 0 when it did not run."""
+def failover_gap(table: TimeTable, goal: float = FAILOVER_GOAL_SECONDS) -> float | None:
+    """How far the failover suite ran over its own goal (negative: within it); None when it did not run."""
     suites = {line.name: line.total for line in table.suites}
-    return round(suites[FAILOVER_SUITE] - goal, 1) if FAILOVER_SUITE in suites else 0.0
-
+    return round(suites[FAILOVER_SUITE] - goal, 1) if FAILOVER_SUITE in suites else None
