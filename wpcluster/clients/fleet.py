@@ -267,19 +267,24 @@ class Fleetctl:
     def restart(self, *names: str, timeout: float = 60) -> None:
         """Bring back units that failed (say, their container was killed behind fleet's back).
 
-        fleet does not restart a failed unit, and a stop followed at once by a start can be
-        merged into nothing; so unload them, wait until fleet reports them unplaced, then start.
+        fleet does not restart a failed unit, and an unload followed at once by a start can be
+        merged into nothing; so unload them, wait until the engine has unscheduled them and no agent
+        lists them, then start. The engine's schedule decides: `list-units` shows the states agents
+        publish, and a unit's state can be missing for a while (see ``targets``), which once read as
+        "unloaded" before the engine had acted; the start was merged with the unload and the unit stayed
+        failed (a self-check's clean-up, 2026-12-05).
         """
         from wpcluster.waits import eventually  # local: waits is the only non-client import
 
         self.unload(*names)
 
         def unplaced() -> bool:
-            placed = [u for u in self.list_units() if u.name in names and u.machine_id]
-            assert not placed, f"still placed: {placed}"
+            scheduled = sorted(name for name in self.targets() if name in names)
+            placed = [u.name for u in self.list_units() if u.name in names and u.machine_id]
+            assert not scheduled and not placed, f"still scheduled: {scheduled}; still placed: {placed}"
             return True
 
-        eventually(unplaced, timeout, 0.5, what=f"fleet reporting {', '.join(names)} unloaded")
+        eventually(unplaced, timeout, 0.5, what=f"fleet's engine unscheduling {', '.join(names)}")
         self.start(*names)
 
     def destroy(self, *names: str) -> None:
