@@ -186,10 +186,9 @@ def fault_bounds(shape: Shape, kind: str) -> FaultBounds:
         return FaultBounds(
             family="slow path", error_rate=0.01, error_rate_everywhere=True,
             why_error_rate="pages are slower, and the site's capacity is far above the readers' rate: none fails",
-            brownout_seconds=2.0,
-            why_brownout=("the pages in flight when the link turns slow complete later, moving their completions "
-                          "out of the bin they would have filled: at most one bin (2 s for a vulcand read "
-                          "directly); anything longer is pages lost or held"),
+            brownout_seconds=0.0,
+            why_brownout=("pages are slower, and each is still answered long before a visitor gives up: a stretch "
+                          "of them lost, held or later than that is a brownout"),
             hung_allowed=False, why_hung="a page's queries are late, not lost",
             recovery_seconds=node_goal, why_recovery=recovery_why)
     if family in DB_LOST_FAULTS:

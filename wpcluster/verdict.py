@@ -6,7 +6,9 @@ and its after window (heal to the end of observation). Every figure is computed 
 (wpcluster.thresholds) is checked against it:
 
 * the brownout is the longest continuous stretch below the brownout line anywhere from the fault's
-  start to the end, wherever the heal falls (an outage that straddles the heal is one outage);
+  start to the end, wherever the heal falls (an outage that straddles the heal is one outage),
+  counted by when visitors asked: of the requests asked in a stretch, how many were answered within
+  a visitor's patience;
 * the error rate is bounded in the during and in the after window, each;
 * no request may hang past the readers' timeout where the fault says so;
 * goodput must be back above the line within a bound of the heal, where the fault says so;
@@ -31,14 +33,15 @@ from pathlib import Path
 
 from wpcluster.faults import FaultRecord
 from wpcluster.generator import Sample
-from wpcluster.thresholds import FaultBounds
+from wpcluster.thresholds import SLOW_READ_SECONDS, FaultBounds
 
 # Goodput below this fraction of the baseline is a brownout. Losing one node of three takes about a
 # third of the site's capacity away (five containers on three nodes), which is the deployment working
 # as designed; below half, a visitor sees a site that fails or stalls.
 BROWNOUT_FRACTION = 0.5
-# The width of the bins goodput is counted in for the brownout (successes by completion time), and
-# the fewest successes a bin must hold at the baseline (an entry point read slowly gets wider bins).
+# The width of the bins the brownout is counted in (requests by when they were asked), and the
+# fewest well-answered requests a bin must hold at the baseline (an entry point read slowly gets
+# wider bins).
 BIN_SECONDS = 1.0
 MIN_PER_BIN = 8
 # The entry point a visitor uses; listed first, and the one a one-line summary speaks of.
@@ -75,22 +78,43 @@ def bin_width(baseline: float) -> float:
     return max(BIN_SECONDS, MIN_PER_BIN / baseline)
 
 
+def answered_in_time(sample: Sample, patience: float = SLOW_READ_SECONDS) -> bool:
+    """The request was answered, successfully, within a visitor's ``patience``."""
+    return sample.ok and sample.seconds <= patience
+
+
+def asked_and_answered_per_second(samples: list[Sample], start: float, end: float,
+                                  patience: float = SLOW_READ_SECONDS) -> float:
+    """Requests asked in [start, end) and answered in time (``answered_in_time``), per second: the
+    brownout's baseline and the rate its line is drawn against."""
+    good = sum(1 for s in samples if start <= s.started < end and answered_in_time(s, patience))
+    return good / (end - start) if end > start else 0.0
+
+
 def below_line_runs(samples: list[Sample], start: float, end: float, baseline: float,
-                    fraction: float = BROWNOUT_FRACTION) -> list[tuple[float, float]]:
-    """The stretches of [start, end) whose goodput stays below ``fraction`` of ``baseline``
-    successes/s, as (start, end) in whole bins (a trailing part-bin has had no time to complete its
-    requests). A request that hangs completes nothing, so a hang is a brownout even when no error is
-    ever returned."""
+                    fraction: float = BROWNOUT_FRACTION, patience: float = SLOW_READ_SECONDS,
+                    known_until: float | None = None) -> list[tuple[float, float]]:
+    """The stretches of [start, end) in which fewer than ``fraction`` of ``baseline`` requests/s were
+    asked and answered in time (``asked_and_answered_per_second``), as (start, end) in whole bins.
+
+    Bins hold requests by when they were asked: the readers ask on a fixed schedule (an open model),
+    so a bin's count moves only with what the site did to its requests. Counted by completion, a bin
+    emptied whenever its pages took a little longer than the last bin's (a steady site whose pages
+    took up to a second browned out for a bin, with no fault to blame). A request that hangs, fails
+    or is answered later than a visitor waits counts for nothing, so a hang is a brownout even when no
+    error is ever returned. Requests asked in the last ``patience`` seconds before the history was read
+    (``known_until``, by default ``end``) are not judged: they may still be on their way."""
     if baseline <= 0 or end <= start:
         return []
     width = bin_width(baseline)
-    counts = [0] * int((end - start) / width)
+    judged_end = min(end, (end if known_until is None else known_until) - patience)
+    counts = [0] * max(0, int((judged_end - start) / width))
     for s in samples:
-        done = s.started + s.seconds
-        if s.ok and start <= done and (k := int((done - start) / width)) < len(counts):
+        k = int((s.started - start) / width)
+        if answered_in_time(s, patience) and start <= s.started and k < len(counts):
             counts[k] += 1
     # The line as a count per bin, compared with a little slack: a bin with exactly half of the baseline's
-    # completions is on the line, not under it (8/6.89 s wide, 4 of 8 read as under it by rounding alone).
+    # requests is on the line, not under it (8/6.89 s wide, 4 of 8 read as under it by rounding alone).
     line = fraction * baseline * width - 1e-9
     runs, first = [], None
     for k, count in enumerate([*counts, None]):
@@ -104,9 +128,10 @@ def below_line_runs(samples: list[Sample], start: float, end: float, baseline: f
 
 
 def brownout_seconds(samples: list[Sample], start: float, end: float, baseline: float,
-                     fraction: float = BROWNOUT_FRACTION) -> float:
+                     fraction: float = BROWNOUT_FRACTION, patience: float = SLOW_READ_SECONDS,
+                     known_until: float | None = None) -> float:
     """The longest continuous stretch in [start, end) under the brownout line (``below_line_runs``)."""
-    runs = below_line_runs(samples, start, end, baseline, fraction)
+    runs = below_line_runs(samples, start, end, baseline, fraction, patience, known_until)
     return round(max((b - a for a, b in runs), default=0.0), 1)
 
 
@@ -125,22 +150,26 @@ def slow_stretch(samples: list[Sample], start: float, end: float, baseline: floa
     return round(longest, 1)
 
 
-def below_line_after(samples: list[Sample], heal: float, start: float, end: float, baseline: float) -> float:
+def below_line_after(samples: list[Sample], heal: float, start: float, end: float, baseline: float,
+                     patience: float = SLOW_READ_SECONDS) -> float:
     """How long after ``heal`` goodput stayed under the brownout line: the end of the stretch under
     it that holds the heal (or begins in the bin just after it) minus the heal; 0 when goodput is
     above the line at the heal."""
     width = bin_width(baseline) if baseline > 0 else BIN_SECONDS
-    for a, b in below_line_runs(samples, start, end, baseline):
+    for a, b in below_line_runs(samples, start, end, baseline, patience=patience):
         if a <= heal + width and b > heal:
             return round(b - heal, 1)
     return 0.0
 
 
 def window_figures(samples: list[Sample], start: float, end: float, baseline: float | None,
-                   members: list[Sample] | None = None) -> dict[str, object]:
+                   members: list[Sample] | None = None, brownout_baseline: float | None = None,
+                   patience: float = SLOW_READ_SECONDS, known_until: float | None = None) -> dict[str, object]:
     """One window of one entry point: its requests (``members``, or those started in it), goodput
     against ``baseline`` successes/s, error rate and latency percentiles (of every request, a slow
-    failure included)."""
+    failure included), and its brownout against ``brownout_baseline`` (``asked_and_answered_per_second``
+    before the fault; by default ``baseline``)."""
+    line_rate = baseline if brownout_baseline is None else brownout_baseline
     inside = members if members is not None else [s for s in samples if start <= s.started < end]
     rate = successes_per_second(samples, start, end)
     latencies = [s.seconds * 1000 for s in inside]
@@ -156,7 +185,8 @@ def window_figures(samples: list[Sample], start: float, end: float, baseline: fl
                                        for s in inside if not s.ok).most_common()),
         **{f"p{q}_ms": (round(v, 1) if (v := percentile(latencies, q / 100)) is not None else None)
            for q in (50, 95, 99)},
-        "brownout_seconds": brownout_seconds(samples, start, end, baseline) if baseline else None,
+        "brownout_seconds": (brownout_seconds(samples, start, end, line_rate, patience=patience,
+                                              known_until=known_until) if line_rate else None),
     }
 
 
@@ -294,22 +324,22 @@ def judge(samples: list[Sample], fault: FaultRecord, recovered_at: float | None,
     healed = min(fault.ended or recovered_at or until, until)
     verdict.span = {"start": round(baseline_from, 3), "heal": round(healed, 3), "end": round(until, 3)}
     spans = {"before": (baseline_from, fault.started), "during": (fault.started, healed), "after": (healed, until)}
-    baselines = {}
+    patience = bounds.slow_read_seconds if bounds else FaultBounds.slow_read_seconds
+    mine = {target: [s for s in samples if s.target == target] for target in targets}
+    baselines = {t: successes_per_second(mine[t], baseline_from, fault.started) for t in targets}
+    # The brownout's baseline: requests asked before the fault and answered in time, per second.
+    asked = {t: asked_and_answered_per_second(mine[t], baseline_from, fault.started, patience) for t in targets}
     for name, (start, end) in spans.items():
-        by_target = {}
-        for target in targets:
-            mine = [s for s in samples if s.target == target]
-            baselines[target] = successes_per_second(mine, baseline_from, fault.started)
-            by_target[target] = window_figures(mine, start, end, baselines[target], _members(mine, name, spans))
+        by_target = {t: window_figures(mine[t], start, end, baselines[t], _members(mine[t], name, spans),
+                                       asked[t], patience, until) for t in targets}
         verdict.windows[name] = {**(by_target[targets[0]] if targets else {}), "by_target": by_target}
     for target in targets:
-        mine = [s for s in samples if s.target == target]
-        verdict.brownout_by_target[target] = brownout_seconds(mine, fault.started, until, baselines[target])
-        verdict.back_after_heal_by_target[target] = below_line_after(mine, healed, fault.started, until,
-                                                                     baselines[target])
-        verdict.slow_stretch_by_target[target] = slow_stretch(
-            mine, fault.started, until, baselines[target],
-            bounds.slow_read_seconds if bounds else FaultBounds.slow_read_seconds)
+        verdict.brownout_by_target[target] = brownout_seconds(mine[target], fault.started, until, asked[target],
+                                                              patience=patience)
+        verdict.back_after_heal_by_target[target] = below_line_after(mine[target], healed, fault.started, until,
+                                                                     asked[target], patience)
+        verdict.slow_stretch_by_target[target] = slow_stretch(mine[target], fault.started, until, baselines[target],
+                                                              patience)
     verdict.brownout_seconds = verdict.brownout_by_target.get(LB)
     return _settle(verdict, bounds, baselines)
 

@@ -87,6 +87,20 @@ def test_a_bin_with_exactly_half_the_baselines_completions_is_on_the_line_not_un
                             baseline=baseline) == round(width, 1)
 
 
+def test_pages_that_take_longer_for_a_second_are_no_brownout_but_pages_later_than_a_visitor_waits_are():
+    # 8 asked per second; those asked in one second take 0.9 s, the rest 0.05 s. Counted by completion,
+    # the slow second's bin held almost nothing (its pages completed in the next) and read as a 1 s
+    # brownout of a steady site (a clean-clone CI, etcd majority loss, bound 0 s). Counted by when they
+    # were asked, it is whole; pages asked for 3 s that take longer than a visitor waits (4 s) are not.
+    def asked(latency) -> list[Sample]:
+        return [Sample(1000 + i / 8, latency(1000 + i / 8), 200, "w@c", "top LB") for i in range(240)]
+
+    jitter = asked(lambda t: 0.9 if 1010 <= t < 1011 else 0.05)
+    assert brownout_seconds(jitter, 1000, 1030, baseline=8.0) == 0.0
+    late = asked(lambda t: 4.0 if 1010 <= t < 1013 else 0.05)
+    assert brownout_seconds(late, 1000, 1030, baseline=8.0) == 3.0
+
+
 def test_timeline_shades_the_three_windows(tmp_path):
     fault = FaultRecord("node-kill", "core-02", started=1012, ended=1020)
     samples = history()
