@@ -112,9 +112,20 @@ class Trial:
     fault: FaultRecord | None = None
     recovered_at: float | None = None
     not_recovered: str = ""
+    # The recovery checks that failed: (began, ended, what they saw), so a slow recovery says which
+    # part of the site was not whole, and whether the check itself took the time.
+    recovery_misses: list[tuple[float, float, str]] = field(default_factory=list)
     until: float | None = None
     verdict: FaultVerdict | None = None
     started_wall: float = field(default_factory=time.time)
+
+
+def last_recovery_miss(trial: Trial) -> str:
+    """The last recovery check that failed before the site was whole, timed from the fault's start."""
+    began, ended, saw = trial.recovery_misses[-1]
+    start = trial.fault.started if trial.fault else began
+    return (f"{len(trial.recovery_misses)} recovery check(s) failed; the last began {began - start:.1f}s after "
+            f"the fault's start, took {ended - began:.1f}s and saw: {saw[:400]}")
 
 
 class Experiment:
@@ -172,10 +183,18 @@ class Experiment:
 
     def recover(self, trial: Trial, whole: Callable[[], object], within: float) -> None:
         """Wait (bounded) for ``whole`` to pass after the trial's fault; record when it did, or what it saw."""
+        def checked() -> object:
+            began = time.time()
+            try:
+                return whole()
+            except Exception as miss:
+                trial.recovery_misses.append((began, time.time(), f"{type(miss).__name__}: {miss}"))
+                raise
+
         try:
             # Recovered when the check that passed ended: the first moment every condition is known to
             # hold (its start would claim the routes before they were asked).
-            eventually(whole, within, 1, what=f"full recovery after {trial.fault.describe()}")
+            eventually(checked, within, 1, what=f"full recovery after {trial.fault.describe()}")
             trial.recovered_at = time.time()
         except AssertionError as failure:
             trial.recovered_at, trial.not_recovered = None, str(failure)
@@ -211,4 +230,6 @@ class Experiment:
                               baseline_from=trial.baseline_from, bounds=fault_bounds(self.shape, trial.fault.kind))
         if trial.not_recovered:
             trial.verdict.notes.append(f"not whole within the wait: {trial.not_recovered}")
+        elif trial.recovery_misses:
+            trial.verdict.notes.append(last_recovery_miss(trial))
         return trial.verdict

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.unit.test_verdict import steady
-from wpcluster.experiment import STEADY_REQUESTS, Experiment, Trial
+from wpcluster.experiment import STEADY_REQUESTS, Experiment, Trial, last_recovery_miss
 from wpcluster.faults import FaultRecord
 from wpcluster.shape import load_shape
 from wpcluster.verdict import DEVIATED, PASS, NotEstablished
@@ -106,3 +106,21 @@ def test_the_after_window_lasts_until_every_judged_entry_point_answered_a_before
     started = time.monotonic()
     short.read_after(trial, within=0.5)  # 12 of the vulcand's: the window runs out, the verdict judges those
     assert 0.5 <= time.monotonic() - started < 2
+
+
+def test_a_slow_recovery_names_what_its_last_failed_check_saw():
+    experiment = Experiment({"top LB": "http://lb"}, "site", None, load_shape())
+    trial = Trial(["top LB"], time.time() - 10, fault=FaultRecord("node-kill", "core-01", time.time() - 5))
+    answers = iter([AssertionError("units not running on live machines: ['wordpress@3.service not scheduled']"),
+                    AssertionError("wrong URL for core-02.wordpress-3"), True])
+
+    def whole() -> bool:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    experiment.recover(trial, whole, within=10)
+    assert trial.recovered_at is not None and len(trial.recovery_misses) == 2
+    assert "2 recovery check(s) failed" in last_recovery_miss(trial)
+    assert "saw: AssertionError: wrong URL for core-02.wordpress-3" in last_recovery_miss(trial)
