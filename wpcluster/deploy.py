@@ -108,6 +108,7 @@ def site_env(shape: Shape, services: SiteServices, secrets: Secrets, etcd_endpoi
         "VULCAND_PREFIX": site.vulcand_prefix,
         "SIDEKICK_SERVER_TTL": str(site.server_ttl),
         "SIDEKICK_HEARTBEAT": str(site.heartbeat),
+        "SIDEKICK_RECONCILE": str(site.reconcile),
         "SIDEKICK_AGENT_PORT": str(site.sidekick_agent_port),
         "WPCLUSTER_ETCD_ENDPOINTS": ",".join(etcd_endpoints),
         "WORDPRESS_DB_NAME": site.database,

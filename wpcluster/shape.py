@@ -42,6 +42,7 @@ class SiteShape:
     vulcand_prefix: str
     server_ttl: int
     heartbeat: int
+    reconcile: int
     sidekick_agent_port: int
     database: str
     db_user: str
@@ -240,13 +241,16 @@ def parse_shape(text: str, source: str = "<string>") -> Shape:
         name: reader.get(f"site.{name}", kind)
         for name, kind in [("wordpress_instances", int), ("vulcand_port", int), ("vulcand_api_port", int),
                            ("vulcand_prefix", str), ("server_ttl", int), ("heartbeat", int),
-                           ("sidekick_agent_port", int), ("database", str),
+                           ("reconcile", int), ("sidekick_agent_port", int), ("database", str),
                            ("db_user", str), ("bucket", str), ("admin_user", str), ("admin_email", str)]
     })
     if site.wordpress_instances < 1:
         raise reader.error("site.wordpress_instances", "must be at least 1")
     if not 0 < site.heartbeat < site.server_ttl:
         raise reader.error("site.heartbeat", f"is {site.heartbeat}; it must be shorter than site.server_ttl")
+    if site.reconcile < site.heartbeat:
+        raise reader.error("site.reconcile", f"is {site.reconcile}; it must be at least site.heartbeat (a full "
+                                             "reconcile runs on a heartbeat)")
 
     vagrant = VagrantShape(**{name: reader.get(f"vagrant.{name}", str) for name in
                               ("box", "channel", "provider", "discovery_service", "subnet_prefix")})

@@ -385,6 +385,7 @@ class Docker:
     def events(self) -> Iterator[dict]:
         filters = json.dumps({"type": ["container"], "event": ["start", "die", "stop", "kill", "destroy"]})
         reply = self._get(f"/events?filters={urllib.parse.quote(filters)}", timeout=None)
+        log.info("watching Docker's container events")
         for line in reply:
             if line.strip():
                 yield json.loads(line)
@@ -488,7 +489,8 @@ class Sidekick:
         its return expires every key whose TTL ran out at its first sync (within 0.5 s), all at once;
         a renewal that reaches the new leader before that sync keeps the key. One node's keys kept
         are enough: vulcand answers 503 only while a backend has no server at all."""
-        last_full, failing_since = 0.0, None
+        # The start-up reconcile was a full one: the next is a whole period later.
+        last_full, failing_since = time.monotonic(), None
         wait = self.heartbeat
         while not self.stopping.wait(wait):
             try:

@@ -34,8 +34,10 @@ SIDEKICK_DEFECTS: dict[str, list[tuple[str, str]]] = {
         "            self.registered = wanted",
         "            self.registered = {**{k: v for k, v in registered.items() if owned_by(self.node, k[1])},"
         " **wanted}  # DEFECT: refreshes the dead too")],
-    # Deletes nothing: a dead container's server lasts until its TTL runs out.
-    "ttl-only": [_NO_STALE],
+    # Ignores Docker's container events: a dead container's server goes only at the next full
+    # reconcile (every few seconds as deployed), and its key is refreshed by every heartbeat until then.
+    "events-ignored": [(24 * " " + "self.reconcile(f\"{name} {event.get('status') or event.get('Action')}\")",
+                        24 * " " + "pass  # DEFECT: ignores the container's event")],
     # Registers the port after the published one.
     "wrong-port": [('        wanted[(backend, server_id(node, name))] = f"http://{node_ip}:{port}"',
                     '        wanted[(backend, server_id(node, name))] = f"http://{node_ip}:{port + 1}"  # DEFECT')],

@@ -1,0 +1,57 @@
+"""The discovery sidekick on one node, run for a while with settings other than site.env's.
+
+A systemd drop-in adds one more environment file after site.env (systemd lets the later file win),
+and the unit is restarted on the node; the drop-in goes and the unit restarts again when the block
+ends. Only the environment changes, so another drop-in that replaces the unit's ExecStart (a
+self-check's mutated sidekick, tests/harness/defects.py) still applies: the two compose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import time
+from collections.abc import Iterator
+
+from wpcluster.cluster import Node
+from wpcluster.deploy import SIDEKICK_UNIT
+from wpcluster.waits import eventually
+
+OVERRIDE_ENV = "/etc/wpcluster/sidekick-override.env"
+OVERRIDE_DROPIN = f"/etc/systemd/system/{SIDEKICK_UNIT}.d/wpcluster-override.conf"
+# What the sidekick logs once Docker's event stream is open: a container that ends before this
+# line is handled by the next full reconcile only.
+WATCHING_EVENTS = "watching Docker's container events"
+# A restarted sidekick pulls nothing (the image is on the node) and opens the stream within seconds.
+READY_WITHIN = 60.0
+
+
+def _restart_and_wait_watching(node: Node, why: str) -> None:
+    since = int(time.time()) - 1
+    node.exec(f"systemctl daemon-reload && systemctl restart {SIDEKICK_UNIT}", timeout=90).check()
+
+    def watching() -> bool:
+        log = node.exec(f"journalctl --no-pager -o cat -u {SIDEKICK_UNIT} --since @{since}").stdout
+        assert WATCHING_EVENTS in log, f"the sidekick on {node.name} has not logged {WATCHING_EVENTS!r} yet"
+        return True
+
+    eventually(watching, READY_WITHIN, 0.5, what=f"the sidekick on {node.name} watching Docker's events {why}")
+
+
+@contextlib.contextmanager
+def sidekick_settings(node: Node, **settings: str) -> Iterator[None]:
+    """The sidekick on ``node`` runs with ``settings`` (site.env's names: ``SIDEKICK_RECONCILE="600"``)
+    while the block runs, and as deployed afterwards; each start waits until it watches Docker's events."""
+    unknown = sorted(name for name in settings if not name.startswith("SIDEKICK_"))
+    if unknown:
+        raise ValueError(f"not sidekick settings: {unknown}; site.env names them SIDEKICK_*")
+    env = "".join(f"{name}={shlex.quote(value)}\n" for name, value in settings.items())
+    node.put_file(OVERRIDE_ENV, env)
+    node.put_file(OVERRIDE_DROPIN, f"# wpcluster: the sidekick's settings changed for a test\n[Service]\n"
+                                   f"EnvironmentFile={OVERRIDE_ENV}\n")
+    try:
+        _restart_and_wait_watching(node, f"with {env.strip()}")
+        yield
+    finally:
+        node.exec(f"rm -f {OVERRIDE_DROPIN} {OVERRIDE_ENV}").check()
+        _restart_and_wait_watching(node, "as deployed again")
