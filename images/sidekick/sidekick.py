@@ -582,7 +582,7 @@ def main() -> None:
         prefix=os.environ.get("VULCAND_PREFIX", "vulcand"),
         ttl=int(os.environ.get("SERVER_TTL", "15")),
         heartbeat=float(os.environ.get("HEARTBEAT", "5")),
-        reconcile_every=float(os.environ.get("RECONCILE", "10")),
+        reconcile_every=float(os.environ.get("RECONCILE") or "10"),  # empty: a site.env without it
         probe=lambda url: answers(url, site_host),
         warmup_limit=float(os.environ.get("WARMUP_LIMIT", "30")),
     )
