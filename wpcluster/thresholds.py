@@ -85,6 +85,9 @@ SLOW_READ_SECONDS = 3.0
 # A top LB takes a vulcand that answers nothing out within two missed checks (the lab's: checks 1 s
 # apart, each given 2 s): reads are slow through it at most this long, wherever its node hangs.
 LB_TAKES_OUT_SECONDS = 5.0
+# ... and puts it back within this of its serving again: two passing checks (rise 2), the first of which
+# may start just after a check that was still waiting out its 2 s.
+LB_BRINGS_BACK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,20 @@ def test_pause_suite_names_slow_reads_through_an_lb_blind_to_a_frozen_vulcand(cl
     nested.prove(PAUSE, r"node-pause on [\w-]+ broke .*slow reads \(over [\d.]+s\) through top LB")
 
 
+TOP_LB = "tests/routing/test_top_lb.py::test_the_top_lb_takes_out_a_frozen_vulcand_and_brings_it_back"
+
+
+@pytest.mark.destructive
+def test_top_lb_check_names_an_lb_that_only_connects(cluster, site):
+    """The same blind config, judged where it is decided: the top LB's own view of a frozen vulcand."""
+    if cluster.provider != "lab":
+        pytest.skip("the top LB's config is the lab's to change")
+    nested = run_nested_behind_lb(cluster, site, blind_lb_config(haproxy_config(cluster.shape)),
+                                  "lb-that-only-connects", TOP_LB)
+    nested.prove(TOP_LB, r"the top LB kept the frozen vulcand on core-01 in rotation for good .*its checks do not "
+                         r"see a vulcand that accepts connections and answers nothing")
+
+
 DOCKERD_RESTART = "tests/failover/test_node_daemons.py::test_restarting_dockerd_brings_the_nodes_units_back_in_place"
 TEMPLATE = "wordpress@.service"
 

@@ -102,6 +102,12 @@ defaults
     timeout server 30s
     timeout check 2s
 
+# What the LB thinks of each vulcand, as CSV (``/stats;csv``), on the lab's network only.
+frontend stats
+    bind *:{LB_STATS_PORT}
+    stats enable
+    stats uri {LB_STATS_PATH}
+
 frontend site
     bind *:{shape.site_port}
     use_backend vulcands if {{ nbsrv(vulcands) gt 0 }}
@@ -134,6 +140,16 @@ backend vulcands_on_last_routes
 FIRST_TRY_SECONDS = SLOW_READ_SECONDS
 # The backup servers of ``vulcands`` are the same vulcands on their last routes, named with this suffix.
 LAST_ROUTES_SUFFIX = "-last"
+# The LB's statistics page (not published on the host): its view of every vulcand, for the tests.
+LB_STATS_PORT = 8404
+LB_STATS_PATH = "/stats"
+
+
+def lb_stats_url(shape: Shape) -> str:
+    """The top LB's statistics as CSV, from the host (the lab's network)."""
+    return f"http://{shape.host_address('lb')}:{LB_STATS_PORT}{LB_STATS_PATH};csv"
+
+
 # Where the LB image's HAProxy reads its config (images/lb/Dockerfile's entrypoint).
 HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
 # A static file of WordPress core, cheap for Apache to serve: the health check's request through the proxy.
