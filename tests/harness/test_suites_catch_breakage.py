@@ -9,6 +9,8 @@ The defect is undone before the check judges, and the site is whole again before
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.harness.defects import (
@@ -73,6 +75,20 @@ def test_a_frontend_leaking_one_admin_sub_path_is_named_by_both_routing_checks(c
     nested.prove(STATIC_ROUTES, rf"frontend wpc-leak .*GET {leaked}")
     nested.prove(f"{SURFACE}[top-lb]",
                  rf"GET {leaked} \(file\) -> wordpress-\d+@core-\d+, 403; taken by frontend wpc-leak")
+
+
+def test_a_frontend_scoped_to_another_host_is_named_by_both_routing_checks(cluster, etcd, whole_again):
+    # Sent only with the www. Host (which the top LB passes on); its route sorts before the admin route.
+    other = f"www.{cluster.shape.site_host}"
+    spec = {"Type": "http", "BackendId": "wordpress",
+            "Route": f"PathRegexp(`^/wp-login[.]php$`) && Host(`{other}`)",
+            "Settings": {"PassHostHeader": True, "Stream": True}}
+    with frontend_written(etcd, cluster.shape.site.vulcand_prefix, "wpc-other-host", spec):
+        nested = run_nested("frontend-scoped-to-another-host", STATIC_ROUTES, f"{SURFACE}[top-lb]")
+    nested.prove(STATIC_ROUTES, r"frontend wpc-other-host .*GET /wp-login.php")
+    nested.prove(f"{SURFACE}[top-lb]", rf"through top LB with Host {re.escape(other)}, \d+ of \d+ .*\n.*"
+                                       rf"GET /wp-login.php \(entry point\) -> wordpress-\d+@core-\d+, \d+; "
+                                       rf"taken by frontend wpc-other-host")
 
 
 def test_an_admin_route_without_apaches_variants_is_named(cluster, fleet, etcd, whole_again):
