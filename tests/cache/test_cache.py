@@ -65,7 +65,7 @@ def test_an_upload_lands_in_the_bucket_in_every_size_and_posts_link_it(cluster, 
     client, name = bucket
     data = jpeg()
     answer = upload(site, admin, f"cache-{random.token_hex(3)}.jpg", data)
-    assert answer.status == 201, f"upload answered {answer.status}: {answer.response.text[:300]}"
+    assert answer.status == 201, f"upload answered {answer.status}: {error_message(answer)}"
     media = answer.response.json()
     # The API names the site's URLs; the bucket holds each under the same path (its key).
     site_urls = {media["source_url"]} | {s["source_url"] for s in media["media_details"]["sizes"].values()}
@@ -95,6 +95,14 @@ def test_an_upload_lands_in_the_bucket_in_every_size_and_posts_link_it(cluster, 
     assert deleted.status == 200, f"delete answered {deleted.status}: {deleted.response.text[:200]}"
     left = [u for u in urls if anonymous_get(u).status_code != 404]
     assert not left, f"objects left in the bucket after deleting the attachment: {left}"
+
+
+def error_message(answer) -> str:
+    """The REST API's error message (the S3 plugin's, for an upload it could not store), else the body's start."""
+    try:
+        return str(answer.response.json().get("message", ""))[:600] or answer.response.text[:300]
+    except ValueError:
+        return answer.response.text[:300]
 
 
 def where_the_plugin_stores(deployment) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from wpcluster import bootstrap
 from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.cluster import Cluster, Node
-from wpcluster.deploy import SIDEKICK_UNIT, UNITS_DIR, VULCAND_UNIT, container_of
+from wpcluster.deploy import ADMIN_ENV_PATH, ADMIN_UNIT, SIDEKICK_UNIT, UNITS_DIR, VULCAND_UNIT, container_of
 from wpcluster.shape import PROJECT_ROOT
 from wpcluster.waits import eventually
 
@@ -165,3 +165,22 @@ def frontend_written(etcd_client, prefix: str, frontend: str, spec: dict) -> Ite
         yield
     finally:
         etcd_client.delete(folder, recursive=True)
+
+
+@contextlib.contextmanager
+def admin_with_a_wrong_s3_secret(cluster: Cluster, fleet) -> Iterator[None]:  # noqa: ANN001 - a Fleetctl
+    """The admin container signs its S3 requests with a secret the store does not know: admin.env on
+    every node says so, and the admin unit is restarted where it runs. Put back, and restarted, after."""
+    saved = f"{ADMIN_ENV_PATH}.wpcluster-defect"
+    name = "WORDPRESS_CACHE_S3_SECRET"
+    for node in cluster.nodes:
+        node.exec(f"cp -p {ADMIN_ENV_PATH} {saved} && "
+                  f"sed -i 's/^{name}=.*/{name}=not-the-stores-secret/' {ADMIN_ENV_PATH}").check()
+    admin = next(n for n in cluster.nodes if n.address == fleet.placed(ADMIN_UNIT).ip)
+    try:
+        admin.exec(f"systemctl restart {ADMIN_UNIT}", timeout=90).check()
+        yield
+    finally:
+        for node in cluster.nodes:
+            node.exec(f"mv -f {saved} {ADMIN_ENV_PATH}")
+        admin.exec(f"systemctl restart {ADMIN_UNIT}", timeout=90)

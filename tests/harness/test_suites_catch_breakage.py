@@ -14,6 +14,7 @@ import re
 import pytest
 
 from tests.harness.defects import (
+    admin_with_a_wrong_s3_secret,
     fleetd_with_only_its_own_member,
     frontend_written,
     sidekicks_replaced,
@@ -150,6 +151,13 @@ def test_a_fleetd_that_knows_only_its_own_member_is_named(cluster, whole_again):
     with fleetd_with_only_its_own_member(cluster, node):
         nested = run_nested("fleetd-only-its-own-member", MEMBER_OUTAGE, timeout=400)
     nested.prove(MEMBER_OUTAGE, rf"fleet listing {node.name} with its etcd member down stopped holding")
+
+
+def test_an_admin_that_signs_with_a_wrong_s3_secret_is_named(cluster, fleet, whole_again):
+    with admin_with_a_wrong_s3_secret(cluster, fleet):
+        nested = run_nested("admin-wrong-s3-secret", UPLOAD)
+    nested.prove(UPLOAD, r"upload answered \d+: cannot store .*bucket '[\w.-]+' at http://\S+.*"
+                         r"(SignatureDoesNotMatch|InvalidAccessKeyId|403)")
 
 
 def test_cache_suite_fails_when_uploads_stay_local(cluster, deployment, etcd, vulcand):
