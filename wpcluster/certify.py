@@ -28,7 +28,9 @@ from wpcluster.shape import PROJECT_ROOT
 from wpcluster.timings import TIME_DIR
 
 BRINGUP = ["tests/bringup"]
-SUITES = ["tests/cluster", "tests/routing", "tests/cache", "tests/load", "tests/harness", "tests/failover"]
+# The self-checks (tests/harness) last: every suite's test that passed earlier in the session is the
+# healthy control of the self-check that seeds a defect for it (tests/harness/nested.py).
+SUITES = ["tests/cluster", "tests/routing", "tests/cache", "tests/load", "tests/failover", "tests/harness"]
 LATEST = "latest"
 # pytest's exit code when a selection (-k, a path) leaves nothing to run in one session.
 NO_TESTS_COLLECTED = 5

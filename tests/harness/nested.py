@@ -7,9 +7,12 @@ nested session writes its own JUnit file (under ``results/<run>/selfchecks/<chec
 from the run's top-level results), and ``expect_failure`` reads the named test's outcome from
 it: the ``<failure>`` element of its call phase, and the ``E`` lines of that failure only.
 
-Every nested session also runs a *hollow* copy of each selected test (``tests/harness/hollow.py``):
-the same fixtures, a body that does nothing. ``NestedRun.prove`` requires ``expect_failure``
-to reject that copy, which shows that the check would notice a test that checks nothing.
+A failure proves something only if the same test passes on the healthy lab: its *control*. A
+self-check names its targets with ``@pytest.mark.controls(...)``; before its defect is seeded, each
+target must have passed earlier in this session, on the same lab (the suites run before the
+self-checks), or it is run now in a nested session on the healthy lab and must pass there
+(``establish_controls``). ``NestedRun.prove`` refuses a target that has no control. A target that
+does nothing passes with the defect in place, and ``expect_failure`` refuses that.
 """
 
 from __future__ import annotations
@@ -24,13 +27,8 @@ from wpcluster.junit import CaseOutcome, read_junit
 from wpcluster.results import RESULTS_ENV, run_dir
 from wpcluster.shape import PROJECT_ROOT
 
-HOLLOW_SUFFIX = "-hollow"
-
-
-def hollow_id(test: str) -> str:
-    """The node id (or name) of a test's hollow copy: ``test_x[a]`` -> ``test_x-hollow[a]``."""
-    base, bracket, params = test.partition("[")
-    return f"{base}{HOLLOW_SUFFIX}{bracket}{params}"
+# The targets that passed on the healthy lab in this session (their controls), by node id.
+CONTROLLED: set[str] = set()
 
 
 def expect_failure(cases: dict[str, CaseOutcome], test: str, names_defect: str) -> CaseOutcome:
@@ -63,16 +61,11 @@ class NestedRun:
     cases: dict[str, CaseOutcome]
 
     def prove(self, test: str, names_defect: str) -> CaseOutcome:
-        """``expect_failure`` on ``test``, and proof that the hollow copy of it is not accepted."""
+        """``expect_failure`` on ``test``, which must have passed on the healthy lab (its control)."""
         __tracebackhide__ = True
-        case = expect_failure(self.cases, test, names_defect)
-        hollow = hollow_id(test)
-        assert hollow in self.cases, f"the nested run has no hollow copy {hollow}; it ran {sorted(self.cases)}"
-        try:
-            expect_failure(self.cases, hollow, names_defect)
-        except AssertionError:
-            return case
-        raise AssertionError(f"the self-check accepts {hollow}, a copy of the test that does nothing")
+        assert test in CONTROLLED, (f"{test} has no control: it never passed on the healthy lab in this session; "
+                                    f"name it in the self-check's @pytest.mark.controls(...)")
+        return expect_failure(self.cases, test, names_defect)
 
     def expect_passed(self, test: str) -> None:
         __tracebackhide__ = True
@@ -81,7 +74,7 @@ class NestedRun:
         assert case.outcome == "passed", f"{test} {case.outcome}: {case.e_lines or case.message}\n{self.output[-2000:]}"
 
 
-def run_nested(check: str, *selection: str, timeout: float = 300, hollow: bool = True) -> NestedRun:
+def run_nested(check: str, *selection: str, timeout: float = 300) -> NestedRun:
     """Run ``selection`` against the session's running lab and site (adopted as it is, and left up).
 
     The nested session's JUnit, results and diagnostics go to ``results/<run>/selfchecks/<check>/``.
@@ -93,8 +86,6 @@ def run_nested(check: str, *selection: str, timeout: float = 300, hollow: bool =
     junit.unlink(missing_ok=True)
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--keep-cluster", "--site-as-is",
             "--settle-timeout=5", f"--junitxml={junit}", "-o", "junit_logging=no"]
-    if hollow:
-        args += ["-p", "tests.harness.hollow", "--hollow-copies"]
     env = dict(os.environ, **{RESULTS_ENV: str(folder / "results")})
     done = subprocess.run([*args, *selection], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout,
                           env=env)
@@ -102,3 +93,27 @@ def run_nested(check: str, *selection: str, timeout: float = 300, hollow: bool =
     (folder / "output.txt").write_text(output)
     assert junit.exists(), f"the nested session wrote no JUnit (exit {done.returncode}):\n{output[-3000:]}"
     return NestedRun(output, read_junit(junit))
+
+
+def establish_controls(targets: tuple[str, ...], outcomes: dict[str, str], check: str,
+                       timeout: float = 900) -> None:
+    """Each of ``targets`` passed on the healthy lab: earlier in this session (``outcomes``), or now, in
+    one nested session run before the defect is seeded. A target that failed or was skipped earlier
+    leaves the self-check without a control: its failure with the defect would prove nothing."""
+    __tracebackhide__ = True
+    missing = []
+    for target in targets:
+        outcome = outcomes.get(target)
+        if outcome == "passed":
+            CONTROLLED.add(target)
+        elif outcome is not None:
+            raise AssertionError(f"no control for {check}: {target} {outcome.upper()} on the healthy lab earlier in "
+                                 "this session, so its failure with the defect seeded would prove nothing")
+        else:
+            missing.append(target)
+    if missing:
+        control = run_nested(f"control-{check}", *missing, timeout=timeout)
+        for target in missing:
+            control.expect_passed(target)
+            outcomes[target] = "passed"
+            CONTROLLED.add(target)

@@ -37,6 +37,7 @@ def load_of_the_healthy_site(request, cluster, site):
 NODE_KILL = "tests/failover/test_node_loss.py::test_killing_the_admin_node_moves_admin_and_keeps_the_site_up"
 
 
+@pytest.mark.controls(NODE_KILL)
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_node_kill_suite_names_a_unit_pinned_to_the_dead_machine(cluster, fleet, deployment, tmp_path):
@@ -71,6 +72,7 @@ DB_STALL = "tests/failover/test_slow_paths.py::test_a_stalled_database_link_fail
 FAIL_FAST_FILES = ("/etc/php/8.2/apache2/conf.d/20-wpcluster.ini", "/var/lib/wordpress/wp-content/db.php")
 
 
+@pytest.mark.controls(DB_STOP, DB_PAUSE, DB_STALL)
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_db_fault_suites_name_pages_that_hang_without_the_fail_fast_settings(cluster, deployment, site):
@@ -103,6 +105,7 @@ S3_CLIENT = "/var/lib/wordpress/wp-content/mu-plugins/wpcluster-s3-cache/s3-clie
 STALL_BOUND, NO_STALL_BOUND = "stall_timeout = 5;", "stall_timeout = 0;"  # 0: curl's low-speed check off
 
 
+@pytest.mark.controls(S3_STALL)
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_store_stall_suite_names_an_upload_that_hangs_without_the_stall_bound(cluster, fleet, deployment, site):
@@ -147,6 +150,7 @@ def run_nested_behind_lb(cluster, site, broken: str, name: str, target: str):
         eventually(lambda: site.get("/").status == 200, 30, 0.5, what="the site answering through the restored LB")
 
 
+@pytest.mark.controls(MAJORITY)
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_majority_suite_names_lb_errors_without_the_last_routes_fallback(cluster, site):
@@ -178,6 +182,7 @@ def blind_lb_config(config: str) -> str:
     return blind
 
 
+@pytest.mark.controls(PAUSE)
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_pause_suite_names_slow_reads_through_an_lb_blind_to_a_frozen_vulcand(cluster, site):
@@ -195,6 +200,7 @@ def test_pause_suite_names_slow_reads_through_an_lb_blind_to_a_frozen_vulcand(cl
 TOP_LB = "tests/routing/test_top_lb.py::test_the_top_lb_takes_out_a_frozen_vulcand_and_brings_it_back"
 
 
+@pytest.mark.controls(TOP_LB)
 @pytest.mark.destructive
 def test_top_lb_check_names_an_lb_that_only_connects(cluster, site):
     """The same blind config, judged where it is decided: the top LB's own view of a frozen vulcand."""
@@ -210,6 +216,7 @@ DOCKERD_RESTART = "tests/failover/test_node_daemons.py::test_restarting_dockerd_
 TEMPLATE = "wordpress@.service"
 
 
+@pytest.mark.controls(DOCKERD_RESTART)
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_dockerd_restart_suite_names_units_that_do_not_come_back(cluster, fleet, deployment, site, tmp_path):
@@ -243,6 +250,7 @@ LEADER_KILL = ("tests/failover/test_node_loss.py::"
                "test_killing_the_etcd_leader_elects_a_new_one_and_registrations_continue")
 
 
+@pytest.mark.controls(LEADER_KILL)
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_leader_kill_suite_names_registrations_lost_by_a_sidekick_on_its_own_member_only(cluster, fleet, deployment,
@@ -260,6 +268,7 @@ def test_leader_kill_suite_names_registrations_lost_by_a_sidekick_on_its_own_mem
 BANDWIDTH_CAP = "tests/failover/test_gray_network.py::test_a_node_behind_a_bandwidth_cap_keeps_the_site_serving"
 
 
+@pytest.mark.controls(BANDWIDTH_CAP)
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_bandwidth_cap_suite_names_lb_errors_without_outlier_detection(cluster, fleet, deployment, etcd, vulcand):
@@ -280,6 +289,7 @@ MEMBER_REPLACE = ("tests/failover/test_node_daemons.py::"
 REPLACED = -1
 
 
+@pytest.mark.controls(MEMBER_REPLACE)
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_member_replace_suite_names_a_member_that_always_starts_a_new_cluster(cluster, nemesis, tmp_path):
@@ -320,6 +330,7 @@ def restart_wordpress_with_db_host(cluster, host: str) -> None:  # noqa: ANN001
             node.exec(f"systemctl restart {unit}", timeout=120).check()
 
 
+@pytest.mark.controls(DB_LATENCY)
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_db_latency_suite_notices_a_site_that_bypasses_the_fault_proxy(cluster, deployment, etcd, vulcand, site):
@@ -352,6 +363,7 @@ BUCKET_CONFIRMED = ("        if (!is_array($this->client->list_objects('wp-inclu
                     "        }\n")
 
 
+@pytest.mark.controls(S3_DOWN, S3_SLOW)
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_store_down_and_slow_suites_name_pages_that_wait_for_the_store(cluster, site):
@@ -387,6 +399,7 @@ def test_store_down_and_slow_suites_name_pages_that_wait_for_the_store(cluster, 
 FLEETD_HUNG = "tests/failover/test_node_daemons.py::test_a_hung_fleetd_is_restarted_and_the_node_stays_in_the_cluster"
 
 
+@pytest.mark.controls(FLEETD_HUNG)
 @pytest.mark.destructive
 @pytest.mark.slow
 def test_hung_fleetd_suite_names_a_node_without_the_fleet_watchdog(cluster):

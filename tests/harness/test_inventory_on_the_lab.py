@@ -53,7 +53,7 @@ def inventory(cluster, deployment, fleet, etcd, site, tmp_path):
 
 def test_inventory_of_the_lab_passes_the_read_only_suites_and_refuses_what_changes_it(inventory, tmp_path):
     nested = run_nested("inventory-of-the-lab", "--provider", "inventory", f"--inventory={inventory}", "-rs",
-                        *READ_ONLY_SUITES, timeout=600, hollow=False)
+                        *READ_ONLY_SUITES, timeout=600)
     outcomes = {case.outcome for case in nested.cases.values()}
     bad = {c.nodeid: c.e_lines or c.message for c in nested.cases.values() if c.outcome in ("failed", "error")}
     assert not bad, f"the read-only suites failed on the lab's inventory: {bad}\n{nested.output[-2000:]}"

@@ -3,7 +3,8 @@
 Each check here seeds one defect (``tests/harness/defects.py``), runs the test that must catch it
 in a nested session against the same lab, and judges that session's JUnit
 (``tests/harness/nested.py``): the named test FAILED in its call phase, with an ``E`` line that
-names the defect, and the hollow copy of that test (same fixtures, empty body) is not accepted.
+names the defect, after the same test passed on the healthy lab (its control: earlier in the session,
+or in a nested run before the defect is seeded; ``tests/harness/nested.py``).
 The defect is undone before the check judges, and the site is whole again before the next test.
 """
 
@@ -52,20 +53,19 @@ def node_running(cluster, fleet, unit):
     return next(n for n in cluster.nodes if n.address == placed.ip)
 
 
+@pytest.mark.controls(QUORUM)
 def test_quorum_suite_fails_naming_a_member_kept_down(cluster, nemesis):
     down = cluster.nodes[-1]
     nemesis.stop_member(down)
-    nested = run_nested("member-kept-down", QUORUM)
-    nemesis.start_member(down)
+    try:
+        nested = run_nested("member-kept-down", QUORUM)
+    finally:
+        nemesis.start_member(down)
+        eventually(lambda: check_etcd_healthy(cluster) or True, 45, 0.5, what="etcd2 whole again")
     nested.prove(QUORUM, rf"{down.name} \({cluster.shape.etcd_client_url(down.address)}\): UNHEALTHY")
 
 
-def test_quorum_suite_passes_on_the_healthy_cluster(cluster):
-    # The same selection on a whole cluster passes: the failure above is the breakage's, not the harness's.
-    eventually(lambda: check_etcd_healthy(cluster) or True, 45, 0.5, what="etcd2 whole again")
-    run_nested("healthy", QUORUM, hollow=False).expect_passed(QUORUM)
-
-
+@pytest.mark.controls(STATIC_ROUTES, f"{SURFACE}[top-lb]")
 def test_a_frontend_leaking_one_admin_sub_path_is_named_by_both_routing_checks(cluster, etcd, whole_again):
     # Its route sorts before the admin route (reverse byte order: `^/w` > `^(`), so it wins.
     leaked = "/wp-admin/options-general.php"
@@ -78,6 +78,7 @@ def test_a_frontend_leaking_one_admin_sub_path_is_named_by_both_routing_checks(c
                  rf"GET {leaked} \(file\) -> wordpress-\d+@core-\d+, 403; taken by frontend wpc-leak")
 
 
+@pytest.mark.controls(STATIC_ROUTES, f"{SURFACE}[top-lb]")
 def test_a_frontend_scoped_to_another_host_is_named_by_both_routing_checks(cluster, etcd, whole_again):
     # Sent only with the www. Host (which the top LB passes on); its route sorts before the admin route.
     other = f"www.{cluster.shape.site_host}"
@@ -92,6 +93,7 @@ def test_a_frontend_scoped_to_another_host_is_named_by_both_routing_checks(clust
                                        rf"taken by frontend wpc-other-host")
 
 
+@pytest.mark.controls(STATIC_ROUTES, f"{SURFACE}[vulcand-1]")
 def test_an_admin_route_without_apaches_variants_is_named(cluster, fleet, etcd, whole_again):
     prefix = cluster.shape.site.vulcand_prefix
     with sidekicks_replaced(fleet, cluster.nodes, "no-variants"):
@@ -103,6 +105,7 @@ def test_an_admin_route_without_apaches_variants_is_named(cluster, fleet, etcd, 
                                           r"wordpress-\d+@core-\d+, 403; taken by frontend wordpress ")
 
 
+@pytest.mark.controls(STOPPED)
 def test_a_sidekick_that_never_deregisters_is_named(cluster, fleet, whole_again):
     node = node_running(cluster, fleet, "wordpress@2.service")
     with sidekicks_replaced(fleet, [node], "never-deregisters"):
@@ -110,6 +113,7 @@ def test_a_sidekick_that_never_deregisters_is_named(cluster, fleet, whole_again)
     nested.prove(STOPPED, rf"after fleetctl stop wordpress@2.service .* do not avoid wordpress-2@{node.name}")
 
 
+@pytest.mark.controls(KILLED)
 def test_a_sidekick_that_ignores_container_events_is_named(cluster, fleet, whole_again):
     # Its full reconcile would deregister the dead container within the bound as deployed; the test
     # slows it, so only the events it ignores could. (A sidekick that deletes nothing fails the same way.)
@@ -121,6 +125,7 @@ def test_a_sidekick_that_ignores_container_events_is_named(cluster, fleet, whole
                          rf"avoid wordpress-3@{node.name}")
 
 
+@pytest.mark.controls(REGISTERED)
 def test_a_sidekick_that_registers_the_wrong_port_is_named(cluster, fleet, etcd, whole_again):
     node = node_running(cluster, fleet, "wordpress@1.service")
     key = ("wordpress", f"{node.name}.wordpress-1")
@@ -137,6 +142,7 @@ def test_a_sidekick_that_registers_the_wrong_port_is_named(cluster, fleet, etcd,
                              rf"(\d+) but runs at http://{node.address}:\d+")
 
 
+@pytest.mark.controls(KILLED)
 def test_a_vulcand_that_cannot_reach_etcd_is_named(cluster, whole_again):
     node = cluster.nodes[0]
     with vulcand_cut_from_etcd(cluster, node):
@@ -144,6 +150,7 @@ def test_a_vulcand_that_cannot_reach_etcd_is_named(cluster, whole_again):
     nested.prove(KILLED, rf"through vulcand on {node.name}: (502|no answer|504)")
 
 
+@pytest.mark.controls(MEMBER_OUTAGE)
 @pytest.mark.slow
 def test_a_fleetd_that_knows_only_its_own_member_is_named(cluster, whole_again):
     # With the defect, fleet drops the node and reschedules its units; whole_again waits for them.
@@ -153,6 +160,7 @@ def test_a_fleetd_that_knows_only_its_own_member_is_named(cluster, whole_again):
     nested.prove(MEMBER_OUTAGE, rf"fleet listing {node.name} with its etcd member down stopped holding")
 
 
+@pytest.mark.controls(UPLOAD)
 def test_an_admin_that_signs_with_a_wrong_s3_secret_is_named(cluster, fleet, whole_again):
     with admin_with_a_wrong_s3_secret(cluster, fleet):
         nested = run_nested("admin-wrong-s3-secret", UPLOAD)
@@ -160,6 +168,7 @@ def test_an_admin_that_signs_with_a_wrong_s3_secret_is_named(cluster, fleet, who
                          r"(SignatureDoesNotMatch|InvalidAccessKeyId|403)")
 
 
+@pytest.mark.controls(UPLOAD)
 def test_cache_suite_fails_when_uploads_stay_local(cluster, deployment, etcd, vulcand):
     """Take the S3 plugin out of every WordPress container: uploads stay local, pages link local files."""
     plugin = "/var/lib/wordpress/wp-content/mu-plugins/wpcluster-s3-cache.php"

@@ -12,7 +12,8 @@ import textwrap
 
 import pytest
 
-from tests.harness.nested import NestedRun, expect_failure, hollow_id
+from tests.harness import nested as nested_module
+from tests.harness.nested import CONTROLLED, NestedRun, establish_controls, expect_failure
 from wpcluster.junit import read_junit
 from wpcluster.shape import PROJECT_ROOT
 
@@ -26,6 +27,9 @@ def gate():
 
 def test_passes():
     pass
+
+def test_does_nothing():
+    """What a self-check's target would be if it checked nothing."""
 
 def test_setup_error_names_it(gate):
     assert False, "core-03 (http://x): UNHEALTHY"
@@ -53,7 +57,7 @@ def nested(tmp_path_factory) -> NestedRun:
     (folder / "test_cases.py").write_text(textwrap.dedent(CASES))
     junit = folder / "out.xml"
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
-                           "-p", "tests.harness.hollow", "--hollow-copies", "test_cases.py"],
+                           "test_cases.py"],
                           cwd=folder, capture_output=True, text=True, timeout=60,
                           env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"})
     return NestedRun(done.stdout + done.stderr, read_junit(junit, root=folder))
@@ -63,16 +67,25 @@ def case(name: str) -> str:
     return f"test_cases.py::{name}"
 
 
-def test_a_call_failure_naming_the_defect_is_accepted(nested):
+@pytest.fixture
+def controlled():
+    """Every test of the small file passed on the healthy lab (its control), for the length of a test."""
+    names = [case(n) for n in ("test_fails_naming_the_defect", "test_fails_without_a_traceback",
+                               "test_parametrized[core-03]", "test_does_nothing")]
+    CONTROLLED.update(names)
+    yield
+    CONTROLLED.difference_update(names)
+
+
+def test_a_call_failure_naming_the_defect_is_accepted(nested, controlled):
     assert nested.prove(case("test_fails_naming_the_defect"), DEFECT).outcome == "failed"
 
 
-def test_a_message_without_a_traceback_is_read_too(nested):
+def test_a_message_without_a_traceback_is_read_too(nested, controlled):
     nested.prove(case("test_fails_without_a_traceback"), DEFECT)
 
 
-def test_parametrized_tests_have_their_own_hollow_copy(nested):
-    assert hollow_id(case("test_parametrized[core-03]")) == case("test_parametrized-hollow[core-03]")
+def test_a_parametrized_test_is_named_with_its_parameters(nested, controlled):
     nested.prove(case("test_parametrized[core-03]"), DEFECT)
 
 
@@ -80,7 +93,6 @@ def test_parametrized_tests_have_their_own_hollow_copy(nested):
     ("test_passes", "PASSED with the defect in place"),
     ("test_setup_error_names_it", "errored outside its call"),
     ("test_fails_elsewhere_with_the_defect_in_its_source", "do not name the defect"),
-    ("test_fails_naming_the_defect-hollow", "PASSED"),
     ("test_no_such_test", "has no test"),
 ])
 def test_anything_else_is_refused_with_what_happened(nested, name, says):
@@ -88,8 +100,35 @@ def test_anything_else_is_refused_with_what_happened(nested, name, says):
         expect_failure(nested.cases, case(name), DEFECT)
 
 
-def test_a_test_that_does_nothing_never_satisfies_a_self_check(nested):
-    # What a self-check would see if the checked test were emptied: its hollow copy's outcome.
-    for name in ("test_fails_naming_the_defect", "test_setup_error_names_it", "test_parametrized[core-03]"):
-        with pytest.raises(AssertionError):
-            expect_failure(nested.cases, hollow_id(case(name)), DEFECT)
+def test_a_target_that_does_nothing_is_rejected(nested, controlled):
+    # Its control passes (it always does), and with the defect seeded it passes again: refused.
+    with pytest.raises(AssertionError, match="PASSED with the defect in place"):
+        nested.prove(case("test_does_nothing"), DEFECT)
+
+
+def test_a_target_without_a_control_is_refused(nested):
+    with pytest.raises(AssertionError, match="has no control"):
+        nested.prove(case("test_fails_naming_the_defect"), DEFECT)
+
+
+def test_a_control_that_failed_earlier_in_the_session_leaves_the_self_check_without_one():
+    with pytest.raises(AssertionError, match="FAILED on the healthy lab earlier in this session"):
+        establish_controls(("t.py::test_a",), {"t.py::test_a": "failed"}, "the-check")
+    assert "t.py::test_a" not in CONTROLLED
+
+
+def test_targets_that_passed_earlier_need_no_run_and_the_others_get_one(monkeypatch):
+    ran = []
+
+    def run_nested(check, *selection, timeout):
+        ran.append((check, selection))
+        return NestedRun("", {t: nested_module.CaseOutcome(t, "passed", "", "") for t in selection})
+
+    monkeypatch.setattr(nested_module, "run_nested", run_nested)
+    outcomes = {"t.py::test_a": "passed"}
+    try:
+        establish_controls(("t.py::test_a", "t.py::test_b"), outcomes, "the-check")
+        assert ran == [("control-the-check", ("t.py::test_b",))]
+        assert outcomes["t.py::test_b"] == "passed" and {"t.py::test_a", "t.py::test_b"} <= CONTROLLED
+    finally:
+        CONTROLLED.difference_update({"t.py::test_a", "t.py::test_b"})

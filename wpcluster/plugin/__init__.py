@@ -10,6 +10,7 @@ works from any directory once ``pip install wpcluster`` has run. One module per 
     gather    the result files of workers on other hosts (xdist --tx ssh), merged into the run's folder
     gates     a suite's preconditions, checked once and failed fast after
     verdicts  a fault verdict that could not be established is reported as an error
+    outcomes  each test's outcome in the session, by node id (the self-checks' controls)
     cluster   the session's cluster (brought up or reached), the nemesis, diagnostics
     etcd      a python-etcd client on every member
     fleet     fleetctl on the cluster
@@ -24,6 +25,7 @@ pytest_plugins = [
     "wpcluster.plugin.gather",
     "wpcluster.plugin.gates",
     "wpcluster.plugin.verdicts",
+    "wpcluster.plugin.outcomes",
     "wpcluster.plugin.cluster",
     "wpcluster.plugin.etcd",
     "wpcluster.plugin.fleet",
