@@ -9,6 +9,7 @@ self-check's mutated sidekick, tests/harness/defects.py) still applies: the two 
 from __future__ import annotations
 
 import contextlib
+import re
 import shlex
 import time
 from collections.abc import Iterator
@@ -55,3 +56,26 @@ def sidekick_settings(node: Node, **settings: str) -> Iterator[None]:
     finally:
         node.exec(f"rm -f {OVERRIDE_DROPIN} {OVERRIDE_ENV}").check()
         _restart_and_wait_watching(node, "as deployed again")
+
+
+# What the outlier detector logs (images/sidekick/outliers.py) when the quarantine changes, and when
+# a sidekick votes: a fault's verdict that deviated says which node was out, and when.
+QUARANTINE_LINE = re.compile(r"(quarantine now: \S+ \(was \S+\)|voting to quarantine \S+:[^\n]*)")
+
+
+def quarantine_notes(nodes: list[Node], since: float, origin: float, shown: int = 12) -> list[str]:
+    """Every change of the quarantine and every vote since ``since``, as each running node's sidekick
+    logged them, timed from ``origin`` (a fault's start): on a slow machine a healthy node voted out
+    takes the others' capacity with it, and only one node can be out at a time."""
+    seen: list[tuple[float, str]] = []
+    for node in nodes:
+        if not node.is_running():
+            continue
+        log = node.exec(f"journalctl --no-pager -o short-unix -u {SIDEKICK_UNIT} --since @{int(since)}", timeout=20)
+        for line in log.stdout.splitlines():
+            stamp, _, rest = line.partition(" ")
+            if (found := QUARANTINE_LINE.search(rest)) and stamp.replace(".", "", 1).isdigit():
+                at = float(stamp)
+                seen.append((at, f"{node.name}'s sidekick at {at - origin:+.1f}s: {found.group(1)}"))
+    notes = [text for _, text in sorted(seen)]
+    return notes[:shown] + ([f"... and {len(notes) - shown} more quarantine lines"] if len(notes) > shown else [])

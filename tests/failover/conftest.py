@@ -27,9 +27,10 @@ from wpcluster.experiment import Experiment, Trial, entry_points
 from wpcluster.faults import FaultRecord
 from wpcluster.plugin.options import RUN_KEY
 from wpcluster.results import append_figures, run_dir
+from wpcluster.sidekick import quarantine_notes
 from wpcluster.thresholds import FailoverThresholds, failover_thresholds
 from wpcluster.timeline import plot
-from wpcluster.verdict import LB, FaultVerdict, save_samples
+from wpcluster.verdict import DEVIATED, LB, FaultVerdict, save_samples
 
 WHOLE_WITHIN = 180.0  # a node restarted by the previous test boots, rejoins and gets its units back
 HERE = "tests/failover/"
@@ -160,6 +161,8 @@ def observe(request, cluster, fleet, etcd, site, secrets, experiment):
             finally:
                 if trial.fault is not None:
                     verdict = experiment.judge(trial)
+                    if verdict.status == DEVIATED:
+                        verdict.notes += quarantine_notes(cluster.nodes, trial.baseline_from, trial.fault.started)
                     folder = run_dir(run_id) / "failover"
                     verdict.save(folder, name)
                     samples = experiment.slice(trial)
