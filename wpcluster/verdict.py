@@ -207,11 +207,14 @@ class Check:
     limit: float
     met: bool
     why: str = ""
+    detail: str = ""  # what the figure is made of (the errors by kind), shown beside it
 
     def describe(self) -> str:
         if self.figure is None:
             return f"{self.bound} through {self.target}: none within the observation, bound {self.limit:g}s"
         shown = f"{self.figure:.2%}" if self.bound.startswith("error rate") else f"{self.figure:g}"
+        if self.detail:
+            shown += f" ({self.detail})"
         limit = (f"{self.limit:.0%}" if self.bound.startswith("error rate") else f"{self.limit:g}")
         unit = "" if self.bound.startswith(("error rate", "hung")) else "s"
         return f"{self.bound} through {self.target}: {shown}{unit}, bound {limit}{unit}"
@@ -395,9 +398,10 @@ def _checks(verdict: FaultVerdict, bounds: FaultBounds) -> Iterator[Check]:
     if bounds.error_rate is not None:
         for name in ("during", "after"):
             for target in bounded:
-                figure = verdict.windows[name]["by_target"][target]["error_rate"]
-                yield Check(f"error rate {name}", target, figure, bounds.error_rate, figure <= bounds.error_rate,
-                            bounds.why_error_rate)
+                figures = verdict.windows[name]["by_target"][target]
+                kinds = ", ".join(f"{k} x{n}" for k, n in list(figures.get("errors_by_kind", {}).items())[:3])
+                yield Check(f"error rate {name}", target, figures["error_rate"], bounds.error_rate,
+                            figures["error_rate"] <= bounds.error_rate, bounds.why_error_rate, kinds)
     if not bounds.hung_allowed:
         for target in targets:
             hung = sum(verdict.windows[w]["by_target"][target]["hung"] for w in ("during", "after"))

@@ -280,7 +280,7 @@ def test_bandwidth_cap_suite_names_lb_errors_without_outlier_detection(cluster, 
         nested = run_nested("sidekicks-without-outlier-detection", BANDWIDTH_CAP, timeout=600)
     make_whole(cluster, deployment, etcd, vulcand, when="again with the sidekicks restored")
     nested.prove(BANDWIDTH_CAP, r"bandwidth-cap [\w ]+ on [\w-]+ broke .*error rate (during|after) through top LB: "
-                                r"[\d.]+%, bound 1%")
+                                r"[\d.]+%( \([^)]*\))?, bound 1%")
 
 
 MEMBER_REPLACE = ("tests/failover/test_node_daemons.py::"
