@@ -136,6 +136,7 @@ class Reply:
     probe: Probe
     status: int  # 0: no answer
     served_by: str  # X-Served-By, or "" when vulcand (or nothing) answered
+    location: str = ""  # where a redirect sends the client
 
     @property
     def container(self) -> str:
@@ -146,11 +147,17 @@ class Reply:
         return self.container == container and (self.status == 403 or (not self.probe.admin_only
                                                                          and self.status == 404))
 
-    @property
-    def acceptable(self) -> bool:
+    def acceptable(self, site_url: str = "") -> bool:
+        """The admin container answered; or, for a path Apache does not serve as admin, a public container
+        refused it (403, 404) or, asked under another Host, redirected it (no content) to the site's own URL
+        or to the same path with the site's port added, where it is refused in turn."""
         if self.container == ADMIN_CONTAINER:
             return True
-        return bool(self.served_by) and not self.probe.admin_only and self.status in (403, 404)
+        if not self.served_by or self.probe.admin_only:
+            return False
+        to_site = bool(site_url) and self.location.startswith(site_url.rstrip("/") + "/")
+        same_path = bool(self.location) and urlsplit(self.location).path == urlsplit(self.probe.path).path
+        return self.status in (403, 404) or (self.status in (301, 302) and (to_site or same_path))
 
 
 def send_all(probes: list[Probe], via: str, authority: str, workers: int = 6, timeout: float = 20
@@ -168,7 +175,8 @@ def send_all(probes: list[Probe], via: str, authority: str, workers: int = 6, ti
                 conn.request(probe.method, probe.path, headers={"Host": authority, "Content-Length": "0"})
                 response = conn.getresponse()
                 response.read()
-                return Reply(probe, response.status, response.getheader("X-Served-By", ""))
+                return Reply(probe, response.status, response.getheader("X-Served-By", ""),
+                             response.getheader("Location", ""))
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 local.conn = None

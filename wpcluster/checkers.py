@@ -270,16 +270,18 @@ def check_admin_routes(table: RouteTable, probes: list[Probe], host: str) -> Non
 
 
 def check_admin_surface_through(name: str, replies: list[Reply], table: RouteTable, host: str,
-                                shown: int = 40) -> None:
+                                shown: int = 40, site_url: str = "") -> None:
     """Every reply came from the admin container, or (for a path Apache does not serve as admin) was a
-    public container's refusal. The failure lists each request that reached elsewhere and who took it."""
-    wrong = [r for r in replies if not r.acceptable]
+    public container's refusal, or its redirect to ``site_url`` (``Reply.acceptable``). The failure lists
+    each request that reached elsewhere and who took it."""
+    wrong = [r for r in replies if not r.acceptable(site_url)]
     lines = []
     for reply in wrong[:shown]:
         frontend = table.route(reply.probe.method, reply.probe.path, host)
         taken = f"frontend {frontend.id} ({frontend.route})" if frontend else "no frontend"
         who = reply.served_by if "@" in reply.served_by else f"no container ({reply.served_by or 'vulcand itself'})"
-        lines.append(f"{reply.probe} ({reply.probe.why}) -> {who}, {reply.status}; taken by {taken}")
+        sent = f" to {reply.location}" if reply.location else ""
+        lines.append(f"{reply.probe} ({reply.probe.why}) -> {who}, {reply.status}{sent}; taken by {taken}")
     if len(wrong) > shown:
         lines.append(f"... and {len(wrong) - shown} more")
     assert not wrong, describe_problems(

@@ -89,7 +89,7 @@ def test_a_frontend_scoped_to_another_host_is_named_by_both_routing_checks(clust
         nested = run_nested("frontend-scoped-to-another-host", STATIC_ROUTES, f"{SURFACE}[top-lb]")
     nested.prove(STATIC_ROUTES, r"frontend wpc-other-host .*GET /wp-login.php")
     nested.prove(f"{SURFACE}[top-lb]", rf"through top LB with Host {re.escape(other)}, \d+ of \d+ .*\n.*"
-                                       rf"GET /wp-login.php \(entry point\) -> wordpress-\d+@core-\d+, \d+; "
+                                       rf"GET /wp-login.php \(entry point\) -> wordpress-\d+@core-\d+, \d+( to \S+)?; "
                                        rf"taken by frontend wpc-other-host")
 
 
