@@ -83,10 +83,11 @@ STEADY_ERROR_RATE = 0.01
 # holds reads without failing them costs visitors waits of this long, not errors.
 SLOW_READ_SECONDS = 3.0
 # A top LB takes a vulcand that answers nothing out within two missed checks (the lab's: checks 1 s
-# apart, each given 2 s): reads are slow through it at most this long, wherever its node hangs.
+# apart, the second 0.25 s after a first miss, each given 1.5 s: 4.25 s at worst): reads are slow
+# through it at most this long, wherever its node hangs.
 LB_TAKES_OUT_SECONDS = 5.0
 # ... and puts it back within this of its serving again: two passing checks (rise 2), the first of which
-# may start just after a check that was still waiting out its 2 s.
+# may start just after a check that was still waiting out its 1.5 s.
 LB_BRINGS_BACK_SECONDS = 5.0
 
 

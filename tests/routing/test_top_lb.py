@@ -50,13 +50,13 @@ def test_the_top_lb_takes_out_a_frozen_vulcand_and_brings_it_back(cluster, run_i
     name = container_of(VULCAND_UNIT)
     pid = node.exec(f"docker inspect -f '{{{{.State.Pid}}}}' {name}").check().stdout.strip()
     assert pid.isdigit() and pid != "0", f"no running vulcand on {node.name} (pid {pid!r})"
-    frozen = time.time()
     node.exec(f"kill -STOP {pid}").check()
+    frozen = time.time()  # frozen by now: the LB is not timed for the command's own way to the node
     try:
         out_after, seen = _until(stats, node.name, False, frozen, LB_TAKES_OUT_SECONDS)
     finally:
-        resumed = time.time()
         node.exec(f"kill -CONT {pid}").check()
+        resumed = time.time()
     back_after, back = _until(stats, node.name, True, resumed, LB_BRINGS_BACK_SECONDS)
     append_figures(run_id, "top-lb", {"node": node.name, "taken_out_seconds": round(out_after, 2),
                                       "brought_back_seconds": round(back_after, 2)})
