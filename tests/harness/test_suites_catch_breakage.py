@@ -164,7 +164,7 @@ def test_a_fleetd_that_knows_only_its_own_member_is_named(cluster, whole_again):
 def test_an_admin_that_signs_with_a_wrong_s3_secret_is_named(cluster, fleet, whole_again):
     with admin_with_a_wrong_s3_secret(cluster, fleet):
         nested = run_nested("admin-wrong-s3-secret", UPLOAD)
-    nested.prove(UPLOAD, r"upload answered \d+: cannot store .*bucket '[\w.-]+' at http://\S+.*"
+    nested.prove(UPLOAD, r"upload answered \d+: (S3 cache: )?cannot store .*bucket '[\w.-]+' at http://\S+.*"
                          r"(SignatureDoesNotMatch|InvalidAccessKeyId|403)")
 
 
