@@ -147,17 +147,17 @@ class Reply:
         return self.container == container and (self.status == 403 or (not self.probe.admin_only
                                                                          and self.status == 404))
 
-    def acceptable(self, site_url: str = "") -> bool:
+    @property
+    def acceptable(self) -> bool:
         """The admin container answered; or, for a path Apache does not serve as admin, a public container
-        refused it (403, 404) or, asked under another Host, redirected it (no content) to the site's own URL
-        or to the same path with the site's port added, where it is refused in turn."""
+        refused it (``refused_by``) or, asked under another Host, redirected it to the same path with the
+        site's port added (no content), where it is refused in turn."""
         if self.container == ADMIN_CONTAINER:
             return True
         if not self.served_by or self.probe.admin_only:
             return False
-        to_site = bool(site_url) and self.location.startswith(site_url.rstrip("/") + "/")
         same_path = bool(self.location) and urlsplit(self.location).path == urlsplit(self.probe.path).path
-        return self.status in (403, 404) or (self.status in (301, 302) and (to_site or same_path))
+        return self.refused_by(self.container) or (self.status in (301, 302) and same_path)
 
 
 def send_all(probes: list[Probe], via: str, authority: str, workers: int = 6, timeout: float = 20

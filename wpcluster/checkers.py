@@ -270,11 +270,11 @@ def check_admin_routes(table: RouteTable, probes: list[Probe], host: str) -> Non
 
 
 def check_admin_surface_through(name: str, replies: list[Reply], table: RouteTable, host: str,
-                                shown: int = 40, site_url: str = "") -> None:
+                                shown: int = 40) -> None:
     """Every reply came from the admin container, or (for a path Apache does not serve as admin) was a
-    public container's refusal, or its redirect to ``site_url`` (``Reply.acceptable``). The failure lists
-    each request that reached elsewhere and who took it."""
-    wrong = [r for r in replies if not r.acceptable(site_url)]
+    public container's refusal (``Reply.acceptable``). The failure lists each request that reached
+    elsewhere and who took it."""
+    wrong = [r for r in replies if not r.acceptable]
     lines = []
     for reply in wrong[:shown]:
         frontend = table.route(reply.probe.method, reply.probe.path, host)

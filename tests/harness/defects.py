@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from wpcluster import bootstrap
 from wpcluster.clients.vulcand import VulcandAPI
-from wpcluster.cluster import Cluster, Node
+from wpcluster.cluster import Cluster, Node, node_at
 from wpcluster.deploy import ADMIN_ENV_PATH, ADMIN_UNIT, SIDEKICK_UNIT, UNITS_DIR, VULCAND_UNIT, container_of
 from wpcluster.shape import PROJECT_ROOT
 from wpcluster.waits import eventually
@@ -176,7 +176,8 @@ def admin_with_a_wrong_s3_secret(cluster: Cluster, fleet) -> Iterator[None]:  # 
     for node in cluster.nodes:
         node.exec(f"cp -p {ADMIN_ENV_PATH} {saved} && "
                   f"sed -i 's/^{name}=.*/{name}=not-the-stores-secret/' {ADMIN_ENV_PATH}").check()
-    admin = next(n for n in cluster.nodes if n.address == fleet.placed(ADMIN_UNIT).ip)
+    admin = node_at(cluster.nodes, fleet.placed(ADMIN_UNIT).ip)
+    assert admin is not None, f"{ADMIN_UNIT} is placed on no node of the cluster"
     try:
         admin.exec(f"systemctl restart {ADMIN_UNIT}", timeout=90).check()
         yield
