@@ -23,7 +23,7 @@ from tests.harness.defects import (
 )
 from tests.harness.nested import run_nested
 from tests.harness.site_state import make_whole, wordpress_containers
-from wpcluster.checkers import check_etcd_healthy, etcd_servers, site_containers
+from wpcluster.checkers import check_etcd_healthy, check_site_whole, etcd_servers, site_containers
 from wpcluster.waits import eventually
 
 pytestmark = pytest.mark.destructive
@@ -161,8 +161,12 @@ def test_a_fleetd_that_knows_only_its_own_member_is_named(cluster, whole_again):
 
 
 @pytest.mark.controls(UPLOAD)
-def test_an_admin_that_signs_with_a_wrong_s3_secret_is_named(cluster, fleet, whole_again):
+def test_an_admin_that_signs_with_a_wrong_s3_secret_is_named(cluster, fleet, etcd, site, whole_again):
     with admin_with_a_wrong_s3_secret(cluster, fleet):
+        # The restarted admin container is registered and answering before the nested run logs in:
+        # until then vulcand has no admin server and the login answers 503, which is no upload's fault.
+        eventually(lambda: check_site_whole(cluster, fleet, etcd, site), 120, 1,
+                   what="the site whole with the admin's wrong S3 secret")
         nested = run_nested("admin-wrong-s3-secret", UPLOAD)
     nested.prove(UPLOAD, r"upload answered \d+: (S3 cache: )?cannot store .*bucket '[\w.-]+' at http://\S+.*"
                          r"(SignatureDoesNotMatch|InvalidAccessKeyId|403)")
