@@ -1,39 +1,63 @@
-"""One certification run: one run id, one results folder, one JUnit, one report (``tox -e cluster``).
+"""The two jobs, each one run: one run id, one results folder, one JUnit, one report.
 
-The bring-up error tests build (and must clean up) broken labs of their own, so they run first in a
-pytest session of their own; the suites run in a second one against the default lab. Both sessions
-share the run id, write into ``results/<run>/`` and their JUnit files are merged into
-``results/<run>/junit.xml``; ``results/latest`` points at the run, and ``report.html`` (with the
-same summary printed at the end) is written from the bundle.
+``wpcluster certify`` (``tox -e cluster``) certifies the deployment: every suite against the default
+lab, brought up once. ``wpcluster selfcheck`` (``tox -e selfcheck``) checks the harness itself: the
+bring-up error tests (each builds a broken lab of its own and must clean it up) in a session of
+their own, then the seeded-defect self-checks, the deploy error tests and the inventory run against
+a lab of their own. Nothing in a certification's report depends on the self-checks.
 
-Arguments after ``--`` reach only the suites: with any of them the bring-up session is skipped
-(``tox -e cluster -- -k routing`` runs routing and nothing else), and paths among them replace the
-default suites. pytest's cache is on, so ``--lf`` reruns what failed last time. At the end the report is opened in
-headless Chromium (``wpcluster.browser_check``): a page that does not show the JUnit's verdicts, or
-a timeline that does not load, fails the run.
+A self-check's failure proves something only if its target passed on a healthy lab (its control).
+A certification that ran this very source on this very shape (``wpcluster.fingerprint``) is such a
+run, so ``selfcheck`` takes its controls from the latest one's JUnit; without one, the self-checks
+run their targets on their own healthy lab first (slower; the run says so).
+
+Arguments after ``--`` reach only the job's main session: with any of them a self-check run skips
+its bring-up session, and paths among them replace the default suites (``tox -e cluster -- -k
+routing`` runs routing and nothing else). pytest's cache is on, so ``--lf`` reruns what failed last
+time. At the end the report is opened in headless Chromium (``wpcluster.browser_check``): a page
+that does not show the JUnit's verdicts, or a timeline that does not load, fails the run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
+from wpcluster.fingerprint import source_digest
 from wpcluster.labels import RUN_ID_ENV, new_run_id
+from wpcluster.plugin.outcomes import CONTROLS_ENV
 from wpcluster.plugin.timings import LEDGER_ENV
-from wpcluster.results import JUNIT, RESULTS_ENV, results_root, run_dir
-from wpcluster.shape import PROJECT_ROOT
+from wpcluster.results import JUNIT, RESULTS_ENV, RUN_RECORD, results_root, run_dir, run_record
+from wpcluster.shape import PROJECT_ROOT, shape_file
 from wpcluster.timings import TIME_DIR
 
+SUITES = ["tests/cluster", "tests/routing", "tests/cache", "tests/load", "tests/failover"]
 BRINGUP = ["tests/bringup"]
-# The self-checks (tests/harness) last: every suite's test that passed earlier in the session is the
-# healthy control of the self-check that seeds a defect for it (tests/harness/nested.py).
-SUITES = ["tests/cluster", "tests/routing", "tests/cache", "tests/load", "tests/failover", "tests/harness"]
-LATEST = "latest"
+HARNESS = ["tests/harness"]
 # pytest's exit code when a selection (-k, a path) leaves nothing to run in one session.
 NO_TESTS_COLLECTED = 5
+
+
+@dataclass(frozen=True)
+class Job:
+    """One of the two things a user runs: its pytest sessions by name, and where its latest run is linked."""
+
+    name: str  # as the summary's first line says it
+    sessions: tuple[tuple[str, tuple[str, ...]], ...]  # (name, default selection), in order
+    latest: str  # results/<latest> -> its newest run
+
+    @property
+    def main_session(self) -> str:
+        return self.sessions[-1][0]
+
+
+CERTIFICATION = Job("certification", (("suites", tuple(SUITES)),), "latest")
+SELFCHECK = Job("self-check", (("bringup", tuple(BRINGUP)), ("harness", tuple(HARNESS))), "latest-selfcheck")
 
 
 def selects_paths(args: list[str]) -> bool:
@@ -41,11 +65,21 @@ def selects_paths(args: list[str]) -> bool:
     return any(not a.startswith("-") and (PROJECT_ROOT / a.split("::")[0]).exists() for a in args)
 
 
-def sessions(args: list[str]) -> list[tuple[str, list[str]]]:
+def sessions(args: list[str], job: Job = CERTIFICATION) -> list[tuple[str, list[str]]]:
     """The pytest sessions to run, by name, each with its arguments."""
     if not args:
-        return [("bringup", BRINGUP), ("suites", SUITES)]
-    return [("suites", args if selects_paths(args) else [*SUITES, *args])]
+        return [(name, list(selection)) for name, selection in job.sessions]
+    default = dict(job.sessions)[job.main_session]
+    return [(job.main_session, args if selects_paths(args) else [*default, *args])]
+
+
+def controls_source(source: str) -> Path | None:
+    """The latest certification's folder if it certified ``source`` (a digest) and left its JUnit."""
+    latest = results_root() / CERTIFICATION.latest
+    if not (latest / JUNIT).exists():
+        return None
+    record = run_record(latest)
+    return latest.resolve() if record.get("job") == CERTIFICATION.name and record.get("source") == source else None
 
 
 def merge_junit(parts: list[Path], dest: Path) -> Path:
@@ -61,26 +95,39 @@ def merge_junit(parts: list[Path], dest: Path) -> Path:
     return dest
 
 
-def link_latest(run: Path) -> Path:
-    """``results/latest`` -> this run's folder (relative, so the results folder can be moved whole)."""
-    latest = run.parent / LATEST
+def link_latest(run: Path, name: str = CERTIFICATION.latest) -> Path:
+    """``results/<name>`` -> this run's folder (relative, so the results folder can be moved whole)."""
+    latest = run.parent / name
     if latest.is_symlink() or latest.exists():
         latest.unlink()
     latest.symlink_to(run.name, target_is_directory=True)
     return latest
 
 
-def certify(args: list[str]) -> int:
-    """Run the certification; return the worst pytest exit code (0 when everything passed)."""
+def run_job(job: Job, args: list[str]) -> int:
+    """Run ``job``; return the worst pytest exit code (0 when everything passed)."""
     from wpcluster.browser_check import check_report  # local: the report's modules are needed only here
     from wpcluster.report import read_bundle, summary_text, write_report
 
     run_id = os.environ.setdefault(RUN_ID_ENV, new_run_id())
     run = run_dir(run_id)
+    record = {"job": job.name, "source": source_digest(shape_file())}
+    env_extra = {}
+    if job is SELFCHECK:
+        controls = controls_source(record["source"])
+        record["controls_from"] = controls.name if controls else None
+        if controls:
+            env_extra[CONTROLS_ENV] = str(controls / JUNIT)
+            print(f"== controls: the targets' outcomes in certification {controls.name} (this source, this shape)",
+                  flush=True)
+        else:
+            print("== controls: no certification of this source and shape under results/latest; each self-check's "
+                  "targets run on the healthy lab first (run `wpcluster certify` first to save that time)", flush=True)
+    (run / RUN_RECORD).write_text(json.dumps(record, indent=2) + "\n")
     parts, codes = [], []
-    for name, selection in sessions(args):
+    for name, selection in sessions(args, job):
         junit = run / f"{name}.part.xml"
-        env = dict(os.environ, **{LEDGER_ENV: str(run / TIME_DIR / f"{name}.json")})
+        env = dict(os.environ, **env_extra, **{LEDGER_ENV: str(run / TIME_DIR / f"{name}.json")})
         if name == "bringup":  # the broken labs' own folders land inside this run's bundle
             env[RESULTS_ENV] = str(run / "bringup")
         print(f"== {name}: pytest {' '.join(selection)}", flush=True)
@@ -88,7 +135,7 @@ def certify(args: list[str]) -> int:
                                     cwd=PROJECT_ROOT, env=env).returncode)
         parts.append(junit)
     merge_junit(parts, run / JUNIT)
-    link_latest(run)
+    link_latest(run, job.latest)
     report = write_report(run)
     print("\n" + summary_text(read_bundle(run)), flush=True)
     # The page itself, in a real browser: every timeline loads, and it shows the JUnit's verdicts.
@@ -102,5 +149,15 @@ def certify(args: list[str]) -> int:
     return worst or (1 if seen.problems() else 0)
 
 
+def certify(args: list[str]) -> int:
+    """The deployment's certification (``tox -e cluster``)."""
+    return run_job(CERTIFICATION, args)
+
+
+def selfcheck(args: list[str]) -> int:
+    """The harness's own checks (``tox -e selfcheck``)."""
+    return run_job(SELFCHECK, args)
+
+
 def latest_run() -> Path:
-    return results_root() / LATEST
+    return results_root() / CERTIFICATION.latest

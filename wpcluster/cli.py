@@ -7,7 +7,9 @@
                                    the seed's coreos-vagrant cluster, through python-vagrant
     wpcluster deploy [--keep|--undeploy]
                                    the site on the lab that is up, through fleet, in the seed's order
-    wpcluster certify [PYTEST ARGS] the whole certification as one run (tox -e cluster)
+    wpcluster certify [PYTEST ARGS] the deployment's certification as one run (tox -e cluster)
+    wpcluster selfcheck [PYTEST ARGS]
+                                   the harness's own checks as one run (tox -e selfcheck)
     wpcluster report [RUN]         a run's summary, and its report.html written again
     wpcluster rejudge [RUN]        a run's fault verdicts judged again from their saved histories
 """
@@ -131,8 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--keep", action="store_true", help="leave what was started when the deploy fails")
     dep.add_argument("--undeploy", action="store_true", help="destroy the site's units instead")
     dep.set_defaults(func=deploy)
-    sub.add_parser("certify", help="the whole certification as one run (tox -e cluster): bring-up error tests, "
-                                   "then every suite; arguments after it go to the suites' pytest")
+    sub.add_parser("certify", help="the deployment's certification as one run (tox -e cluster): every suite on "
+                                   "the default lab; arguments after it go to the suites' pytest")
+    sub.add_parser("selfcheck", help="the harness's own checks as one run (tox -e selfcheck): bring-up error tests, "
+                                     "then the seeded-defect self-checks; arguments after it go to the latter's pytest")
     rep = sub.add_parser("report", help="print a run's summary and write its report.html again")
     rep.add_argument("run", nargs="?", help="the run's folder or id (default: results/latest)")
     rep.set_defaults(func=report)
@@ -177,8 +181,9 @@ def report(args: argparse.Namespace) -> int:
 
     run = run_folder(args.run)
     if not (run / "junit.xml").exists():
-        raise WpclusterError(f"{run} is not a certification run (no junit.xml)",
-                             "name a folder under results/ that `wpcluster certify` (tox -e cluster) wrote")
+        raise WpclusterError(f"{run} is not a certification or self-check run (no junit.xml)",
+                             "name a folder under results/ that `wpcluster certify` (tox -e cluster) or "
+                             "`wpcluster selfcheck` (tox -e selfcheck) wrote")
     print(summary_text(read_bundle(run)))
     print(f"\nreport: {write_report(run)}")
     return 0 if read_bundle(run).outcome == "passed" else 1
@@ -186,10 +191,10 @@ def report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["certify"]:  # everything after it is pytest's, options included
-        from wpcluster.certify import certify
+    if argv[:1] in (["certify"], ["selfcheck"]):  # everything after it is pytest's, options included
+        from wpcluster.certify import certify, selfcheck
 
-        return certify(argv[1:])
+        return (certify if argv[0] == "certify" else selfcheck)(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -13,6 +13,8 @@ from wpcluster.shape import PROJECT_ROOT
 
 RESULTS_ENV = "WPCLUSTER_RESULTS"
 JUNIT = "junit.xml"  # a certification run's one JUnit file, at the top of its folder
+# What a run says about itself, beside its JUnit: which job, which source, where its controls came from.
+RUN_RECORD = "run.json"
 # The benchmarks' figures kept in the tree (bench/*.py, loadtests/throughput.py), so the README can
 # quote files that are there; each run's own figures stay in its results folder.
 BENCH_RESULTS = PROJECT_ROOT / "bench" / "results"
@@ -26,6 +28,12 @@ def bench_result(name: str) -> Path:
 
 def results_root() -> Path:
     return Path(os.environ.get(RESULTS_ENV, PROJECT_ROOT / "results"))
+
+
+def run_record(run: Path) -> dict[str, Any]:
+    """What ``run`` says about itself (``run.json``), or nothing for a run written before it existed."""
+    path = run / RUN_RECORD
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def run_dir(run_id: str) -> Path:

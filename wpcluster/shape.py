@@ -168,6 +168,11 @@ def fleet_version(go_mod: Path = FLEET_GO_MOD) -> str:
     return match.group(1)
 
 
+def shape_file(path: str | os.PathLike[str] | None = None) -> Path:
+    """The shape file a run reads: ``path``, else $WPCLUSTER_SHAPE, else ``cluster.toml``."""
+    return Path(path or os.environ.get(SHAPE_ENV) or DEFAULT_SHAPE_FILE)
+
+
 def load_shape(path: str | os.PathLike[str] | None = None) -> Shape:
     """Read the shape from ``path``, else $WPCLUSTER_SHAPE, else ``cluster.toml``; in a parallel
     worker's process ($WPCLUSTER_LAB_WORKER), as that worker's lab."""
@@ -175,7 +180,7 @@ def load_shape(path: str | os.PathLike[str] | None = None) -> Shape:
     if not worker.isdigit():
         raise ShapeError(f"{WORKER_ENV}={worker!r} is not a worker number",
                          f"unset {WORKER_ENV}, or set it to 0, 1, 2, ... (pytest -n sets it in each worker)")
-    chosen = Path(path or os.environ.get(SHAPE_ENV) or DEFAULT_SHAPE_FILE)
+    chosen = shape_file(path)
     try:
         text = chosen.read_text()
     except OSError as exc:

@@ -9,9 +9,10 @@ it: the ``<failure>`` element of its call phase, and the ``E`` lines of that fai
 
 A failure proves something only if the same test passes on the healthy lab: its *control*. A
 self-check names its targets with ``@pytest.mark.controls(...)``; before its defect is seeded, each
-target must have passed earlier in this session, on the same lab (the suites run before the
-self-checks), or it is run now in a nested session on the healthy lab and must pass there
-(``establish_controls``). ``NestedRun.prove`` refuses a target that has no control. A target that
+target must have passed in the certification of this source and shape that ``wpcluster selfcheck``
+takes its controls from (or earlier in this session), or it is run in a nested session on the
+healthy lab and must pass there (``establish_controls``; the harness's conftest runs every missing
+target of the session in one such run). ``NestedRun.prove`` refuses a target that has no control. A target that
 does nothing passes with the defect in place, and ``expect_failure`` refuses that.
 """
 
@@ -107,8 +108,9 @@ def establish_controls(targets: tuple[str, ...], outcomes: dict[str, str], check
         if outcome == "passed":
             CONTROLLED.add(target)
         elif outcome is not None:
-            raise AssertionError(f"no control for {check}: {target} {outcome.upper()} on the healthy lab earlier in "
-                                 "this session, so its failure with the defect seeded would prove nothing")
+            raise AssertionError(f"no control for {check}: {target} {outcome.upper()} on the healthy lab (in the "
+                                 "certification the controls come from, or earlier in this session), so its failure "
+                                 "with the defect seeded would prove nothing")
         else:
             missing.append(target)
     if missing:
@@ -117,3 +119,15 @@ def establish_controls(targets: tuple[str, ...], outcomes: dict[str, str], check
             control.expect_passed(target)
             outcomes[target] = "passed"
             CONTROLLED.add(target)
+
+
+def run_missing_controls(targets: list[str], outcomes: dict[str, str], timeout: float = 2400) -> list[str]:
+    """Every target of ``targets`` with no outcome yet, run in one nested session on the healthy lab (the
+    failover targets as one experiment), its outcome recorded in ``outcomes``; the targets it ran."""
+    missing = [t for t in targets if t not in outcomes]
+    if missing:
+        control = run_nested("controls", *missing, timeout=timeout)
+        for target in missing:
+            if target in control.cases:
+                outcomes[target] = control.cases[target].outcome
+    return missing

@@ -1,17 +1,27 @@
-"""One certification run: which sessions run with which arguments, and one JUnit and a latest link."""
+"""The two jobs: which sessions each runs with which arguments, one JUnit and a latest link each, and
+where a self-check run takes its controls from."""
 
 from __future__ import annotations
 
-from wpcluster.certify import BRINGUP, SUITES, link_latest, sessions
+import json
+
+from wpcluster.certify import BRINGUP, CERTIFICATION, HARNESS, SELFCHECK, SUITES, controls_source, link_latest, sessions
+from wpcluster.results import JUNIT, RESULTS_ENV, RUN_RECORD
 
 
-def test_no_arguments_run_the_bringup_session_then_every_suite():
-    assert sessions([]) == [("bringup", BRINGUP), ("suites", SUITES)]
+def test_a_certification_runs_every_suite_and_no_self_check():
+    assert sessions([]) == [("suites", SUITES)]
+    assert not {"tests/harness", "tests/bringup"} & set(SUITES)
 
 
-def test_options_reach_only_the_suites_and_skip_the_bringup_session():
+def test_a_self_check_run_runs_the_bringup_session_then_the_harness():
+    assert sessions([], SELFCHECK) == [("bringup", BRINGUP), ("harness", HARNESS)]
+
+
+def test_options_reach_only_the_main_session():
     assert sessions(["-k", "routing"]) == [("suites", [*SUITES, "-k", "routing"])]
     assert sessions(["--lf"]) == [("suites", [*SUITES, "--lf"])]
+    assert sessions(["-k", "quorum"], SELFCHECK) == [("harness", [*HARNESS, "-k", "quorum"])]
 
 
 def test_paths_replace_the_default_suites():
@@ -28,3 +38,31 @@ def test_latest_points_at_the_newest_run_and_moves_with_the_next(tmp_path):
     assert latest.resolve() == first.resolve()
     link_latest(second)
     assert latest.resolve() == second.resolve() and latest.is_symlink()
+
+
+def _certification(tmp_path, source: str, job: str = CERTIFICATION.name):
+    run = tmp_path / "20261205-100000-aaaa"
+    run.mkdir()
+    (run / JUNIT).write_text("<testsuites/>")
+    (run / RUN_RECORD).write_text(json.dumps({"job": job, "source": source}))
+    link_latest(run, CERTIFICATION.latest)
+    return run
+
+
+def test_controls_come_from_the_latest_certification_of_this_very_source(tmp_path, monkeypatch):
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    run = _certification(tmp_path, "abc")
+    assert controls_source("abc") == run.resolve()
+
+
+def test_a_certification_of_other_source_or_a_self_check_run_gives_no_controls(tmp_path, monkeypatch):
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    assert controls_source("abc") is None  # no run at all
+    _certification(tmp_path, "other")
+    assert controls_source("abc") is None
+
+
+def test_a_run_recorded_as_a_self_check_is_no_certification(tmp_path, monkeypatch):
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    _certification(tmp_path, "abc", job=SELFCHECK.name)
+    assert controls_source("abc") is None

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from tests.harness import nested as nested_module
-from tests.harness.nested import CONTROLLED, NestedRun, establish_controls, expect_failure
+from tests.harness.nested import CONTROLLED, NestedRun, establish_controls, expect_failure, run_missing_controls
 from wpcluster.junit import read_junit
 from wpcluster.shape import PROJECT_ROOT
 
@@ -112,7 +112,7 @@ def test_a_target_without_a_control_is_refused(nested):
 
 
 def test_a_control_that_failed_earlier_in_the_session_leaves_the_self_check_without_one():
-    with pytest.raises(AssertionError, match="FAILED on the healthy lab earlier in this session"):
+    with pytest.raises(AssertionError, match="FAILED on the healthy lab"):
         establish_controls(("t.py::test_a",), {"t.py::test_a": "failed"}, "the-check")
     assert "t.py::test_a" not in CONTROLLED
 
@@ -132,3 +132,35 @@ def test_targets_that_passed_earlier_need_no_run_and_the_others_get_one(monkeypa
         assert outcomes["t.py::test_b"] == "passed" and {"t.py::test_a", "t.py::test_b"} <= CONTROLLED
     finally:
         CONTROLLED.difference_update({"t.py::test_a", "t.py::test_b"})
+
+
+def test_every_missing_control_runs_in_one_nested_session_and_its_outcomes_are_kept(monkeypatch):
+    ran = []
+
+    def run_nested(check, *selection, timeout):
+        ran.append(selection)
+        return NestedRun("", {"t.py::test_b": nested_module.CaseOutcome("t.py::test_b", "passed", "", ""),
+                              "t.py::test_c": nested_module.CaseOutcome("t.py::test_c", "failed", "", "")})
+
+    monkeypatch.setattr(nested_module, "run_nested", run_nested)
+    outcomes = {"t.py::test_a": "passed"}
+    assert run_missing_controls(["t.py::test_a", "t.py::test_b", "t.py::test_c"], outcomes) == [
+        "t.py::test_b", "t.py::test_c"]
+    assert ran == [("t.py::test_b", "t.py::test_c")]
+    assert outcomes == {"t.py::test_a": "passed", "t.py::test_b": "passed", "t.py::test_c": "failed"}
+    with pytest.raises(AssertionError, match="test_c FAILED on the healthy lab"):
+        establish_controls(("t.py::test_c",), outcomes, "the-check")
+
+
+def test_a_certifications_junit_gives_the_controls_by_node_id(tmp_path):
+    from wpcluster.plugin.outcomes import certified_outcomes
+
+    junit = tmp_path / "junit.xml"
+    junit.write_text('''<testsuites><testsuite>
+<testcase classname="tests.unit.test_selfcheck_judge" name="test_a[top-lb]"/>
+<testcase classname="tests.unit.test_selfcheck_judge" name="test_b"><failure message="no">E   no</failure></testcase>
+<testcase classname="tests.unit.test_selfcheck_judge" name="test_c"><skipped type="pytest.xfail"/></testcase>
+</testsuite></testsuites>''')
+    module = "tests/unit/test_selfcheck_judge.py"
+    assert certified_outcomes(junit) == {f"{module}::test_a[top-lb]": "passed", f"{module}::test_b": "failed",
+                                         f"{module}::test_c": "skipped"}

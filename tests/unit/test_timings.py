@@ -153,7 +153,7 @@ def test_the_report_shows_where_the_time_went(tmp_path: Path):
     bundle = read_bundle(run)
     page = render_html(bundle)
     for shown in ("Where the time went", "node-kill on core-01", "every unit of core-01 rescheduled", "32.5",
-                  "400 s in all against the 480 s goal", "within the goal"):
+                  "400 s in all against the 900 s goal", "within the goal"):
         assert shown in page
     assert "time: 400s in all; tests/failover 60s" in summary_text(bundle)
 
