@@ -32,8 +32,9 @@ from wpcluster.fingerprint import source_digest
 from wpcluster.labels import RUN_ID_ENV, new_run_id
 from wpcluster.plugin.outcomes import CONTROLS_ENV
 from wpcluster.plugin.timings import LEDGER_ENV
+from wpcluster.profiles import current_profile, take_profile_option
 from wpcluster.results import JUNIT, RESULTS_ENV, RUN_RECORD, results_root, run_dir, run_record
-from wpcluster.shape import PROJECT_ROOT, shape_file
+from wpcluster.shape import PROJECT_ROOT, load_shape, shape_file
 from wpcluster.timings import TIME_DIR
 
 SUITES = ["tests/cluster", "tests/routing", "tests/cache", "tests/load", "tests/failover"]
@@ -73,13 +74,16 @@ def sessions(args: list[str], job: Job = CERTIFICATION) -> list[tuple[str, list[
     return [(job.main_session, args if selects_paths(args) else [*default, *args])]
 
 
-def controls_source(source: str) -> Path | None:
-    """The latest certification's folder if it certified ``source`` (a digest) and left its JUnit."""
+def controls_source(source: str, profile: str) -> Path | None:
+    """The latest certification's folder if it certified ``source`` (a digest) under ``profile`` and left
+    its JUnit."""
     latest = results_root() / CERTIFICATION.latest
     if not (latest / JUNIT).exists():
         return None
     record = run_record(latest)
-    return latest.resolve() if record.get("job") == CERTIFICATION.name and record.get("source") == source else None
+    same = (record.get("job"), record.get("source"), record.get("profile", "release")) == (
+        CERTIFICATION.name, source, profile)
+    return latest.resolve() if same else None
 
 
 def merge_junit(parts: list[Path], dest: Path) -> Path:
@@ -109,20 +113,26 @@ def run_job(job: Job, args: list[str]) -> int:
     from wpcluster.browser_check import check_report  # local: the report's modules are needed only here
     from wpcluster.report import read_bundle, summary_text, write_report
 
+    args = take_profile_option(args)  # to $WPCLUSTER_PROFILE, which every session inherits
+    shape = load_shape()
     run_id = os.environ.setdefault(RUN_ID_ENV, new_run_id())
     run = run_dir(run_id)
-    record = {"job": job.name, "source": source_digest(shape_file())}
+    record = {"job": job.name, "source": source_digest(shape_file()), "profile": shape.profile,
+              "timers": shape.timers_text}
+    print(f"== profile {shape.profile}: {current_profile().purpose} ({shape.timers_text})", flush=True)
     env_extra = {}
     if job is SELFCHECK:
-        controls = controls_source(record["source"])
+        controls = controls_source(record["source"], shape.profile)
         record["controls_from"] = controls.name if controls else None
         if controls:
             env_extra[CONTROLS_ENV] = str(controls / JUNIT)
-            print(f"== controls: the targets' outcomes in certification {controls.name} (this source, this shape)",
+            print(f"== controls: the targets' outcomes in certification {controls.name} (this source and shape, "
+                  f"profile {shape.profile})",
                   flush=True)
         else:
-            print("== controls: no certification of this source and shape under results/latest; each self-check's "
-                  "targets run on the healthy lab first (run `wpcluster certify` first to save that time)", flush=True)
+            print(f"== controls: no certification of this source and shape under profile {shape.profile} in "
+                  "results/latest; the self-checks' targets run on the healthy lab first (run `wpcluster certify` "
+                  "first, under the same profile, to save that time)", flush=True)
     (run / RUN_RECORD).write_text(json.dumps(record, indent=2) + "\n")
     parts, codes = [], []
     for name, selection in sessions(args, job):

@@ -1,6 +1,7 @@
 """`wpcluster`: bring the lab up, look at it, take it down.
 
-    wpcluster lab up [--reuse]     build images, boot the lab, wait for etcd2 and fleet
+    wpcluster [--profile quick] lab up [--reuse]
+                                   build images, boot the lab, wait for etcd2 and fleet
     wpcluster lab status           every lab container, its role, run and state
     wpcluster lab down             remove every lab container, network and volume
     wpcluster vagrant up|status|halt|destroy --vagrant-dir DIR
@@ -22,6 +23,7 @@ import sys
 from pathlib import Path
 
 from wpcluster.errors import WpclusterError
+from wpcluster.profiles import PROFILES, take_profile_option
 from wpcluster.shape import load_shape
 
 
@@ -117,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wpcluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", help="cluster shape file (default: $WPCLUSTER_SHAPE or cluster.toml)")
+    parser.add_argument("--profile", choices=list(PROFILES),
+                        help="the timers (and, for certify, the faults): release (the shape's own, the default) or "
+                             "quick (shortened); a lab is brought up, deployed and certified under one profile")
     sub = parser.add_subparsers(dest="command", required=True)
     lab = sub.add_parser("lab", help="the local Docker lab").add_subparsers(dest="action", required=True)
     up = lab.add_parser("up", help="bring the lab up (removing what an earlier run left)")
@@ -191,6 +196,11 @@ def report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    try:  # --profile anywhere: every process of the run inherits it from the environment
+        argv = take_profile_option(argv)
+    except WpclusterError as exc:
+        print(f"wpcluster: error: {exc}", file=sys.stderr)
+        return 2
     if argv[:1] in (["certify"], ["selfcheck"]):  # everything after it is pytest's, options included
         from wpcluster.certify import certify, selfcheck
 

@@ -12,6 +12,9 @@ ROLE_LABEL = "wpcluster.role"
 # carry none and belong to the default lab.
 LAB_LABEL = "wpcluster.lab"
 DEFAULT_LAB = "wpcluster"
+# The timers a lab was brought up with (Shape.timers_text): fleet's agent TTL is fleetd's at boot,
+# so a run under another profile cannot use that lab.
+TIMERS_LABEL = "wpcluster.timers"
 # A run's id, inherited by nested pytest sessions (a self-check runs inside its parent's run).
 RUN_ID_ENV = "WPCLUSTER_RUN_ID"
 

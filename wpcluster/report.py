@@ -145,8 +145,10 @@ class Bundle:
 
     @property
     def provenance(self) -> str:
-        """Which source the run ran and, for a self-check run, where its controls came from."""
-        said = f"source {self.record['source']}" if self.record.get("source") else "source not recorded"
+        """Which profile and source the run ran and, for a self-check run, where its controls came from."""
+        record = self.record
+        said = (f"profile {record.get('profile', 'release')} ({record.get('timers', 'timers not recorded')}), "
+                + (f"source {record['source']}" if record.get("source") else "source not recorded"))
         if self.job == "self-check":
             said += (f", controls from certification {self.record['controls_from']}" if self.record.get("controls_from")
                      else ", controls run on its own lab")

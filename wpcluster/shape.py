@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from wpcluster.errors import ShapeError
+from wpcluster.profiles import RELEASE, Profile, current_profile
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SHAPE_FILE = PROJECT_ROOT / "cluster.toml"
@@ -89,6 +90,19 @@ class Shape:
     # top LB is published on; two labs on one engine differ in both, and in their subnet.
     lab_name: str = "wpcluster"
     lab_site_port: int = 0  # 0: the site port itself
+    profile: str = RELEASE.name  # whose timers these are (wpcluster.profiles)
+
+    @property
+    def timers(self) -> dict[str, str]:
+        """The timers a lab is brought up and deployed with, as a run names them."""
+        site = self.site
+        return {"agent_ttl": self.fleet_agent_ttl, "server_ttl": f"{site.server_ttl}s",
+                "heartbeat": f"{site.heartbeat}s", "reconcile": f"{site.reconcile}s"}
+
+    @property
+    def timers_text(self) -> str:
+        """``agent_ttl=30s server_ttl=15s ...``: how a lab's label and a report say the timers."""
+        return " ".join(f"{name}={value}" for name, value in self.timers.items())
 
     @property
     def site_port_on_host(self) -> int:
@@ -188,16 +202,17 @@ def load_shape(path: str | os.PathLike[str] | None = None) -> Shape:
             f"cannot read the cluster shape {chosen}: {exc.strerror}",
             f"create it (copy {DEFAULT_SHAPE_FILE.name}) or unset {SHAPE_ENV}",
         ) from None
-    return parse_shape(text, source=str(chosen)).for_worker(int(worker))
+    return parse_shape(text, source=str(chosen), profile=current_profile()).for_worker(int(worker))
 
 
-def parse_shape(text: str, source: str = "<string>") -> Shape:
-    """Parse and validate shape TOML; every error names the file and the key."""
+def parse_shape(text: str, source: str = "<string>", profile: Profile = RELEASE) -> Shape:
+    """Parse and validate shape TOML, with ``profile``'s timers over its own; every error names the file
+    and the key."""
     try:
-        doc = tomllib.loads(text)
+        doc = profile.overlay(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         raise ShapeError(f"{source}: not valid TOML: {exc}", "fix the syntax at that line") from None
-    reader = _Reader(doc, source)
+    reader = _Reader(doc, source if profile is RELEASE else f"{source} (profile {profile.name})")
 
     nodes = tuple(reader.get("cluster.nodes", list))
     if not nodes:
@@ -282,6 +297,7 @@ def parse_shape(text: str, source: str = "<string>") -> Shape:
         vagrant=vagrant,
         source=source,
         lab_name=lab_name,
+        profile=profile.name,
     )
 
 

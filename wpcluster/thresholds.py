@@ -133,6 +133,9 @@ class FaultBounds:
         return round(ended - started + self.after_heal_seconds, 1)
 
 
+# The families of faults, each judged by bounds of its own (fault_bounds); the quick profile runs one
+# fault of each (the failover test marked ``represents(family)``).
+FAMILIES = ("node", "daemon", "gray", "absorbed", "slow path", "database lost")
 # Every fault kind the nemesis records (faults.Nemesis), by family. A kind is a record's first word.
 NODE_FAULTS = ("node-kill", "node-stop", "node-pause", "partition", "etcd-member-kill")
 DAEMON_FAULTS = ("dockerd-restart", "fleetd-freeze", "etcd-member-replace", "etcd-member-stop", "container-kill")

@@ -39,6 +39,7 @@ def hold_gray_fault(cluster, fleet, observe, thresholds, victim, inject, heal, w
         heal()
 
 
+@pytest.mark.represents("gray")
 def test_packet_loss_between_a_node_and_its_peers_costs_latency_not_the_site(cluster, fleet, nemesis, observe,
                                                                             thresholds):
     """Expected: with one packet in five between one node and the others dropped, etcd keeps its

@@ -38,6 +38,7 @@ def watchdog_grace(node) -> float:
 
 
 @pytest.mark.spread_as_deployed
+@pytest.mark.represents("daemon")
 def test_restarting_dockerd_brings_the_nodes_units_back_in_place(cluster, fleet, nemesis, observe, thresholds):
     """Expected: restarting the Docker daemon of the node with the most public containers stops every
     container there; systemd restarts each unit that requires docker.service once it is back, so the

@@ -29,6 +29,7 @@ def node_of_unit(cluster, fleet, unit):
 
 
 @pytest.mark.spread_as_deployed
+@pytest.mark.represents("node")
 def test_killing_the_admin_node_moves_admin_and_keeps_the_site_up(cluster, fleet, nemesis, observe, site,
                                                                    thresholds):
     victim = node_of_unit(cluster, fleet, "wordpress-admin.service")

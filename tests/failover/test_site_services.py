@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 HOLD_SECONDS = 15.0
 
 
+@pytest.mark.represents("absorbed")
 def test_the_s3_store_down_leaves_pages_rendering(cluster, nemesis, observe, site, thresholds):
     """Expected: nothing on a reader's path talks to the store (pages render from MariaDB; only their
     asset URLs point at the bucket), so while it is down every entry point keeps its error rate
@@ -30,7 +31,7 @@ def test_the_s3_store_down_leaves_pages_rendering(cluster, nemesis, observe, sit
         nemesis.start_service(store)
 
 
-@pytest.mark.parametrize("fault", ["stop", "pause"])
+@pytest.mark.parametrize("fault", [pytest.param("stop", marks=pytest.mark.represents("database lost")), "pause"])
 def test_mariadb_lost_fails_fast_and_recovers(cluster, nemesis, observe, thresholds, fault):
     """Expected: while MariaDB is stopped (its address gone) or frozen (connections accepted and never
     answered), every page fails fast: WordPress answers an error page and no request through any

@@ -37,6 +37,7 @@ def assert_pages_do_not_wait_on(verdict, what, delay_ms):
             f"needs it\n{verdict.summary()}")
 
 
+@pytest.mark.represents("slow path")
 def test_a_slow_database_link_slows_pages_and_fails_none(cluster, nemesis, observe, thresholds):
     """Expected: with every MariaDB answer DB_LATENCY_MS late, a page waits on each of its queries, so
     pages are slower (the verdict records p95 per window), but the site's capacity is far above the

@@ -44,7 +44,7 @@ def _certification(tmp_path, source: str, job: str = CERTIFICATION.name):
     run = tmp_path / "20261205-100000-aaaa"
     run.mkdir()
     (run / JUNIT).write_text("<testsuites/>")
-    (run / RUN_RECORD).write_text(json.dumps({"job": job, "source": source}))
+    (run / RUN_RECORD).write_text(json.dumps({"job": job, "source": source, "profile": "release"}))
     link_latest(run, CERTIFICATION.latest)
     return run
 
@@ -52,17 +52,23 @@ def _certification(tmp_path, source: str, job: str = CERTIFICATION.name):
 def test_controls_come_from_the_latest_certification_of_this_very_source(tmp_path, monkeypatch):
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
     run = _certification(tmp_path, "abc")
-    assert controls_source("abc") == run.resolve()
+    assert controls_source("abc", "release") == run.resolve()
 
 
 def test_a_certification_of_other_source_or_a_self_check_run_gives_no_controls(tmp_path, monkeypatch):
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
-    assert controls_source("abc") is None  # no run at all
+    assert controls_source("abc", "release") is None  # no run at all
     _certification(tmp_path, "other")
-    assert controls_source("abc") is None
+    assert controls_source("abc", "release") is None
 
 
 def test_a_run_recorded_as_a_self_check_is_no_certification(tmp_path, monkeypatch):
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
     _certification(tmp_path, "abc", job=SELFCHECK.name)
-    assert controls_source("abc") is None
+    assert controls_source("abc", "release") is None
+
+
+def test_a_certification_under_another_profile_gives_no_controls(tmp_path, monkeypatch):
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    _certification(tmp_path, "abc")
+    assert controls_source("abc", "quick") is None

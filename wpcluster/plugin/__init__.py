@@ -5,6 +5,7 @@ pyproject.toml), so ``pytest --provider inventory --inventory site.yaml <checkou
 works from any directory once ``pip install wpcluster`` has run. One module per concern:
 
     options   command-line options, markers, the run id and its results folder
+    profile   the run's profile: its timers' option, its faults, its name in the JUnit file
     progress  long steps shown as they happen, through pytest's terminal writer
     timings   where the session's time went: tests, steps, waits, faults (results/<run>/time/)
     gather    the result files of workers on other hosts (xdist --tx ssh), merged into the run's folder
@@ -20,6 +21,7 @@ works from any directory once ``pip install wpcluster`` has run. One module per 
 
 pytest_plugins = [
     "wpcluster.plugin.options",
+    "wpcluster.plugin.profile",
     "wpcluster.plugin.progress",
     "wpcluster.plugin.timings",
     "wpcluster.plugin.gather",

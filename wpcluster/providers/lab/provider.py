@@ -25,7 +25,7 @@ from wpcluster import bootstrap, timings
 from wpcluster.build_cache import cache_dir
 from wpcluster.cluster import Cluster, SiteServices
 from wpcluster.errors import LabError
-from wpcluster.labels import RUN_LABEL, lab_of, leftovers, new_run_id, run_labels
+from wpcluster.labels import RUN_LABEL, TIMERS_LABEL, lab_of, leftovers, new_run_id, run_labels
 from wpcluster.progress import say, step
 from wpcluster.providers.lab import lease, network
 from wpcluster.providers.lab.containers import container_name, tarball
@@ -86,7 +86,7 @@ class Lab(Cluster):
         return container_name(self.shape.lab_name, role)
 
     def labels(self, role: str) -> dict[str, str]:
-        return run_labels(self.run_id, role, self.shape.lab_name)
+        return {**run_labels(self.run_id, role, self.shape.lab_name), TIMERS_LABEL: self.shape.timers_text}
 
     @property
     def diagnostics_dir(self) -> Path:
@@ -215,6 +215,12 @@ class Lab(Cluster):
         runs = {c.labels[RUN_LABEL] for c in nodes}
         if len(runs) != 1 or len(nodes) != shape.size:
             return None
+        timers = {c.labels.get(TIMERS_LABEL, "not recorded") for c in nodes}
+        if timers != {shape.timers_text}:
+            raise LabError(f"the lab that is up was brought up with the timers {', '.join(sorted(timers))}; this run's "
+                           f"profile {shape.profile} has {shape.timers_text}",
+                           f"run with the lab's profile, or bring the lab up again under this one: `wpcluster lab down "
+                           f"&& wpcluster --profile {shape.profile} lab up`")
         lab = cls(shape, runs.pop(), client)
         lease.acquire(shape.lab_name, lab.run_id, shape.source)
         return lab

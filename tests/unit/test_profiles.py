@@ -1,0 +1,90 @@
+"""Profiles: the quick one shortens the shape's timers (and so its bounds), never loosens a bound, and
+keeps one failover test of each family; the run names its profile."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from wpcluster.errors import WpclusterError
+from wpcluster.profiles import PROFILE_ENV, QUICK, RELEASE, take_profile_option
+from wpcluster.shape import DEFAULT_SHAPE_FILE, PROJECT_ROOT, parse_shape
+from wpcluster.thresholds import FAMILIES, failover_thresholds, fault_bounds
+
+KINDS = ["node-kill", "dockerd-restart", "packet-loss 20%", "s3-stop", "db-latency 20ms", "db-stop",
+         "etcd-majority-lost"]
+
+
+def shapes():
+    text = DEFAULT_SHAPE_FILE.read_text()
+    return parse_shape(text, "cluster.toml"), parse_shape(text, "cluster.toml", QUICK)
+
+
+def test_the_release_profile_is_the_shape_as_written_and_quick_shortens_its_timers():
+    release, quick = shapes()
+    assert release.profile == "release" and release.fleet_agent_ttl == "30s" and release.site.server_ttl == 15
+    assert quick.profile == "quick" and quick.timers_text == "agent_ttl=3s server_ttl=5s heartbeat=1s reconcile=3s"
+    assert quick.source == release.source  # the same file, another profile
+
+
+def test_every_bound_is_at_least_as_tight_under_the_quick_profile():
+    release, quick = shapes()
+    for name, value in vars(failover_thresholds(quick)).items():
+        assert value <= vars(failover_thresholds(release))[name], name
+    for kind in KINDS:
+        tight, loose = vars(fault_bounds(quick, kind)), vars(fault_bounds(release, kind))
+        for name, value in tight.items():
+            if isinstance(value, float | int) and not isinstance(value, bool):
+                assert value <= loose[name], (kind, name)
+
+
+def test_the_profile_option_is_taken_out_of_pytests_arguments(monkeypatch):
+    monkeypatch.setenv(PROFILE_ENV, "release")  # restored after the test
+    assert take_profile_option(["-k", "x", "--profile", "quick"]) == ["-k", "x"]
+    assert os.environ[PROFILE_ENV] == "quick"
+    assert take_profile_option(["--profile=release", "tests/routing"]) == ["tests/routing"]
+    assert os.environ[PROFILE_ENV] == RELEASE.name
+
+
+def test_an_unknown_profile_is_named_with_the_ones_there_are(monkeypatch):
+    monkeypatch.setenv(PROFILE_ENV, "release")  # restored after the test
+    with pytest.raises(WpclusterError, match="(?s)no profile .fast.*--profile release or --profile quick"):
+        take_profile_option(["--profile", "fast"])
+
+
+PROBE = textwrap.dedent('''
+    import json, os
+
+    def pytest_collection_finish(session):
+        kept = {item.nodeid: [m.args[0] for m in item.iter_markers("represents")] for item in session.items}
+        with open(os.environ["PROBE_OUT"], "w") as out:
+            json.dump(kept, out)
+''')
+
+
+def collected(tmp_path, profile: str, *args: str) -> dict[str, list[str]]:
+    (tmp_path / "profile_probe.py").write_text(PROBE)
+    out = tmp_path / "kept.json"
+    env = {**os.environ, PROFILE_ENV: profile, "PROBE_OUT": str(out),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(PROJECT_ROOT)])}
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                           "-p", "profile_probe", *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(out.read_text())
+
+
+def test_the_quick_profile_keeps_one_failover_test_of_each_family(tmp_path):
+    every = collected(tmp_path, "release", "tests/failover")
+    quick = collected(tmp_path, "quick", "tests/failover")
+    assert sorted(f for families in quick.values() for f in families) == sorted(FAMILIES)
+    assert all(quick.values()) and set(quick) < set(every)
+
+
+def test_a_failover_test_named_by_its_node_id_runs_under_any_profile(tmp_path):
+    named = "tests/failover/test_gray_network.py::test_a_node_behind_a_bandwidth_cap_keeps_the_site_serving"
+    assert list(collected(tmp_path, "quick", named)) == [named]
