@@ -118,7 +118,7 @@ def run_job(job: Job, args: list[str]) -> int:
     run_id = os.environ.setdefault(RUN_ID_ENV, new_run_id())
     run = run_dir(run_id)
     record = {"job": job.name, "source": source_digest(shape_file()), "profile": shape.profile,
-              "timers": shape.timers_text}
+              "timers": shape.timers_text, "arguments": args}
     print(f"== profile {shape.profile}: {current_profile().purpose} ({shape.timers_text})", flush=True)
     env_extra = {}
     if job is SELFCHECK:

@@ -13,6 +13,8 @@
                                    the harness's own checks as one run (tox -e selfcheck)
     wpcluster report [RUN]         a run's summary, and its report.html written again
     wpcluster rejudge [RUN]        a run's fault verdicts judged again from their saved histories
+    wpcluster times [--since RUN] [--ci-seconds S] [--record]
+                                   the newest release, quick and self-check runs' wall times against their goals
 """
 
 from __future__ import annotations
@@ -149,7 +151,24 @@ def build_parser() -> argparse.ArgumentParser:
                                            "bounds, and write the report again")
     again.add_argument("run", nargs="?", help="the run's folder or id (default: results/latest)")
     again.set_defaults(func=rejudge)
+    times = sub.add_parser("times", help="the newest release, quick and self-check runs' wall times against their "
+                                         "goals (and a whole .ci/run's, given its seconds)")
+    times.add_argument("--since", default="", help="only runs whose id sorts at or after this one (a .ci/run's start)")
+    times.add_argument("--ci-seconds", type=float, default=None, help="the whole .ci/run's wall time, to set beside "
+                                                                       "its own goal")
+    times.add_argument("--record", action="store_true", help="append the figures to bench/results/job_times.json")
+    times.set_defaults(func=job_times)
     return parser
+
+
+def job_times(args: argparse.Namespace) -> int:
+    from wpcluster.job_times import figures, record, report
+
+    found = figures(args.since, args.ci_seconds)
+    print(report(found, args.since))
+    if args.record:
+        print(f"recorded in {record(found, 'a .ci/run' if args.ci_seconds is not None else 'wpcluster times')}")
+    return 0
 
 
 def run_folder(name: str | None) -> Path:
