@@ -211,14 +211,30 @@ def check_site_whole(cluster: Cluster, fleet: Fleetctl, etcd_client: python_etcd
 
     # The four parts ask different daemons: asked at once, a check under load takes the longest part's
     # time, not their sum (a failover's recovery is timed by the first check that passes).
-    parts = [lambda: check_units_on_live_machines(cluster, fleet, wordpress_units(cluster.shape)),
-             lambda: check_registration(cluster, etcd_client,
-                                        {n.name: VulcandAPI(cluster.vulcand_api_url(n)) for n in nodes}),
-             lambda: check_no_container_twice(cluster),
-             routes_answer]
+    vulcands = {n.name: VulcandAPI(cluster.vulcand_api_url(n)) for n in nodes}
+    parts = {"units": lambda: check_units_on_live_machines(cluster, fleet, wordpress_units(cluster.shape)),
+             "registration": lambda: check_registration(cluster, etcd_client, vulcands),
+             "containers": lambda: check_no_container_twice(cluster),
+             "routes": routes_answer}
+    took: dict[str, float] = {}
+
+    def timed(name: str) -> None:
+        began = time.monotonic()
+        try:
+            parts[name]()
+        finally:
+            took[name] = time.monotonic() - began
+
     with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-        for done in [pool.submit(part) for part in parts]:
+        running = [pool.submit(timed, name) for name in parts]
+    for done in running:
+        try:
             done.result()  # the first part's failure in this order is the one raised
+        except AssertionError as failure:
+            # How long each part took: a recovery is timed by the check that passes, so a slow part is
+            # the harness's own delay in seeing it.
+            spent = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in took.items())
+            raise AssertionError(f"{failure}\n(the check's parts took: {spent})") from None
     return True
 
 

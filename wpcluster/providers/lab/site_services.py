@@ -131,7 +131,10 @@ class LabSiteHosts:
         """MariaDB, MinIO, HAProxy and the host's Docker, asked; every lab image's ID by tag."""
         asks = {"MariaDB": ("db", "mariadbd --version"), "MinIO (S3 store)": ("s3", "minio --version"),
                 "HAProxy (top LB)": ("lb", "haproxy -v")}
-        components = {"Docker (host)": self.client.version().get("Version", "unknown")}
+        info = self.client.info()
+        # Which cgroup version the lab was certified on: its nodes' systemd and dockerd run on the host's.
+        components = {"Docker (host)": f"{self.client.version().get('Version', 'unknown')}, cgroup v"
+                                       f"{info.get('CgroupVersion', '?')} ({info.get('CgroupDriver', '?')} driver)"}
         for name, (role, command) in asks.items():
             try:
                 out = self.client.containers.get(self.lab.container_name(role)).exec_run(command).output.decode()
