@@ -62,6 +62,7 @@ def fleet_config(shape: Shape, node: str) -> dict[str, str]:
         "etcd_servers": json.dumps([f"http://127.0.0.1:{shape.etcd_client_port}", *others]),
         "public_ip": json.dumps(shape.node_address(node)),
         "agent_ttl": json.dumps(shape.fleet_agent_ttl),
+        "engine_reconcile_interval": f"{shape.fleet_engine_reconcile:g}",
     }
 
 

@@ -42,10 +42,12 @@ class Profile:
 
 
 RELEASE = Profile("release", "a release certification: the shape's own timers, every fault")
-# fleet's functional tests run fleetd with agent_ttl=3s; etcd's tests use leases of a few seconds.
+# fleet's functional tests run fleetd with agent_ttl=3s; etcd's tests use leases of a few seconds. The
+# engine reconciles every 0.5 s, so its leader's lease (5 of those) runs out within the agent TTL too.
 QUICK = Profile(
     "quick", "a check of every change: shortened timers, every suite, one fault of each family",
-    timers={"fleet.agent_ttl": "3s", "site.server_ttl": 5, "site.heartbeat": 1, "site.reconcile": 3},
+    timers={"fleet.agent_ttl": "3s", "fleet.engine_reconcile_interval": 0.5, "site.server_ttl": 5,
+            "site.heartbeat": 1, "site.reconcile": 3},
     one_fault_per_family=True)
 PROFILES = {p.name: p for p in (RELEASE, QUICK)}
 

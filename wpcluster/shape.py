@@ -77,6 +77,7 @@ class Shape:
     etcd_peer_port: int
     etcd_bootstrap: str
     fleet_agent_ttl: str
+    fleet_engine_reconcile: float  # s; the engine leader's lease is 5 of these (fleet's engine.New)
     site: SiteShape
     lab_subnet: ipaddress.IPv4Network
     lab_first_node_host: int
@@ -96,7 +97,8 @@ class Shape:
     def timers(self) -> dict[str, str]:
         """The timers a lab is brought up and deployed with, as a run names them."""
         site = self.site
-        return {"agent_ttl": self.fleet_agent_ttl, "server_ttl": f"{site.server_ttl}s",
+        return {"agent_ttl": self.fleet_agent_ttl, "engine_reconcile": f"{self.fleet_engine_reconcile:g}s",
+                "server_ttl": f"{site.server_ttl}s",
                 "heartbeat": f"{site.heartbeat}s", "reconcile": f"{site.reconcile}s"}
 
     @property
@@ -229,6 +231,9 @@ def parse_shape(text: str, source: str = "<string>", profile: Profile = RELEASE)
     agent_ttl = reader.get("fleet.agent_ttl", str)
     if not _DURATION.match(agent_ttl):
         raise reader.error("fleet.agent_ttl", f"is {agent_ttl!r}; write a duration such as \"30s\"")
+    engine_reconcile = reader.get("fleet.engine_reconcile_interval", (int, float))
+    if isinstance(engine_reconcile, bool) or not engine_reconcile > 0:
+        raise reader.error("fleet.engine_reconcile_interval", f"is {engine_reconcile!r}; write seconds, such as 2.0")
 
     subnet_text = reader.get("lab.subnet", str)
     try:
@@ -287,6 +292,7 @@ def parse_shape(text: str, source: str = "<string>", profile: Profile = RELEASE)
         etcd_peer_port=reader.get("etcd.peer_port", int),
         etcd_bootstrap=bootstrap,
         fleet_agent_ttl=agent_ttl,
+        fleet_engine_reconcile=float(engine_reconcile),
         site=site,
         lab_subnet=subnet,
         lab_first_node_host=first,
@@ -317,12 +323,13 @@ class _Reader:
     def error(self, key: str, message: str) -> ShapeError:
         return ShapeError(f"{self.source}: [{key}] {message}", f"correct `{key}` in {self.source}")
 
-    def get(self, key: str, kind: type) -> Any:
+    def get(self, key: str, kind: type | tuple[type, ...]) -> Any:
         node: Any = self.doc
         for part in key.split("."):
             if not isinstance(node, dict) or part not in node:
                 raise self.error(key, "is missing")
             node = node[part]
         if not isinstance(node, kind) or (kind is int and isinstance(node, bool)):
-            raise self.error(key, f"is {node!r}; it must be a {kind.__name__}")
+            names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            raise self.error(key, f"is {node!r}; it must be a {names}")
         return node

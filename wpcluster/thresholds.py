@@ -59,8 +59,25 @@ def expired_within(shape: Shape) -> float:
     return shape.site.server_ttl + 2.0
 
 
+# fleet's engine leader holds its lease for this many engine reconcile intervals (fleet v1.0.0's
+# engine.New: leaseTTL = 5 * interval); a dead leader's successor schedules nothing until it runs out.
+ENGINE_LEASE_INTERVALS = 5
+
+
+def fleet_notices_seconds(shape: Shape) -> float:
+    """How long fleet takes to move a lost machine's units: its agent TTL, or, when the machine led
+    fleet's engine, the engine's lease (whichever is longer)."""
+    return max(seconds(shape.fleet_agent_ttl), ENGINE_LEASE_INTERVALS * shape.fleet_engine_reconcile)
+
+
+def fleet_notices_why(shape: Shape) -> str:
+    return (f"fleet notices a lost machine at its agent TTL ({shape.fleet_agent_ttl}), or a lost engine leader "
+            f"when its lease runs out ({ENGINE_LEASE_INTERVALS} x {shape.fleet_engine_reconcile:g}s), whichever is "
+            f"later: {fleet_notices_seconds(shape):g}s")
+
+
 def failover_thresholds(shape: Shape) -> FailoverThresholds:
-    ttl = seconds(shape.fleet_agent_ttl)
+    ttl = fleet_notices_seconds(shape)
     return FailoverThresholds(
         recovery_seconds=ttl + 30,
         recovery_goal_seconds=ttl + RESTART_SECONDS,
@@ -152,10 +169,9 @@ def fault_bounds(shape: Shape, kind: str) -> FaultBounds:
     family = kind.split()[0] if kind else ""
     ttl = seconds(shape.fleet_agent_ttl)
     site = shape.site
-    node_goal = ttl + RESTART_SECONDS
-    recovery_why = (f"fleet notices a lost machine at its agent TTL ({shape.fleet_agent_ttl}) and the site is "
-                    f"whole {RESTART_SECONDS:g}s later, however long a node fault is held; any other fault "
-                    f"needs no TTL: whole {RESTART_SECONDS:g}s after its heal")
+    node_goal = fleet_notices_seconds(shape) + RESTART_SECONDS
+    recovery_why = (f"{fleet_notices_why(shape)}; the site is whole {RESTART_SECONDS:g}s later, however long a "
+                    f"node fault is held; any other fault needs no TTL: whole {RESTART_SECONDS:g}s after its heal")
     lb_error_why = ("what a visitor uses: the top LB's checks and the peers' quarantine take a dead, frozen or "
                     "cut-off node's vulcand and servers out within seconds, and the LB tries a read that failed or "
                     "hung there again elsewhere (the node-kill goal, 1 %)")

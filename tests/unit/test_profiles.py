@@ -28,7 +28,8 @@ def shapes():
 def test_the_release_profile_is_the_shape_as_written_and_quick_shortens_its_timers():
     release, quick = shapes()
     assert release.profile == "release" and release.fleet_agent_ttl == "30s" and release.site.server_ttl == 15
-    assert quick.profile == "quick" and quick.timers_text == "agent_ttl=3s server_ttl=5s heartbeat=1s reconcile=3s"
+    assert quick.profile == "quick" and quick.timers_text == (
+        "agent_ttl=3s engine_reconcile=0.5s server_ttl=5s heartbeat=1s reconcile=3s")
     assert quick.source == release.source  # the same file, another profile
 
 
@@ -88,3 +89,33 @@ def test_the_quick_profile_keeps_one_failover_test_of_each_family(tmp_path):
 def test_a_failover_test_named_by_its_node_id_runs_under_any_profile(tmp_path):
     named = "tests/failover/test_gray_network.py::test_a_node_behind_a_bandwidth_cap_keeps_the_site_serving"
     assert list(collected(tmp_path, "quick", named)) == [named]
+
+
+def test_fleet_notices_a_lost_engine_leader_only_when_its_lease_runs_out():
+    from wpcluster.profiles import Profile
+    from wpcluster.thresholds import fleet_notices_seconds
+
+    release, quick = shapes()
+    assert fleet_notices_seconds(release) == 30.0  # the agent TTL outlasts the 10 s engine lease
+    assert fleet_notices_seconds(quick) == 3.0  # 5 x 0.5 s lease, within the 3 s agent TTL
+    short_ttl_only = Profile("t", "", timers={"fleet.agent_ttl": "3s"})
+    shape = parse_shape(DEFAULT_SHAPE_FILE.read_text(), "cluster.toml", short_ttl_only)
+    assert fleet_notices_seconds(shape) == 10.0  # fleet's default reconcile, 2 s: its leader's lease
+    assert fault_bounds(shape, "node-kill").recovery_seconds == 25.0
+
+
+def test_fleetd_is_told_the_engine_reconcile_interval():
+    from wpcluster.bootstrap import fleet_config
+
+    _, quick = shapes()
+    assert fleet_config(quick, "core-01")["engine_reconcile_interval"] == "0.5"
+
+
+def test_an_engine_reconcile_interval_that_is_not_a_positive_number_is_named():
+    from wpcluster.errors import ShapeError
+    from wpcluster.profiles import Profile
+
+    for bad in (0, "2s", True):
+        with pytest.raises(ShapeError, match="fleet.engine_reconcile_interval"):
+            parse_shape(DEFAULT_SHAPE_FILE.read_text(), "cluster.toml",
+                        Profile("t", "", timers={"fleet.engine_reconcile_interval": bad}))
