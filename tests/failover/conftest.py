@@ -15,6 +15,7 @@ The nemesis heals whatever is left broken.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,6 +92,16 @@ class Observation:
     trial: Trial
     acknowledged: list[int] = field(default_factory=list)  # posts WordPress said it saved
     try_post: Callable[[str], None] | None = None  # during the fault: publish a post, if the site lets us
+    # Waits for full recovery (``experiment.recover``); ``recover_while_observing`` runs it beside the test.
+    recover: Callable[[], None] | None = None
+    watcher: threading.Thread | None = None
+
+    def recover_while_observing(self) -> None:
+        """Start waiting for full recovery now, beside the rest of the test: a fault nothing heals (a dead
+        node) is timed from its start, and what the test does meanwhile (a post that waits on the dead
+        node, a wait for the TTL) must not delay seeing the site whole."""
+        self.watcher = threading.Thread(target=self.recover, name="recovery", daemon=True)
+        self.watcher.start()
 
     @property
     def fault(self) -> FaultRecord | None:
@@ -145,15 +156,18 @@ def observe(request, cluster, fleet, etcd, site, secrets, experiment):
                     pass
 
             # Never inject into a sick site: a fault on top of failing reads measures the failure, not it.
-            self.obs = Observation(experiment.begin(self.judged), acknowledged, try_post)
+            trial = experiment.begin(self.judged)
+            self.obs = Observation(trial, acknowledged, try_post, lambda: experiment.recover(
+                trial, lambda: check_site_whole(cluster, fleet, etcd, site), self.recover_within))
             return self.obs
 
         def __exit__(self, *raised) -> None:
             obs, trial = self.obs, self.obs.trial
             try:
-                if raised[0] is None and trial.fault is not None and trial.recovered_at is None:
-                    experiment.recover(trial, lambda: check_site_whole(cluster, fleet, etcd, site),
-                                       self.recover_within)
+                if obs.watcher is not None:
+                    obs.watcher.join()
+                elif raised[0] is None and trial.fault is not None and trial.recovered_at is None:
+                    obs.recover()
                 if raised[0] is None and trial.recovered_at is not None:
                     experiment.read_after(trial)
                     lost = [p for p in obs.acknowledged if site.get(f"/wp-json/wp/v2/posts/{p}").status != 200]

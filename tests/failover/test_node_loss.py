@@ -37,6 +37,7 @@ def test_killing_the_admin_node_moves_admin_and_keeps_the_site_up(cluster, fleet
     with observe(survivors, recover_within=thresholds.recovery_seconds + 30) as obs:
         nemesis.kill_node(victim)
         obs.fault = nemesis.records[-1]
+        obs.recover_while_observing()  # nothing heals a dead node: recovery is timed from the kill
         obs.try_post(f"while {victim.name} is dead")  # the admin node is gone: may be refused
         # Registration judged where traffic flows: with the node (and its sidekick) gone, only the
         # TTL removes its servers, and every surviving vulcand must stop sending there within it.
