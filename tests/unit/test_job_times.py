@@ -30,7 +30,7 @@ def test_the_newest_whole_run_of_each_kind_is_set_against_its_goal(tmp_path, mon
     assert (release.run, release.seconds, release.goal, release.cold_seconds, release.met) == (
         "20261205-110000-bbbb", 1400.0, 900.0, 300.0, False)
     assert found["certification, profile quick"].met and found["certification, profile quick"].goal == 240.0
-    assert not found[".ci/run, cold, on a fresh machine"].met
+    assert not found[".ci/run (goal: cold, fresh machine)"].met
     text = report(list(found.values()), "20261205-105000")
     assert "500s over its 900s goal; 300s of it building images" in text
     assert "self-check, profile release" in text and "no run since 20261205-105000" in text
