@@ -32,7 +32,7 @@ from wpcluster.fingerprint import source_digest
 from wpcluster.labels import RUN_ID_ENV, new_run_id
 from wpcluster.plugin.outcomes import CONTROLS_ENV
 from wpcluster.plugin.timings import LEDGER_ENV
-from wpcluster.profiles import PROFILE_ENV, RELEASE, current_profile, take_profile_option
+from wpcluster.profiles import current_profile, take_profile_option
 from wpcluster.results import JUNIT, RESULTS_ENV, RUN_RECORD, results_root, run_dir, run_record
 from wpcluster.shape import PROJECT_ROOT, load_shape, shape_file
 from wpcluster.timings import TIME_DIR
@@ -49,7 +49,6 @@ class Job:
     """One of the two things a user runs: its pytest sessions by name, and where its latest run is linked."""
 
     name: str  # as the summary's first line says it
-    default_profile: str  # without --profile or $WPCLUSTER_PROFILE
     sessions: tuple[tuple[str, tuple[str, ...]], ...]  # (name, default selection), in order
     latest: str  # results/<latest> -> its newest run
 
@@ -58,12 +57,11 @@ class Job:
         return self.sessions[-1][0]
 
 
-CERTIFICATION = Job("certification", RELEASE.name, (("suites", tuple(SUITES)),), "latest")
+CERTIFICATION = Job("certification", (("suites", tuple(SUITES)),), "latest")
 # The self-checks run under the release timers: under the quick ones (measured 2026-12-05) they took
 # as long (1,422 s, their 28 targets' controls run first since the quick certification runs six faults)
 # and the bandwidth cap's control deviated (3 top-LB errors in an 8 s window: 5.7 %, bound 1 %).
-SELFCHECK = Job("self-check", RELEASE.name, (("bringup", tuple(BRINGUP)), ("harness", tuple(HARNESS))),
-                "latest-selfcheck")
+SELFCHECK = Job("self-check", (("bringup", tuple(BRINGUP)), ("harness", tuple(HARNESS))), "latest-selfcheck")
 
 
 def selects_paths(args: list[str]) -> bool:
@@ -86,7 +84,7 @@ def controls_source(source: str, profile: str) -> Path | None:
     if not (latest / JUNIT).exists():
         return None
     record = run_record(latest)
-    same = (record.get("job"), record.get("source"), record.get("profile", "release")) == (
+    same = (record["job"], record.get("source"), record["profile"]) == (
         CERTIFICATION.name, source, profile)
     return latest.resolve() if same else None
 
@@ -119,7 +117,6 @@ def run_job(job: Job, args: list[str]) -> int:
     from wpcluster.report import read_bundle, summary_text, write_report
 
     args = take_profile_option(args)  # to $WPCLUSTER_PROFILE, which every session inherits
-    os.environ.setdefault(PROFILE_ENV, job.default_profile)
     shape = load_shape()
     run_id = os.environ.setdefault(RUN_ID_ENV, new_run_id())
     run = run_dir(run_id)

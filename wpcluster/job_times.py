@@ -10,13 +10,12 @@ With ``--record`` the figures are appended to ``bench/results/job_times.json``.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from wpcluster import timings
-from wpcluster.results import RUN_RECORD, bench_result, results_root, run_record
+from wpcluster.results import RUN_RECORD, append_records, bench_result, results_root, run_record
 
 # The kinds of run the figures are about, in the order they are printed.
 KINDS = (("certification", "release"), ("certification", "quick"), ("self-check", "release"))
@@ -55,7 +54,7 @@ def newest_runs(since: str = "") -> dict[tuple[str, str], Path]:
         record = run_record(run)
         if record.get("arguments", ["not recorded"]):
             continue
-        found[(record.get("job", "certification"), record.get("profile", "release"))] = run
+        found[(record["job"], record["profile"])] = run
     return found
 
 
@@ -87,8 +86,6 @@ def report(found: list[Figure], since: str = "") -> str:
 
 def record(found: list[Figure], what: str) -> Path:
     path = bench_result("job_times")
-    records = json.loads(path.read_text()) if path.exists() else []
-    records.append({"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "what": what,
-                    "figures": [{**asdict(f), "met": f.met} for f in found]})
-    path.write_text(json.dumps(records, indent=2) + "\n")
+    append_records(path, [{"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "what": what,
+                           "figures": [{**asdict(f), "met": f.met} for f in found]}])
     return path

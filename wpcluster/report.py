@@ -141,13 +141,18 @@ class Bundle:
     @property
     def job(self) -> str:
         """"certification" or "self-check" (``wpcluster.certify``); a run from before run.json certified."""
-        return self.record.get("job", "certification")
+        return self.record["job"]
+
+    @property
+    def profile(self) -> str:
+        """The profile the run ran under (``wpcluster.profiles``); a run from before run.json: release."""
+        return self.record["profile"]
 
     @property
     def provenance(self) -> str:
         """Which profile and source the run ran and, for a self-check run, where its controls came from."""
         record = self.record
-        said = (f"profile {record.get('profile', 'release')} ({record.get('timers', 'timers not recorded')}), "
+        said = (f"profile {self.profile} ({record.get('timers', 'timers not recorded')}), "
                 + (f"source {record['source']}" if record.get("source") else "source not recorded"))
         if self.job == "self-check":
             said += (f", controls from certification {self.record['controls_from']}" if self.record.get("controls_from")
@@ -241,12 +246,12 @@ def summary_text(bundle: Bundle) -> str:
 
 def job_gap(bundle: Bundle) -> timings.GoalGap:
     """The run's wall time against its job's and profile's goal (a warm run on 2 cores)."""
-    return timings.goal_gap(bundle.time, timings.run_goal(bundle.job, bundle.record.get("profile", "release")))
+    return timings.goal_gap(bundle.time, timings.run_goal(bundle.job, bundle.profile))
 
 
 def goal_tried(bundle: Bundle) -> str:
     """What holds a run of this job and profile over its goal, and what was tried."""
-    return timings.GOAL_TRIED.get((bundle.job, bundle.record.get("profile", "release")), "")
+    return timings.GOAL_TRIED.get((bundle.job, bundle.profile), "")
 
 
 def failover_time_lines(bundle: Bundle) -> list[str]:
@@ -333,9 +338,8 @@ def render_html(bundle: Bundle) -> str:
     gap = job_gap(bundle)
     if bundle.time.sessions:
         verdict = (f"{gap.over:.0f} s over the goal" if gap.over > 0 else "within the goal")
-        profile = bundle.record.get("profile", "release")
         time_tables = (f"<p>{gap.wall:.0f} s in all against the {gap.goal:.0f} s goal (a warm {bundle.job} run, "
-                       f"profile {profile}, on 2 cores): {verdict}. What the time went to:</p>"
+                       f"profile {bundle.profile}, on 2 cores): {verdict}. What the time went to:</p>"
                        + _table([{"what": name, "seconds": seconds} for name, seconds in gap.parts], "goal")
                        + (f"<p>{html.escape(tried)}</p>" if gap.over > 0 and (tried := goal_tried(bundle)) else "")
                        + "".join(f"<p>{html.escape(line.strip())}</p>" for line in failover_time_lines(bundle))

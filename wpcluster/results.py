@@ -30,10 +30,14 @@ def results_root() -> Path:
     return Path(os.environ.get(RESULTS_ENV, PROJECT_ROOT / "results"))
 
 
+# What a run written before run.json existed was: a release certification.
+RUN_RECORD_DEFAULTS = {"job": "certification", "profile": "release"}
+
+
 def run_record(run: Path) -> dict[str, Any]:
-    """What ``run`` says about itself (``run.json``), or nothing for a run written before it existed."""
+    """What ``run`` says about itself (``run.json``), its job and profile always named."""
     path = run / RUN_RECORD
-    return json.loads(path.read_text()) if path.exists() else {}
+    return {**RUN_RECORD_DEFAULTS, **(json.loads(path.read_text()) if path.exists() else {})}
 
 
 def run_dir(run_id: str) -> Path:
@@ -45,7 +49,7 @@ def run_dir(run_id: str) -> Path:
 def append_figures(run_id: str, name: str, figures: dict[str, Any]) -> Path:
     """Append one record of measured figures to ``results/<run>/bench/<name>.json``."""
     path = run_dir(run_id) / "bench" / f"{name}.json"
-    _append_records(path, [{"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures}])
+    append_records(path, [{"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures}])
     return path
 
 
@@ -57,7 +61,8 @@ def replace_figures(run: Path, name: str, records: list[dict[str, Any]]) -> Path
     return path
 
 
-def _append_records(path: Path, new: list[dict[str, Any]]) -> None:
+def append_records(path: Path, new: list[dict[str, Any]]) -> None:
+    """Append ``new`` to the JSON list in ``path`` (made if missing), one writer at a time."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Parallel workers of one run append to the same files: one at a time.
     with locked(path.with_name(f".{path.stem}.lock")):
@@ -76,7 +81,7 @@ def merge_worker_files(run: Path, files: dict[str, bytes]) -> list[str]:
     for name, data in sorted(files.items()):
         target = run / name
         if Path(name).parent == Path("bench") and target.suffix == ".json":
-            _append_records(target, json.loads(data))
+            append_records(target, json.loads(data))
         elif not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
