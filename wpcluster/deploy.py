@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import requests
 
+from wpcluster.checkers import check_routes_answer
 from wpcluster.clients.fleet import Fleetctl, FleetctlError, Unit
 from wpcluster.clients.site import SiteClient
 from wpcluster.cluster import Cluster, SiteServices, node_at
@@ -377,20 +378,19 @@ class Deployment:
         entry_points = {"the top LB": f"http://{self.cluster.site_address}"} | {
             f"vulcand on {node.name}": self.cluster.vulcand_url(node) for node in self.cluster.nodes}
 
+        site = SiteClient(shape.site_url, entry_points["the top LB"], timeout=5)
+
         def answers() -> bool:
-            # The public pages and the admin's login page: a deploy whose admin is not registered yet is
-            # not done (a login right after it was answered 503 by vulcand, with no admin server).
-            for name, via in entry_points.items():
-                for path in ("/", "/wp-login.php"):
-                    answer = SiteClient(shape.site_url, via, timeout=5).get(path)
-                    if answer.status != 200:
-                        # A unit can fail after every unit was seen running (a container that exits on its
-                        # database's refusal runs for a second or two first): name it, not the symptom.
-                        with contextlib.suppress(FleetctlError):  # a listing that fails says nothing either way
-                            self._give_up_on_failed([u for u in self.fleet.list_units() if u.name in self.units])
-                    assert answer.status == 200 and answer.served_by, (
-                        f"GET {path} through {name} answered {answer.status} served by {answer.served_by!r}: "
-                        f"{answer.response.text[:200]}")
+            # The routes the suites judge: / from public containers, /wp-login.php from the admin. A deploy
+            # whose admin is not registered yet is not done (a login right after it was answered 503).
+            try:
+                check_routes_answer(self.cluster, site, entry_points)
+            except AssertionError:
+                # A unit can fail after every unit was seen running (a container that exits on its
+                # database's refusal runs for a second or two first): name it, not the symptom.
+                with contextlib.suppress(FleetctlError):  # a listing that fails says nothing either way
+                    self._give_up_on_failed([u for u in self.fleet.list_units() if u.name in self.units])
+                raise
             return True
 
         try:
