@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.harness.listing import collected
 from tests.harness.nested import run_nested
 from wpcluster.checkers import check_site_whole
 from wpcluster.providers.lab.node import lab_ssh_key
-from wpcluster.shape import PROJECT_ROOT
 from wpcluster.waits import eventually
 
 READ_ONLY_SUITES = ["tests/cluster/test_etcd_quorum.py", "tests/cluster/test_nodes.py",
@@ -22,12 +19,7 @@ READ_ONLY_SUITES = ["tests/cluster/test_etcd_quorum.py", "tests/cluster/test_nod
 
 def collected_markers(suites: list[str], folder: Path) -> dict[str, set[str]]:
     """Node id -> marker names of every test in ``suites``, from pytest's own collected items."""
-    listing = folder / "collected.json"
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only",
-                           "-p", "tests.harness.listing", f"--list-to={listing}", *suites],
-                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
-    assert listing.exists(), f"collecting {suites} listed nothing (exit {done.returncode}):\n{done.stdout[-2000:]}"
-    return {nodeid: set(marks) for nodeid, marks in json.loads(listing.read_text()).items()}
+    return {nodeid: set(marks) for nodeid, marks in collected(suites, folder).items()}
 
 
 @pytest.fixture

@@ -3,17 +3,14 @@ keeps one failover test of each family; the run names its profile."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
+from tests.harness.listing import collected
 from wpcluster.errors import WpclusterError
 from wpcluster.profiles import PROFILE_ENV, QUICK, RELEASE, take_profile_option
-from wpcluster.shape import DEFAULT_SHAPE_FILE, PROJECT_ROOT, parse_shape
+from wpcluster.shape import DEFAULT_SHAPE_FILE, parse_shape
 from wpcluster.thresholds import FAMILIES, failover_thresholds, fault_bounds
 
 KINDS = ["node-kill", "dockerd-restart", "packet-loss 20%", "s3-stop", "db-latency 20ms", "db-stop",
@@ -58,37 +55,22 @@ def test_an_unknown_profile_is_named_with_the_ones_there_are(monkeypatch):
         take_profile_option(["--profile", "fast"])
 
 
-PROBE = textwrap.dedent('''
-    import json, os
-
-    def pytest_collection_finish(session):
-        kept = {item.nodeid: [m.args[0] for m in item.iter_markers("represents")] for item in session.items}
-        with open(os.environ["PROBE_OUT"], "w") as out:
-            json.dump(kept, out)
-''')
-
-
-def collected(tmp_path, profile: str, *args: str) -> dict[str, list[str]]:
-    (tmp_path / "profile_probe.py").write_text(PROBE)
-    out = tmp_path / "kept.json"
-    env = {**os.environ, PROFILE_ENV: profile, "PROBE_OUT": str(out),
-           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(PROJECT_ROOT)])}
-    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                           "-p", "profile_probe", *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return json.loads(out.read_text())
+def collected_under(tmp_path, profile: str, *selection: str) -> dict[str, list[str]]:
+    """Node id -> the families its ``represents`` marker names, of what ``selection`` collects under ``profile``."""
+    listed = collected(list(selection), tmp_path, env={**os.environ, PROFILE_ENV: profile})
+    return {nodeid: markers.get("represents", []) for nodeid, markers in listed.items()}
 
 
 def test_the_quick_profile_keeps_one_failover_test_of_each_family(tmp_path):
-    every = collected(tmp_path, "release", "tests/failover")
-    quick = collected(tmp_path, "quick", "tests/failover")
+    every = collected_under(tmp_path, "release", "tests/failover")
+    quick = collected_under(tmp_path, "quick", "tests/failover")
     assert sorted(f for families in quick.values() for f in families) == sorted(FAMILIES)
     assert all(quick.values()) and set(quick) < set(every)
 
 
 def test_a_failover_test_named_by_its_node_id_runs_under_any_profile(tmp_path):
     named = "tests/failover/test_gray_network.py::test_a_node_behind_a_bandwidth_cap_keeps_the_site_serving"
-    assert list(collected(tmp_path, "quick", named)) == [named]
+    assert list(collected_under(tmp_path, "quick", named)) == [named]
 
 
 def test_fleet_notices_a_lost_engine_leader_only_when_its_lease_runs_out():
