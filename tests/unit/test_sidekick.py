@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 from tests.unit.sidekick_modules import sidekick
 
@@ -173,6 +174,37 @@ def test_a_server_that_left_must_answer_again_when_its_url_comes_back():
     assert warmup.admit({SERVER: "http://a:1"}, {}) == {}, "a new container at a reused port skipped the gate"
 
 
+def test_after_a_quarantine_a_server_goes_back_only_after_quick_pages_in_a_row():
+    """A node quarantined for slow pages must serve quick ones again, several in a row, not just answer."""
+    took = {"seconds": 0.05}
+    calls = []
+
+    def probe(url):
+        calls.append(url)
+        time.sleep(took["seconds"])
+        return True
+
+    warmup, ready, reasons = _warm_up(probe)
+    warmup.quick_within = 0.03
+    warmup.after_quarantine = True
+    assert warmup.admit({}, {}) == {}, "the node, quarantined, wants no server"
+    assert warmup.admit({SERVER: "http://a:1"}, {}) == {}
+    time.sleep(0.3)
+    assert not ready.is_set(), "a server whose pages answer slowly went back after a quarantine"
+    took["seconds"] = 0.0
+    assert ready.wait(5), "quick pages never let the server back"
+    assert f"{warmup.quick_rounds} pages in a row" in reasons[0]
+    assert warmup.admit({SERVER: "http://a:1"}, {}) == {SERVER: "http://a:1"}
+    assert not warmup.after_quarantine, "the stricter gate outlived the servers it was for"
+    before = len(calls)
+    warmup.admit({SERVER: "http://a:2"}, {})
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len(calls) == before:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    assert len(calls) == before + 1, "a plain restart was held to the stricter gate"
+
+
 class _Docker:
     def __init__(self, containers):
         self.containers = containers
@@ -232,6 +264,23 @@ def test_a_quarantined_node_registers_nothing_and_the_others_evict_its_servers()
     owner.on_quarantine(None)
     assert etcd.written.wait(5), "the quarantine lifted and the owner registered nothing"
     assert "vulcand/backends/wordpress/servers/core-01.wordpress-1" in etcd.keys
+
+
+def test_a_quarantine_first_heard_from_etcd_still_brings_the_servers_back_through_the_stricter_warm_up():
+    """The heartbeat may learn of the quarantine before the detector's round does."""
+    heard = {"quarantined": True}
+    calls = []
+    etcd = _EtcdServers()
+    car = sidekick.Sidekick("core-02", "10.0.0.2", etcd, _Docker([container("wordpress-2", 2)]),
+                            probe=lambda url: calls.append(url) or True,
+                            quarantined_now=lambda: heard["quarantined"])
+    car.reconcile("periodic")
+    assert car.quarantined
+    car.on_quarantine("core-02")
+    heard["quarantined"] = False
+    car.on_quarantine(None)
+    assert etcd.written.wait(5), "the quarantine lifted and nothing was registered"
+    assert len(calls) == car.warmup.quick_rounds, f"the lifted node's server went back after {len(calls)} page(s)"
 
 
 def test_a_node_resumed_in_quarantine_does_not_write_its_evicted_keys_again():
