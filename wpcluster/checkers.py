@@ -13,7 +13,7 @@ import requests
 
 from wpcluster.admin_surface import ADMIN_BACKEND, ADMIN_CONTAINER, Probe, Reply, static_leaks
 from wpcluster.clients.etcd import cluster_health
-from wpcluster.clients.fleet import Fleetctl
+from wpcluster.clients.fleet import Fleetctl, registry_schedule
 from wpcluster.clients.site import SiteClient
 from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.cluster import Cluster, Node, node_at
@@ -107,15 +107,15 @@ def check_registration(cluster: Cluster, etcd_client: python_etcd.Client, apis: 
         )
 
 
-def check_units_on_live_machines(cluster: Cluster, fleet: Fleetctl, units: list[str]) -> None:
+def check_units_on_live_machines(cluster: Cluster, schedule: tuple[dict[str, str], set[str]], units: list[str]) -> None:
     """Every one of ``units`` is scheduled by fleet's engine on a machine fleet still lists, and its
-    container runs on that node. Read from the engine's schedule (``Fleetctl.targets``), not from
-    list-units' published states: fleet 1.0 can lack a running unit there for up to 24 s after a
-    restart, which made a whole site read as unrecovered."""
+    container runs on that node. ``schedule`` is the engine's (unit -> machine address; the live
+    machines' addresses: `fleet_schedule` or `registry_schedule`), not list-units' published states:
+    fleet 1.0 can lack a running unit there for up to 24 s after a restart, which made a whole site
+    read as unrecovered."""
     from wpcluster.deploy import container_of  # local: deploy imports the clients this module does
 
-    machines = {m.ip for m in fleet.list_machines()}
-    targets = fleet.targets()
+    targets, machines = schedule
     running = nodes_running(cluster)
     wrong = []
     for name in units:
@@ -130,6 +130,11 @@ def check_units_on_live_machines(cluster: Cluster, fleet: Fleetctl, units: list[
             wrong.append(f"{name} scheduled on {node.name if node else address}, its container running on "
                          f"{', '.join(where) or 'no node'}")
     assert not wrong, f"units not running on live machines: {wrong}"
+
+
+def fleet_schedule(fleet: Fleetctl) -> tuple[dict[str, str], set[str]]:
+    """The engine's schedule and the live machines, as fleetctl lists them."""
+    return fleet.targets(), {m.ip for m in fleet.list_machines()}
 
 
 def nodes_running(cluster: Cluster) -> dict[str, list[str]]:
@@ -195,7 +200,7 @@ def check_routes_answer(cluster: Cluster, site: SiteClient, vias: dict[str, str]
             done.result()
 
 
-def check_site_whole(cluster: Cluster, fleet: Fleetctl, etcd_client: python_etcd.Client, site: SiteClient) -> bool:
+def check_site_whole(cluster: Cluster, etcd_client: python_etcd.Client, site: SiteClient) -> bool:
     """Full recovery: the site's WordPress units on live machines, every registered server alive and
     running once, every route answering through the top LB and through the vulcand of every node of
     the shape that runs (a global unit: a node that runs has one, whatever fleet lists; fleet's
@@ -212,7 +217,8 @@ def check_site_whole(cluster: Cluster, fleet: Fleetctl, etcd_client: python_etcd
     # The four parts ask different daemons: asked at once, a check under load takes the longest part's
     # time, not their sum (a failover's recovery is timed by the first check that passes).
     vulcands = {n.name: VulcandAPI(cluster.vulcand_api_url(n)) for n in nodes}
-    parts = {"units": lambda: check_units_on_live_machines(cluster, fleet, wordpress_units(cluster.shape)),
+    parts = {"units": lambda: check_units_on_live_machines(cluster, registry_schedule(etcd_client),
+                                                           wordpress_units(cluster.shape)),
              "registration": lambda: check_registration(cluster, etcd_client, vulcands),
              "containers": lambda: check_no_container_twice(cluster),
              "routes": routes_answer}

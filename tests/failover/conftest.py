@@ -57,7 +57,7 @@ def whole_site(request, cluster, deployment, fleet, etcd, site, gates):
         deployment.wait_units_active(timeout=0)
         if spread and cluster.deploys and not request.config.getoption("--site-as-is"):
             deployment.spread_public_units()
-        return check_site_whole(cluster, fleet, etcd, site)
+        return check_site_whole(cluster, etcd, site)
 
     gates.require(request, "site-whole", whole, WHOLE_WITHIN)
 
@@ -158,7 +158,7 @@ def observe(request, cluster, fleet, etcd, site, secrets, experiment):
             # Never inject into a sick site: a fault on top of failing reads measures the failure, not it.
             trial = experiment.begin(self.judged)
             self.obs = Observation(trial, acknowledged, try_post, lambda: experiment.recover(
-                trial, lambda: check_site_whole(cluster, fleet, etcd, site), self.recover_within))
+                trial, lambda: check_site_whole(cluster, etcd, site), self.recover_within))
             return self.obs
 
         def __exit__(self, *raised) -> None:

@@ -90,7 +90,7 @@ def test_replacing_an_etcd_member_under_load_keeps_the_site_and_registrations(cl
     def registered_anew_and_routed() -> bool:
         # A new key (created after the restart), not the registration from before it, then every route.
         check_registered_as_running(cluster, etcd, server_key(fleet.placed(unit).ip), old_index)
-        return check_site_whole(cluster, fleet, etcd, site)
+        return check_site_whole(cluster, etcd, site)
 
     eventually(registered_anew_and_routed, thresholds.recovery_goal_seconds, 1,
                what=f"{unit} registered anew and routed by every vulcand after the replacement")

@@ -28,7 +28,7 @@ def inventory(cluster, deployment, fleet, etcd, site, tmp_path):
         pytest.skip("this check describes the lab in an inventory")
     # The nested session certifies the site as it is: it must be whole first (an earlier test may
     # have moved units that are still booting).
-    eventually(lambda: check_site_whole(cluster, fleet, etcd, site), 180, 1, what="the site whole")
+    eventually(lambda: check_site_whole(cluster, etcd, site), 180, 1, what="the site whole")
     path = tmp_path / "lab-inventory.yaml"
     path.write_text(yaml.safe_dump({
         "site_url": cluster.shape.site_url,

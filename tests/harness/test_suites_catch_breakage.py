@@ -165,7 +165,7 @@ def test_an_admin_that_signs_with_a_wrong_s3_secret_is_named(cluster, fleet, etc
     with admin_with_a_wrong_s3_secret(cluster, fleet):
         # The restarted admin container is registered and answering before the nested run logs in:
         # until then vulcand has no admin server and the login answers 503, which is no upload's fault.
-        eventually(lambda: check_site_whole(cluster, fleet, etcd, site), 120, 1,
+        eventually(lambda: check_site_whole(cluster, etcd, site), 120, 1,
                    what="the site whole with the admin's wrong S3 secret")
         nested = run_nested("admin-wrong-s3-secret", UPLOAD)
     nested.prove(UPLOAD, r"upload answered \d+: (S3 cache: )?cannot store .*bucket '[\w.-]+' at http://\S+.*"

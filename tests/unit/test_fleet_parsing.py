@@ -11,6 +11,7 @@ from wpcluster.clients.fleet import (
     parse_targets,
     parse_units,
     quietest_etcd_outage_start,
+    registry_schedule,
     registry_targets,
 )
 
@@ -95,3 +96,25 @@ def test_registry_targets_lists_scheduled_units_by_their_machines_address():
     }
     client = SimpleNamespace(read=lambda key, recursive: SimpleNamespace(leaves=trees[key]))
     assert registry_targets(client) == {"wordpress@1.service": "172.30.8.101"}
+
+
+def test_registry_schedule_names_a_unit_on_a_machine_gone_by_its_id_and_reads_through_the_leader():
+    trees = {
+        "/_coreos.com/fleet/machines": [SimpleNamespace(key="/_coreos.com/fleet/machines/m1/object",
+                                                        value='{"ID": "m1", "PublicIP": "172.30.8.101"}')],
+        "/_coreos.com/fleet/job": [
+            SimpleNamespace(key="/_coreos.com/fleet/job/wordpress@1.service/target", value="m1"),
+            SimpleNamespace(key="/_coreos.com/fleet/job/wordpress@2.service/target", value="gone"),
+            SimpleNamespace(key="/_coreos.com/fleet/job/wordpress@3.service/object", value="{}"),  # unscheduled
+        ],
+    }
+    asked = []
+
+    def read(key, recursive, quorum=False):
+        asked.append(quorum)
+        return SimpleNamespace(leaves=trees[key])
+
+    targets, machines = registry_schedule(SimpleNamespace(read=read))
+    assert targets == {"wordpress@1.service": "172.30.8.101", "wordpress@2.service": "gone"}
+    assert machines == {"172.30.8.101"}
+    assert all(asked), "a read of the schedule could come from a member cut off from the leader"
