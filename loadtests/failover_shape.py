@@ -100,7 +100,6 @@ def _trial(environment) -> None:
     """Steady service, the fault, its heal, full recovery, the after window, the verdict."""
     from wpcluster.checkers import check_site_whole
     from wpcluster.clients.etcd import keys_client
-    from wpcluster.clients.fleet import Fleetctl
     from wpcluster.clients.site import SiteClient
     from wpcluster.faults import Nemesis, build
     from wpcluster.thresholds import failover_thresholds
@@ -124,9 +123,9 @@ def _trial(environment) -> None:
     time.sleep(HOLD)  # the fault's length is the scenario itself, not a wait for a condition
     fault.heal()
     print(f"failover_shape: healed {trial.fault.describe()}; waiting for the site to be whole", flush=True)
-    fleet, etcd = Fleetctl(lab), keys_client(lab.etcd_endpoints)
+    etcd = keys_client(lab.etcd_endpoints)
     site = SiteClient(lab.shape.site_url, f"http://{lab.site_address}")
-    experiment.recover(trial, lambda: check_site_whole(lab, fleet, etcd, site),
+    experiment.recover(trial, lambda: check_site_whole(lab, etcd, site),
                        failover_thresholds(lab.shape).recovery_seconds)
     if trial.recovered_at is not None:
         experiment.read_after(trial)
