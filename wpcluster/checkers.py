@@ -110,7 +110,7 @@ def check_registration(cluster: Cluster, etcd_client: python_etcd.Client, apis: 
 def check_units_on_live_machines(cluster: Cluster, schedule: tuple[dict[str, str], set[str]], units: list[str]) -> None:
     """Every one of ``units`` is scheduled by fleet's engine on a machine fleet still lists, and its
     container runs on that node. ``schedule`` is the engine's (unit -> machine address; the live
-    machines' addresses: `fleet_schedule` or `registry_schedule`), not list-units' published states:
+    machines' addresses: `Fleetctl.schedule` or `registry_schedule`), not list-units' published states:
     fleet 1.0 can lack a running unit there for up to 24 s after a restart, which made a whole site
     read as unrecovered."""
     from wpcluster.deploy import container_of  # local: deploy imports the clients this module does
@@ -130,11 +130,6 @@ def check_units_on_live_machines(cluster: Cluster, schedule: tuple[dict[str, str
             wrong.append(f"{name} scheduled on {node.name if node else address}, its container running on "
                          f"{', '.join(where) or 'no node'}")
     assert not wrong, f"units not running on live machines: {wrong}"
-
-
-def fleet_schedule(fleet: Fleetctl) -> tuple[dict[str, str], set[str]]:
-    """The engine's schedule and the live machines, as fleetctl lists them."""
-    return fleet.targets(), {m.ip for m in fleet.list_machines()}
 
 
 def nodes_running(cluster: Cluster) -> dict[str, list[str]]:

@@ -7,7 +7,7 @@ import secrets as random
 import etcd as python_etcd
 import pytest
 
-from wpcluster.checkers import check_units_on_live_machines, fleet_schedule
+from wpcluster.checkers import check_units_on_live_machines
 from wpcluster.clients.etcd import member_client
 from wpcluster.deploy import wordpress_units
 from wpcluster.waits import eventually
@@ -40,8 +40,8 @@ def test_partitioned_node_is_replaced_and_leaves_no_twin_after_the_heal(cluster,
             written[key] = value
         eventually(lambda: victim.address not in {m.ip for m in fleet.list_machines()},
                    thresholds.recovery_seconds, 1, what=f"fleet on the majority dropping {victim.name}")
-        eventually(lambda: check_units_on_live_machines(cluster, fleet_schedule(fleet), wordpress_units(cluster.shape))
-                   or True,
+        units = wordpress_units(cluster.shape)
+        eventually(lambda: check_units_on_live_machines(cluster, fleet.schedule(), units) or True,
                    thresholds.recovery_seconds, 1, what="the site's units rescheduled on the majority")
         nemesis.heal(victim)
     # Leaving the block waited for full recovery (which includes no container running on two nodes)

@@ -176,12 +176,14 @@ def test_a_server_that_left_must_answer_again_when_its_url_comes_back():
 
 def test_after_a_quarantine_a_server_goes_back_only_after_quick_pages_in_a_row():
     """A node quarantined for slow pages must serve quick ones again, several in a row, not just answer."""
-    took = {"seconds": 0.05}
-    calls = []
+    slow_pages = threading.Semaphore(0)  # how many slow answers the probe has given
+    state = {"slow": True, "calls": 0}
 
     def probe(url):
-        calls.append(url)
-        time.sleep(took["seconds"])
+        state["calls"] += 1
+        if state["slow"]:
+            time.sleep(0.05)
+            slow_pages.release()
         return True
 
     warmup, ready, reasons = _warm_up(probe)
@@ -189,20 +191,19 @@ def test_after_a_quarantine_a_server_goes_back_only_after_quick_pages_in_a_row()
     warmup.after_quarantine = True
     assert warmup.admit({}, {}) == {}, "the node, quarantined, wants no server"
     assert warmup.admit({SERVER: "http://a:1"}, {}) == {}
-    time.sleep(0.3)
+    for _ in range(warmup.quick_rounds + 1):
+        assert slow_pages.acquire(timeout=5), "the warm-up stopped probing"
     assert not ready.is_set(), "a server whose pages answer slowly went back after a quarantine"
-    took["seconds"] = 0.0
+    state["slow"] = False
     assert ready.wait(5), "quick pages never let the server back"
     assert f"{warmup.quick_rounds} pages in a row" in reasons[0]
     assert warmup.admit({SERVER: "http://a:1"}, {}) == {SERVER: "http://a:1"}
     assert not warmup.after_quarantine, "the stricter gate outlived the servers it was for"
-    before = len(calls)
+    ready.clear()
+    before = state["calls"]
     warmup.admit({SERVER: "http://a:2"}, {})
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and len(calls) == before:
-        time.sleep(0.01)
-    time.sleep(0.05)
-    assert len(calls) == before + 1, "a plain restart was held to the stricter gate"
+    assert ready.wait(5), "a restarted server was never let in"
+    assert state["calls"] == before + 1, "a plain restart was held to the stricter gate"
 
 
 class _Docker:

@@ -71,27 +71,23 @@ def machine_lease_ends(etcd_client: python_etcd.Client) -> dict[str, float]:
 def registry_targets(etcd_client: python_etcd.Client) -> dict[str, str]:
     """What `Fleetctl.targets` lists (unit -> the address of the machine the engine scheduled it to),
     read from fleet's registry with ``etcd_client``: fleetctl's etcd driver asks any member it likes,
-    and one behind a narrow link took it 1.6-5 s a listing under a bandwidth cap."""
-    addresses = {machine: json.loads(leaf.value).get("PublicIP", "")
-                 for machine, leaf in _machine_keys(etcd_client).items() if leaf.value}
-    targets = {}
-    for leaf in etcd_client.read(f"{REGISTRY_PREFIX}/job", recursive=True).leaves:
-        parts = leaf.key.split("/")
-        if parts[-1] == "target" and addresses.get(leaf.value or ""):
-            targets[parts[-2]] = addresses[leaf.value]
-    return targets
+    and one behind a narrow link took it 1.6-5 s a listing under a bandwidth cap. Read from the member
+    asked (not through the leader, which may be the very node behind that link)."""
+    targets, live = registry_schedule(etcd_client, quorum=False)
+    return {unit: address for unit, address in targets.items() if address in live}
 
 
-def registry_schedule(etcd_client: python_etcd.Client) -> tuple[dict[str, str], set[str]]:
-    """What `Fleetctl.targets` and `Fleetctl.list_machines` say, read from fleet's registry in two
-    quorum reads: (unit -> the address of the machine the engine scheduled it to, or that machine's
-    ID once its presence key is gone; the addresses of the machines fleet lists). Two fleetctl calls
-    took 6.4 s under a failover's load, and a recovery check that slow saw the site whole seconds
-    after it was."""
+def registry_schedule(etcd_client: python_etcd.Client, quorum: bool = True) -> tuple[dict[str, str], set[str]]:
+    """What `Fleetctl.schedule` says, read from fleet's registry in two reads (through etcd's leader
+    with ``quorum``): (unit -> the address of the machine the engine scheduled it to, or that
+    machine's ID once its presence key is gone; the addresses of the machines fleet lists). Two
+    fleetctl calls took 6.4 s under a failover's load, and a recovery check that slow saw the site
+    whole seconds after it was."""
+    options = {"quorum": True} if quorum else {}
     machines = {machine: json.loads(leaf.value).get("PublicIP", "")
-                for machine, leaf in _machine_keys(etcd_client, quorum=True).items() if leaf.value}
+                for machine, leaf in _machine_keys(etcd_client, quorum).items() if leaf.value}
     targets = {}
-    for leaf in etcd_client.read(f"{REGISTRY_PREFIX}/job", recursive=True, quorum=True).leaves:
+    for leaf in etcd_client.read(f"{REGISTRY_PREFIX}/job", recursive=True, **options).leaves:
         parts = leaf.key.split("/")
         if parts[-1] == "target" and leaf.value:
             targets[parts[-2]] = machines.get(leaf.value) or leaf.value
@@ -261,6 +257,10 @@ class Fleetctl:
         missing from `list-units` until the next publish (up to 24 s with a 30 s TTL; seen after 2 of
         4 redeploys on the lab)."""
         return parse_targets(self.run("list-unit-files", "--full", "--no-legend", "--fields=unit,target"))
+
+    def schedule(self) -> tuple[dict[str, str], set[str]]:
+        """The engine's schedule (``targets``) and the addresses of the machines fleet lists."""
+        return self.targets(), {m.ip for m in self.list_machines()}
 
     def unit(self, name: str) -> Unit | None:
         return next((u for u in self.list_units() if u.name == name), None)
