@@ -35,9 +35,9 @@ from wpcluster.plugin.timings import LEDGER_ENV
 from wpcluster.profiles import current_profile, take_profile_option
 from wpcluster.results import JUNIT, RESULTS_ENV, RUN_RECORD, results_root, run_dir, run_record
 from wpcluster.shape import PROJECT_ROOT, load_shape, shape_file
-from wpcluster.timings import TIME_DIR
+from wpcluster.timings import FAILOVER_SUITE, LOAD_SUITE, TIME_DIR
 
-SUITES = ["tests/cluster", "tests/routing", "tests/cache", "tests/load", "tests/failover"]
+SUITES = ["tests/cluster", "tests/routing", "tests/cache", LOAD_SUITE, FAILOVER_SUITE]
 BRINGUP = ["tests/bringup"]
 HARNESS = ["tests/harness"]
 # pytest's exit code when a selection (-k, a path) leaves nothing to run in one session.

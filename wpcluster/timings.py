@@ -194,6 +194,8 @@ GOAL_TRIED = {
 # The suites whose time the goal is judged by: faults that cannot share the cores, and the
 # self-checks that replay faults in nested sessions.
 FAILOVER_SUITE, SELFCHECK_SUITE, BRINGUP_SUITE = "tests/failover", "tests/harness", "tests/bringup"
+# The suite that measures throughput (beside the failover suite, what must not share the cores).
+LOAD_SUITE = "tests/load"
 
 
 # The failover suite's own goal (issue 21): every fault, every bound at the production timers, on 2 cores.

@@ -8,6 +8,7 @@ works from any directory once ``pip install wpcluster`` has run. One module per 
     profile   the run's profile: its timers' option, its faults, its name in the JUnit file
     progress  long steps shown as they happen, through pytest's terminal writer
     timings   where the session's time went: tests, steps, waits, faults (results/<run>/time/)
+    spread    workers on one machine: the load and failover suites on one of them (xdist's scheduler)
     gather    the result files of workers on other hosts (xdist --tx ssh), merged into the run's folder
     gates     a suite's preconditions, checked once and failed fast after
     verdicts  a fault verdict that could not be established is reported as an error
@@ -24,6 +25,7 @@ pytest_plugins = [
     "wpcluster.plugin.profile",
     "wpcluster.plugin.progress",
     "wpcluster.plugin.timings",
+    "wpcluster.plugin.spread",
     "wpcluster.plugin.gather",
     "wpcluster.plugin.gates",
     "wpcluster.plugin.verdicts",
