@@ -133,8 +133,12 @@ class LabSiteHosts:
                 "HAProxy (top LB)": ("lb", "haproxy -v")}
         info = self.client.info()
         # Which cgroup version the lab was certified on: its nodes' systemd and dockerd run on the host's.
-        components = {"Docker (host)": f"{self.client.version().get('Version', 'unknown')}, cgroup v"
-                                       f"{info.get('CgroupVersion', '?')} ({info.get('CgroupDriver', '?')} driver)"}
+        cgroup = f"cgroup v{info.get('CgroupVersion', '?')} ({info.get('CgroupDriver', '?')} driver"
+        if info.get("CgroupVersion") == "2":
+            # A cgroup v2 mount beside v1 hierarchies (a hybrid host) holds only the controllers no v1
+            # hierarchy took, often none: then no limit could be set on a node, and the report says so.
+            cgroup += f", controllers {self.delegated_controllers() or 'none'}"
+        components = {"Docker (host)": f"{self.client.version().get('Version', 'unknown')}, {cgroup})"}
         for name, (role, command) in asks.items():
             try:
                 out = self.client.containers.get(self.lab.container_name(role)).exec_run(command).output.decode()
@@ -144,6 +148,15 @@ class LabSiteHosts:
         images = {tag: image.id for image in self.client.images.list(filters={"label": IMAGE_LABEL})
                   for tag in image.tags}
         return {"components": components, "images": dict(sorted(images.items()))}
+
+    def delegated_controllers(self) -> str:
+        """The cgroup v2 controllers a lab container is given (as its nodes are), as the kernel lists them."""
+        try:
+            out = self.client.containers.get(self.lab.container_name("lb")).exec_run(
+                "cat /sys/fs/cgroup/cgroup.controllers").output.decode()
+        except docker.errors.DockerException as exc:
+            return f"unknown ({exc})"
+        return out.strip()
 
     def exists(self, role: str) -> bool:
         try:
