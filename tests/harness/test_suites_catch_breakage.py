@@ -38,6 +38,7 @@ KILLED = f"{ROUTING}/test_deregistration.py::test_a_container_killed_behind_flee
 REGISTERED = f"{ROUTING}/test_registration.py::test_every_container_registered_in_etcd_and_vulcand_and_they_agree"
 MEMBER_OUTAGE = "tests/cluster/test_fleet.py::test_a_member_outage_past_the_agent_ttl_keeps_the_machine_and_its_units"
 UPLOAD = "tests/cache/test_cache.py::test_an_upload_lands_in_the_bucket_in_every_size_and_posts_link_it"
+OFFLINE = f"{ROUTING}/test_offline.py::test_with_outbound_traffic_dropped_every_page_answers_without_waiting"
 
 
 @pytest.fixture
@@ -191,3 +192,23 @@ def test_cache_suite_fails_when_uploads_stay_local(cluster, deployment, etcd, vu
         started = {f"{n.name}.{name}" for cid, (n, name) in wordpress_containers(cluster).items() if cid not in broken}
     assert not started, f"the defect did not hold: {sorted(started)} started during the check, with the plugin"
     nested.prove(UPLOAD, r"sizes of the upload missing from the bucket")
+
+
+@pytest.mark.controls(OFFLINE)
+def test_routing_suite_fails_when_pages_wait_on_the_internet(cluster, deployment, etcd, vulcand):
+    """Take the cron loopback out of every WordPress container: WordPress starts its cron at the site's
+    public address again, and behind a firewall that drops, the admin screens wait on the lookup."""
+    plugin = "/var/lib/wordpress/wp-content/mu-plugins/wpcluster-cron-loopback.php"
+    make_whole(cluster, deployment, etcd, vulcand, when="before taking the cron loopback out")
+    broken = wordpress_containers(cluster)
+    assert broken, "no WordPress container to break"
+    for node, name in broken.values():
+        node.exec(f"docker exec {name} mv {plugin} /tmp/cron-loopback.off").check()
+    try:
+        nested = run_nested("cron-at-the-public-address", OFFLINE)
+    finally:
+        for node, name in broken.values():
+            node.exec(f"docker exec {name} mv /tmp/cron-loopback.off {plugin}")
+        started = {f"{n.name}.{name}" for cid, (n, name) in wordpress_containers(cluster).items() if cid not in broken}
+    assert not started, f"the defect did not hold: {sorted(started)} started during the check, with the loopback"
+    nested.prove(OFFLINE, r"wp-admin/(install|upgrade)\.php: .* after 1[0-9]\.[0-9]s")

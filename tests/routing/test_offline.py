@@ -1,0 +1,65 @@
+"""The site's pages never wait on the internet.
+
+Outbound traffic from the nodes is dropped here, as a firewall that drops (rather than refuses) does:
+a page that asks a name or an address outside the cluster then waits out the resolver's or the
+connection's timeouts. WordPress asks for its own public address to start its cron (a name only
+visitors resolve), and its install and upgrade screens start it on every request: behind such a
+firewall they took 20 s and vulcand answered 504. Every page here must answer as fast as a read
+may (the bound the failover verdicts call slow), several times over, so a cron started on the way is
+met.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from wpcluster.thresholds import SLOW_READ_SECONDS
+
+# Pages that start WordPress's cron (install.php and upgrade.php on every request) or that could
+# ask wordpress.org (the dashboard's browser and PHP checks), and the public pages.
+PUBLIC_PAGES = ("/", "/wp-login.php", "/?s=cluster", "/wp-json/")
+ADMIN_SCREENS = ("/wp-admin/install.php", "/wp-admin/upgrade.php")
+ROUNDS = 3
+
+
+def drop_outbound(node, subnet: str) -> str:
+    """Drop what the node's containers send outside the lab's subnet; return the rule, for its removal.
+    Only traffic from the node's container bridge out of it: vulcand's way to the containers (into the
+    bridge) and the containers' way to MariaDB and the S3 store (in the subnet) stay open."""
+    rule = f"FORWARD -i docker0 ! -o docker0 ! -d {subnet} -j DROP"
+    node.exec(f"iptables -I {rule}").check()
+    return rule
+
+
+@pytest.mark.destructive
+def test_with_outbound_traffic_dropped_every_page_answers_without_waiting(cluster, site, secrets):
+    if cluster.provider != "lab":
+        pytest.skip("what is outside the cluster is known on the lab only (its subnet)")
+    subnet = str(cluster.shape.lab_subnet)
+    dropped = []
+    slow = []
+    try:
+        for node in cluster.nodes:
+            dropped.append((node, drop_outbound(node, subnet)))
+        session = site.login(cluster.shape.site.admin_user, secrets["WORDPRESS_ADMIN_PASSWORD"])
+        for _ in range(ROUNDS):
+            for path, kwargs in ([(p, {}) for p in PUBLIC_PAGES + ADMIN_SCREENS]
+                                 + [("/wp-admin/", {"session": session})]):
+                started = time.monotonic()
+                try:
+                    answer = site.get(path, timeout=SLOW_READ_SECONDS * 4, **kwargs)
+                    seen = f"{answer.status} from {answer.served_by or 'no container (vulcand itself)'}"
+                except Exception as exc:  # noqa: BLE001 - a page that never answers is what this test names
+                    seen = f"no answer: {type(exc).__name__}"
+                took = time.monotonic() - started
+                if took > SLOW_READ_SECONDS or seen.startswith(("5", "no answer")):
+                    slow.append(f"{path}: {seen} after {took:.1f}s")
+    finally:
+        for node, rule in dropped:
+            node.exec(f"iptables -D {rule}")
+    assert not slow, (
+        f"with the nodes' outbound traffic dropped, {len(slow)} page request(s) waited past {SLOW_READ_SECONDS:g}s "
+        f"or failed: a page waits on a name or an address outside the cluster (WordPress's cron started at "
+        f"the site's public address, or a call to wordpress.org):\n  " + "\n  ".join(slow))
