@@ -174,7 +174,7 @@ GOAL_TRIED = {
         "failed; bench/results/parallel_failover_2cores.json), so faults stay serial. Each fault's "
         "windows are at their floor (20 requests of every entry point before and after it, the "
         "fault held until recovery), and node faults wait out fleet's agent TTL by design. Spreading "
-        "the run over more hosts (pytest --tx ssh=..., README) is what remains."),
+        "the run over more hosts (pytest --tx ssh=..., docs/lab.md) is what remains."),
     ("certification", "quick"): (
         "Held by every suite running serially on one lab: the shortened timers took the failover suite to "
         "about 3 minutes (six faults), and routing (the admin surface's corpus through every entry point), "

@@ -1,6 +1,6 @@
 """The failover suites must fail, naming what broke, when the deployment is broken on purpose.
 
-One self-check per fault kind where a realistic defect exists (README: "The harness checks itself"):
+One self-check per fault kind where a realistic defect exists (docs/selfchecks.md):
 the defect is seeded, the failover test runs in a nested session, and its JUnit must show it failed
 at the assertion that names the defect.
 """

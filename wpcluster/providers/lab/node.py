@@ -19,9 +19,9 @@ from wpcluster.waits import NotReached, eventually
 if TYPE_CHECKING:
     from wpcluster.providers.lab.provider import Lab
 
-# Host settings a systemd node container needs where --privileged is refused (see
-# DESIGN.md). `--security-opt systempaths=unconfined` is a CLI spelling: over the
-# API it is empty MaskedPaths and ReadonlyPaths.
+# Host settings a systemd node container needs where --privileged is refused (engines
+# that forbid it, as some CI hosts do; docs/ci.md lists them for a runner). `--security-opt
+# systempaths=unconfined` is a CLI spelling: over the API it is empty MaskedPaths and ReadonlyPaths.
 NODE_HOST_CONFIG = dict(
     cgroupns="private",
     cap_add=["ALL"],
