@@ -1,4 +1,4 @@
-"""`wpcluster`: bring the lab up, look at it, take it down.
+"""`wpcluster`: the lab, the deployment on it, the two jobs and their reports.
 
     wpcluster [--profile quick] lab up [--reuse]
                                    build images, boot the lab, wait for etcd2 and fleet

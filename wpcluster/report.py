@@ -2,9 +2,10 @@
 
 Read from a run's folder after the run (``results/<run>/``: junit.xml, bench/*.json,
 failover/*.json and *.png, versions.json, time/*.json, diagnostics/), so ``wpcluster report [RUN]`` can print or
-re-render it at any time, offline. A template of our own rather than pytest-html: one run is two
-pytest sessions (bring-up, suites) plus figures and pictures written beside the JUnit, and the page
-must be one self-contained file a release manager can keep and sign (images are embedded).
+re-render it at any time, offline. A template of our own rather than pytest-html: a run is one or two
+pytest sessions (a certification's suites; a self-check run's bring-up and harness) plus figures and
+pictures written beside the JUnit, and the page must be one self-contained file a release manager can
+keep and sign (images are embedded).
 """
 
 from __future__ import annotations

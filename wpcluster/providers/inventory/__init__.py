@@ -1,1 +1,1 @@
-"""The inventory provider: an existing cluster described in a YAML file (issue 6; so far its schema only)."""
+"""The inventory provider: an existing cluster described in a YAML file certified as it is, over SSH."""

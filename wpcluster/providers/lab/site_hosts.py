@@ -1,4 +1,7 @@
-"""The site's lab hosts outside the fleet cluster: MariaDB, the S3 store and the top load balancer."""
+"""The lab's top load balancer: its HAProxy configuration, rendered from the shape, and its statistics page.
+
+The hosts themselves (MariaDB, the S3 store, the fault proxy, the top LB) are started in site_services.py.
+"""
 
 from __future__ import annotations
 

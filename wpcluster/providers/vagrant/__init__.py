@@ -1,1 +1,1 @@
-"""The vagrant provider: the seed's coreos-vagrant cluster (issue 6; so far its rendering only)."""
+"""The vagrant provider: the seed's coreos-vagrant cluster brought up, faulted and torn down through python-vagrant."""
