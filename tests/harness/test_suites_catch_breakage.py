@@ -173,24 +173,32 @@ def test_an_admin_that_signs_with_a_wrong_s3_secret_is_named(cluster, fleet, etc
                          r"(SignatureDoesNotMatch|InvalidAccessKeyId|403)")
 
 
-@pytest.mark.controls(UPLOAD)
-def test_cache_suite_fails_when_uploads_stay_local(cluster, deployment, etcd, vulcand):
-    """Take the S3 plugin out of every WordPress container: uploads stay local, pages link local files."""
-    plugin = "/var/lib/wordpress/wp-content/mu-plugins/wpcluster-s3-cache.php"
-    # The defect lives in the running containers: one started during the check would carry the plugin
-    # again. So the site is settled first, and the check refuses a run whose containers changed.
-    make_whole(cluster, deployment, etcd, vulcand, when="before taking the plugin out")
+def run_without_plugin(cluster, deployment, etcd, vulcand, plugin: str, check: str, target: str):  # noqa: ANN001
+    """Take the must-use plugin ``plugin`` (its file name) out of every running WordPress container, run
+    ``target`` nested as ``check``, and put it back. The defect lives in the running containers: one
+    started during the check would carry the plugin again, so the site is settled first and a run whose
+    containers changed is refused."""
+    path = f"/var/lib/wordpress/wp-content/mu-plugins/{plugin}"
+    make_whole(cluster, deployment, etcd, vulcand, when=f"before taking {plugin} out")
     broken = wordpress_containers(cluster)
     assert broken, "no WordPress container to break"
     for node, name in broken.values():
-        node.exec(f"docker exec {name} mv {plugin} /tmp/plugin.off").check()
+        node.exec(f"docker exec {name} mv {path} /tmp/{plugin}.off").check()
     try:
-        nested = run_nested("s3-plugin-removed", UPLOAD)
+        nested = run_nested(check, target)
     finally:
         for node, name in broken.values():
-            node.exec(f"docker exec {name} mv /tmp/plugin.off {plugin}")
+            node.exec(f"docker exec {name} mv /tmp/{plugin}.off {path}")
         started = {f"{n.name}.{name}" for cid, (n, name) in wordpress_containers(cluster).items() if cid not in broken}
-    assert not started, f"the defect did not hold: {sorted(started)} started during the check, with the plugin"
+    assert not started, f"the defect did not hold: {sorted(started)} started during the check, with {plugin}"
+    return nested
+
+
+@pytest.mark.controls(UPLOAD)
+def test_cache_suite_fails_when_uploads_stay_local(cluster, deployment, etcd, vulcand):
+    """Take the S3 plugin out of every WordPress container: uploads stay local, pages link local files."""
+    nested = run_without_plugin(cluster, deployment, etcd, vulcand, "wpcluster-s3-cache.php", "s3-plugin-removed",
+                                UPLOAD)
     nested.prove(UPLOAD, r"sizes of the upload missing from the bucket")
 
 
@@ -198,17 +206,6 @@ def test_cache_suite_fails_when_uploads_stay_local(cluster, deployment, etcd, vu
 def test_routing_suite_fails_when_pages_wait_on_the_internet(cluster, deployment, etcd, vulcand):
     """Take the cron loopback out of every WordPress container: WordPress starts its cron at the site's
     public address again, and behind a firewall that drops, the admin screens wait on the lookup."""
-    plugin = "/var/lib/wordpress/wp-content/mu-plugins/wpcluster-cron-loopback.php"
-    make_whole(cluster, deployment, etcd, vulcand, when="before taking the cron loopback out")
-    broken = wordpress_containers(cluster)
-    assert broken, "no WordPress container to break"
-    for node, name in broken.values():
-        node.exec(f"docker exec {name} mv {plugin} /tmp/cron-loopback.off").check()
-    try:
-        nested = run_nested("cron-at-the-public-address", OFFLINE)
-    finally:
-        for node, name in broken.values():
-            node.exec(f"docker exec {name} mv /tmp/cron-loopback.off {plugin}")
-        started = {f"{n.name}.{name}" for cid, (n, name) in wordpress_containers(cluster).items() if cid not in broken}
-    assert not started, f"the defect did not hold: {sorted(started)} started during the check, with the loopback"
+    nested = run_without_plugin(cluster, deployment, etcd, vulcand, "wpcluster-cron-loopback.php",
+                                "cron-at-the-public-address", OFFLINE)
     nested.prove(OFFLINE, r"wp-admin/(install|upgrade)\.php: .* after 1[0-9]\.[0-9]s")

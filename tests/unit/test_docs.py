@@ -9,7 +9,6 @@ then fails `tox` instead of leaving a page that sends a user nowhere.
 from __future__ import annotations
 
 import argparse
-import ast
 import configparser
 import os
 import re
@@ -17,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+
+from wpcluster.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -133,10 +134,6 @@ def tox_envs() -> set[str]:
 
 def wpcluster_commands() -> dict[str, set[str]]:
     """Each subcommand of `wpcluster`, with the sub-subcommands of those that have them (`lab up`)."""
-    try:
-        from wpcluster.cli import build_parser
-    except ImportError:  # no parser to build: read the add_parser calls from the source
-        return {name: set() for name in _subcommands_in_source()}
 
     def choices(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
         for action in parser._actions:
@@ -145,13 +142,6 @@ def wpcluster_commands() -> dict[str, set[str]]:
         return {}
 
     return {name: set(choices(sub)) for name, sub in choices(build_parser()).items()}
-
-
-def _subcommands_in_source() -> set[str]:
-    tree = ast.parse((ROOT / "wpcluster" / "cli.py").read_text(encoding="utf-8"))
-    return {node.args[0].value for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_parser"
-            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)}
 
 
 def test_the_readme_is_short() -> None:

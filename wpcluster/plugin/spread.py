@@ -31,6 +31,12 @@ class PacedOnOneWorker(LoadFileScheduling):
         return super()._split_scope(nodeid)
 
 
+def paced_on_one_worker(config: pytest.Config) -> bool:
+    """Whether this run's workers all share this machine under a distribution that would split the paced
+    suites: then this module schedules them."""
+    return config.getoption("dist", None) in SPLITTING and local_workers(config)
+
+
 def local_workers(config: pytest.Config) -> bool:
     """Whether every worker runs on this machine (``-n N`` or ``--tx popen...``)."""
     specs = config.getoption("tx", None) or []
@@ -39,13 +45,13 @@ def local_workers(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadFileScheduling | None:  # noqa: ANN001 - xdist's Producer
-    if config.getoption("dist", None) in SPLITTING and local_workers(config):
+    if paced_on_one_worker(config):
         return PacedOnOneWorker(config, log)
     return None
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    if config.getoption("dist", None) in SPLITTING and local_workers(config):
+    if paced_on_one_worker(config):
         return (f"wpcluster: workers on this machine share its cores: {', '.join(PACED_SUITES)} run on one worker, "
                 "one after another; every other file goes to the next free worker")
     return None
