@@ -7,6 +7,9 @@ visitors resolve), and its install and upgrade screens start it on every request
 firewall they took 20 s and vulcand answered 504. Every page here must answer as fast as a read
 may (the bound the failover verdicts call slow), several times over, so a cron started on the way is
 met.
+
+WordPress starts its cron only when an event is due, and a site whose events have run has none due
+for up to an hour: the test makes one due first, so what it judges does not depend on the clock.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from wpcluster.thresholds import SLOW_READ_SECONDS
 PUBLIC_PAGES = ("/", "/wp-login.php", "/?s=cluster", "/wp-json/")
 ADMIN_SCREENS = ("/wp-admin/install.php", "/wp-admin/upgrade.php")
 ROUNDS = 3
+# A cron event of this test's own: due when the pages are asked, taken out afterwards.
+CRON_HOOK = "wpcluster_offline_check"
+WORDPRESS_ROOT = "/usr/share/wordpress"
 
 
 def drop_outbound(node, subnet: str) -> str:
@@ -34,7 +40,27 @@ def drop_outbound(node, subnet: str) -> str:
     return rule
 
 
+def wordpress_php(cluster, code: str) -> None:  # noqa: ANN001
+    """Run PHP with WordPress loaded in one running WordPress container (they share one database)."""
+    for node in cluster.nodes:
+        names = node.exec("docker ps --format '{{.Names}}' --filter name=wordpress").check().stdout.split()
+        if names:
+            script = f"<?php require '{WORDPRESS_ROOT}/wp-load.php'; {code}"
+            node.exec(f"docker exec -i {names[0]} php <<'PHP'\n{script}\nPHP").check()
+            return
+    raise AssertionError("no WordPress container runs on any node")
+
+
+@pytest.fixture
+def cron_due(cluster):  # noqa: ANN001
+    """A cron event due now and no cron run holding its lock: the next page starts WordPress's cron."""
+    wordpress_php(cluster, f"wp_schedule_single_event(time() - 1, '{CRON_HOOK}'); delete_transient('doing_cron');")
+    yield
+    wordpress_php(cluster, f"wp_clear_scheduled_hook('{CRON_HOOK}');")
+
+
 @pytest.mark.destructive
+@pytest.mark.usefixtures("cron_due")
 def test_with_outbound_traffic_dropped_every_page_answers_without_waiting(cluster, site, secrets):
     if cluster.provider != "lab":
         pytest.skip("what is outside the cluster is known on the lab only (its subnet)")
@@ -44,10 +70,19 @@ def test_with_outbound_traffic_dropped_every_page_answers_without_waiting(cluste
     try:
         for node in cluster.nodes:
             dropped.append((node, drop_outbound(node, subnet)))
-        session = site.login(cluster.shape.site.admin_user, secrets["WORDPRESS_ADMIN_PASSWORD"])
+        started = time.monotonic()
+        try:  # logging in is a page too, and the first to start a cron on the way
+            session = site.login(cluster.shape.site.admin_user, secrets["WORDPRESS_ADMIN_PASSWORD"],
+                                 timeout=SLOW_READ_SECONDS * 4)
+        except (requests.RequestException, AssertionError) as exc:
+            session = None
+            slow.append(f"/wp-login.php (logging in): {type(exc).__name__} after {time.monotonic() - started:.1f}s")
+        else:
+            if time.monotonic() - started > SLOW_READ_SECONDS:
+                slow.append(f"/wp-login.php (logging in): after {time.monotonic() - started:.1f}s")
+        dashboard = [("/wp-admin/", {"session": session})] if session else []
         for _ in range(ROUNDS):
-            for path, kwargs in ([(p, {}) for p in PUBLIC_PAGES + ADMIN_SCREENS]
-                                 + [("/wp-admin/", {"session": session})]):
+            for path, kwargs in [(p, {}) for p in PUBLIC_PAGES + ADMIN_SCREENS] + dashboard:
                 started = time.monotonic()
                 try:
                     answer = site.get(path, timeout=SLOW_READ_SECONDS * 4, **kwargs)

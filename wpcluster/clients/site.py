@@ -74,12 +74,13 @@ class SiteClient:
     def get(self, path: str, via: str | None = None, **kwargs: object) -> Answer:
         return self.request("GET", path, via=via, **kwargs)
 
-    def login(self, user: str, password: str, via: str | None = None) -> requests.Session:
+    def login(self, user: str, password: str, via: str | None = None,
+              timeout: float | None = None) -> requests.Session:
         """Log in through wp-login.php; return a session holding the auth cookies."""
         session = requests.Session()
         session.cookies.set("wordpress_test_cookie", "WP Cookie check")
         answer = self.request(
-            "POST", "/wp-login.php", via=via, session=session,
+            "POST", "/wp-login.php", via=via, session=session, timeout=timeout,
             data={"log": user, "pwd": password, "wp-submit": "Log In", "testcookie": "1",
                   "redirect_to": f"{self.site_url}/wp-admin/"},
         )
