@@ -17,12 +17,12 @@ import re
 import sys
 import time
 
-from wpcluster.checkers import site_containers
+from wpcluster.checks.state import site_containers
 from wpcluster.clients.fleet import Fleetctl
-from wpcluster.generator import hammer, summarize
+from wpcluster.core.results import bench_result
+from wpcluster.core.shape import load_shape
+from wpcluster.load.generator import hammer, summarize
 from wpcluster.providers.lab.provider import Lab
-from wpcluster.results import bench_result
-from wpcluster.shape import load_shape
 
 RESULTS = bench_result("cache")
 PLUGIN = "/var/lib/wordpress/wp-content/mu-plugins/wpcluster-s3-cache.php"

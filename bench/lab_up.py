@@ -22,13 +22,13 @@ import sys
 import tempfile
 import time
 
-from wpcluster import timings
-from wpcluster.build_cache import cache_dir
+from wpcluster.core import ledger
+from wpcluster.core.cache import cache_dir
+from wpcluster.core.results import bench_result
+from wpcluster.core.shape import load_shape
 from wpcluster.providers.lab.engine import ensure_engine
 from wpcluster.providers.lab.images import IMAGE_LABEL
 from wpcluster.providers.lab.provider import Lab
-from wpcluster.results import bench_result
-from wpcluster.shape import load_shape
 
 RESULTS = bench_result("lab_up")
 WARM_GOAL_SECONDS = 30.0
@@ -43,7 +43,7 @@ def one_up(label: str) -> dict[str, object]:
         "kind": label,
         "wall_seconds": round(wall, 2),
         "images_built": lab.images_built,
-        "steps": timings.steps_since(lab.up_started),
+        "steps": ledger.steps_since(lab.up_started),
     }
 
 

@@ -15,13 +15,13 @@ import json
 import sys
 import time
 
-from wpcluster.checkers import site_containers
+from wpcluster.checks.state import site_containers
 from wpcluster.clients.fleet import Fleetctl
-from wpcluster.deploy import Deployment
-from wpcluster.generator import hammer, summarize
+from wpcluster.core.results import append_figures, bench_result
+from wpcluster.core.shape import load_shape
+from wpcluster.deployment.deploy import Deployment
+from wpcluster.load.generator import hammer, summarize
 from wpcluster.providers.lab.provider import Lab
-from wpcluster.results import append_figures, bench_result
-from wpcluster.shape import load_shape
 
 RESULTS = bench_result("site")
 

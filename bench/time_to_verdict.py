@@ -29,14 +29,14 @@ from pathlib import Path
 
 import etcd as python_etcd
 
-from wpcluster.checkers import check_etcd_healthy, check_registration
+from wpcluster.checks.state import check_etcd_healthy, check_registration
 from wpcluster.clients.etcd import keys_client
 from wpcluster.clients.vulcand import VulcandAPI
-from wpcluster.junit import read_junit
+from wpcluster.core.results import bench_result
+from wpcluster.core.shape import PROJECT_ROOT, load_shape
+from wpcluster.core.waits import eventually
 from wpcluster.providers.lab.provider import Lab
-from wpcluster.results import bench_result
-from wpcluster.shape import PROJECT_ROOT, load_shape
-from wpcluster.waits import eventually
+from wpcluster.report.junit import read_junit
 
 RESULTS = bench_result("time_to_verdict")
 GOALS = {"member-down": 90.0, "stale-servers": 120.0}

@@ -3,14 +3,14 @@
     locust -f loadtests/site.py,loadtests/failover_shape.py Reader --headless \\
         --host http://127.0.0.1:8888 --site-host wordpress.local:8888 --html results/failover-load.html
 
-It runs the failover suites' experiment (wpcluster.experiment) with Locust's users as its readers:
+It runs the failover suites' experiment (wpcluster.load.experiment) with Locust's users as its readers:
 every request Locust makes enters the experiment's history (through the top LB). From
 WPCLUSTER_FAILOVER_FAULT_AT seconds (default 20) it waits until the last requests all succeeded,
 injects WPCLUSTER_FAILOVER_FAULT (default node-kill: the node running wordpress-admin; the
 catalogue is ``python -c 'import wpcluster.faults.catalogue as c; print(*c.catalogue())'``), heals it
 WPCLUSTER_FAILOVER_HOLD seconds later (default 20), waits for the site to be whole again, reads
 the after window and judges the fault with the suites' bounds for it
-(wpcluster.thresholds.fault_bounds). The run then ends, with WPCLUSTER_FAILOVER_USERS readers
+(wpcluster.checks.thresholds.fault_bounds). The run then ends, with WPCLUSTER_FAILOVER_USERS readers
 (default 10) throughout and at most WPCLUSTER_FAILOVER_SECONDS (default 300) in all.
 
 Locust exits 0 when the verdict passes, 1 when the fault broke a bound, 2 when no verdict could be
@@ -29,8 +29,8 @@ import time
 import requests
 from locust import LoadTestShape, events
 
-from wpcluster.generator import Sample
-from wpcluster.verdict import LB, NOT_ESTABLISHED, PASS
+from wpcluster.checks.verdict import LB, NOT_ESTABLISHED, PASS
+from wpcluster.load.generator import Sample
 
 USERS = int(os.environ.get("WPCLUSTER_FAILOVER_USERS", "10"))
 SECONDS = int(os.environ.get("WPCLUSTER_FAILOVER_SECONDS", "300"))
@@ -52,11 +52,11 @@ def _refuse(problem: str, fix: str) -> None:
 @events.init.add_listener
 def _attach(environment, **_kw) -> None:
     """Before any user starts: a lab to break, a site that answers, a fault the catalogue has."""
-    from wpcluster.errors import WpclusterError
-    from wpcluster.experiment import Experiment, entry_points
+    from wpcluster.core.errors import WpclusterError
+    from wpcluster.core.shape import load_shape
     from wpcluster.faults.catalogue import catalogue
+    from wpcluster.load.experiment import Experiment, entry_points
     from wpcluster.providers.lab.provider import Lab
-    from wpcluster.shape import load_shape
 
     options = environment.parsed_options
     if options is not None and (getattr(options, "master", False) or getattr(options, "worker", False)):
@@ -98,12 +98,12 @@ def _record(request_type, name, response_time, response_length, response=None, e
 
 def _trial(environment) -> None:
     """Steady service, the fault, its heal, full recovery, the after window, the verdict."""
-    from wpcluster.checkers import check_site_whole
+    from wpcluster.checks.state import check_site_whole
+    from wpcluster.checks.thresholds import failover_thresholds
+    from wpcluster.checks.verdict import NotEstablished
     from wpcluster.clients.etcd import keys_client
     from wpcluster.clients.site import SiteClient
     from wpcluster.faults import Nemesis, build
-    from wpcluster.thresholds import failover_thresholds
-    from wpcluster.verdict import NotEstablished
 
     lab, experiment = _state["lab"], _state["experiment"]
     nemesis = _state["nemesis"] = Nemesis(lab)

@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 
 from wpcluster.clients.fleet import Fleetctl
-from wpcluster.deploy import Deployment
-from wpcluster.errors import WpclusterError
-from wpcluster.labels import new_run_id
+from wpcluster.core.errors import WpclusterError
+from wpcluster.core.labels import new_run_id
+from wpcluster.core.results import run_dir
+from wpcluster.core.shape import load_shape
+from wpcluster.deployment.deploy import Deployment
 from wpcluster.providers.lab.provider import Lab
-from wpcluster.results import run_dir
-from wpcluster.shape import load_shape
 
 LOCUSTFILE = Path(__file__).with_name("site.py")
 

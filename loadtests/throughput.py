@@ -82,10 +82,10 @@ def combined(runs: list[dict[str, float | str]]) -> dict[str, float | str]:
 def main() -> int:
     import argparse
 
-    from wpcluster.checkers import site_containers
+    from wpcluster.checks.state import site_containers
+    from wpcluster.core.results import append_figures, bench_result
+    from wpcluster.core.shape import load_shape
     from wpcluster.providers.lab.provider import Lab
-    from wpcluster.results import append_figures, bench_result
-    from wpcluster.shape import load_shape
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=16)

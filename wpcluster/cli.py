@@ -24,9 +24,9 @@ import os
 import sys
 from pathlib import Path
 
-from wpcluster.errors import WpclusterError
-from wpcluster.profiles import PROFILES, take_profile_option
-from wpcluster.shape import load_shape
+from wpcluster.core.errors import WpclusterError
+from wpcluster.core.profiles import PROFILES, take_profile_option
+from wpcluster.core.shape import load_shape
 
 
 def lab_up(args: argparse.Namespace) -> int:
@@ -73,7 +73,7 @@ def lab_down(args: argparse.Namespace) -> int:
 
 def deploy(args: argparse.Namespace) -> int:
     from wpcluster.clients.fleet import Fleetctl
-    from wpcluster.deploy import Deployment
+    from wpcluster.deployment.deploy import Deployment
     from wpcluster.providers.lab.provider import Lab
 
     lab = Lab.require(load_shape(args.shape))
@@ -91,7 +91,7 @@ def deploy(args: argparse.Namespace) -> int:
 
 
 def vagrant_command(args: argparse.Namespace) -> int:
-    from wpcluster.labels import new_run_id
+    from wpcluster.core.labels import new_run_id
     from wpcluster.providers.vagrant.provider import VagrantCluster
 
     if not args.vagrant_dir:
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def job_times(args: argparse.Namespace) -> int:
-    from wpcluster.job_times import figures, record, report
+    from wpcluster.jobs.time_goals import figures, record, report
 
     found = figures(args.since, args.ci_seconds)
     print(report(found, args.since))
@@ -173,8 +173,8 @@ def job_times(args: argparse.Namespace) -> int:
 
 def run_folder(name: str | None) -> Path:
     """A run's folder from its id, its path or nothing (results/latest)."""
-    from wpcluster.certify import latest_run
-    from wpcluster.results import results_root
+    from wpcluster.core.results import results_root
+    from wpcluster.jobs.certify import latest_run
 
     run = Path(name) if name and Path(name).is_dir() else (results_root() / name if name else latest_run())
     if not run.is_dir():
@@ -184,9 +184,9 @@ def run_folder(name: str | None) -> Path:
 
 
 def rejudge(args: argparse.Namespace) -> int:
-    from wpcluster.rejudge import rejudge_run, table
-    from wpcluster.report import write_report
-    from wpcluster.verdict import PASS
+    from wpcluster.checks.verdict import PASS
+    from wpcluster.report.bundle import write_report
+    from wpcluster.report.rejudge import rejudge_run, table
 
     run = run_folder(args.run)
     try:
@@ -201,7 +201,7 @@ def rejudge(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    from wpcluster.report import read_bundle, summary_text, write_report
+    from wpcluster.report.bundle import read_bundle, summary_text, write_report
 
     run = run_folder(args.run)
     if not (run / "junit.xml").exists():
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wpcluster: error: {exc}", file=sys.stderr)
         return 2
     if argv[:1] in (["certify"], ["selfcheck"]):  # everything after it is pytest's, options included
-        from wpcluster.certify import certify, selfcheck
+        from wpcluster.jobs.certify import certify, selfcheck
 
         return (certify if argv[0] == "certify" else selfcheck)(argv[1:])
     args = build_parser().parse_args(argv)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from wpcluster.labels import RUN_LABEL
+from wpcluster.core.labels import RUN_LABEL
+from wpcluster.core.shape import load_shape
 from wpcluster.providers.lab.engine import ensure_engine
-from wpcluster.shape import load_shape
 
 
 @pytest.fixture(scope="session")

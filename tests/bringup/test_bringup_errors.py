@@ -9,8 +9,8 @@ import sys
 import docker.types
 import pytest
 
-from wpcluster.errors import LabError
-from wpcluster.labels import RUN_ID_ENV, RUN_LABEL, lab_of
+from wpcluster.core.errors import LabError
+from wpcluster.core.labels import RUN_ID_ENV, RUN_LABEL, lab_of
 from wpcluster.providers.lab.provider import Lab
 
 

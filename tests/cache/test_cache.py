@@ -8,10 +8,10 @@ import secrets as random
 import pytest
 
 from tests.cache.conftest import anonymous_get, asset_urls, expected_type, jpeg, upload
-from wpcluster.checkers import site_containers
-from wpcluster.plugin.options import RUN_KEY
-from wpcluster.results import append_figures
-from wpcluster.waits import eventually
+from wpcluster.checks.state import site_containers
+from wpcluster.core.results import append_figures
+from wpcluster.core.waits import eventually
+from wpcluster.fixtures.options import RUN_KEY
 
 
 def test_bucket_holds_the_theme_and_wp_includes_assets(request, bucket, deployment):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wpcluster.checkers import check_etcd_healthy
+from wpcluster.checks.state import check_etcd_healthy
 
 
 @pytest.fixture(autouse=True)

@@ -14,11 +14,11 @@ import time
 
 import pytest
 
+from wpcluster.checks.linearizability import check, record_history, summary
 from wpcluster.clients.etcd import cluster_health
-from wpcluster.linearizability import check, record_history, summary
-from wpcluster.plugin.options import RUN_KEY
-from wpcluster.results import append_figures, run_dir
-from wpcluster.waits import eventually
+from wpcluster.core.results import append_figures, run_dir
+from wpcluster.core.waits import eventually
+from wpcluster.fixtures.options import RUN_KEY
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 

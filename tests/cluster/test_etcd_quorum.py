@@ -7,9 +7,9 @@ import secrets
 import etcd as python_etcd
 import pytest
 
-from wpcluster.checkers import check_etcd_healthy
+from wpcluster.checks.state import check_etcd_healthy
 from wpcluster.clients.etcd import cluster_health, member_client
-from wpcluster.waits import eventually
+from wpcluster.core.waits import eventually
 
 PREFIX = "/wpcluster-test/quorum"
 CATCH_UP_WITHIN = 30.0

@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from wpcluster.checkers import check_etcd_healthy, check_fleet_machines
-from wpcluster.deploy import unit_plan
-from wpcluster.results import append_figures
-from wpcluster.shape import PROJECT_ROOT, fleet_version
-from wpcluster.thresholds import seconds
-from wpcluster.waits import GiveUp, eventually, holds_for
+from wpcluster.checks.state import check_etcd_healthy, check_fleet_machines
+from wpcluster.checks.thresholds import seconds
+from wpcluster.core.results import append_figures
+from wpcluster.core.shape import PROJECT_ROOT, fleet_version
+from wpcluster.core.waits import GiveUp, eventually, holds_for
+from wpcluster.deployment.deploy import unit_plan
 
 UNITS = PROJECT_ROOT / "units"
 UNIT_ACTIVE_WITHIN = 60.0

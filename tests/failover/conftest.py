@@ -1,13 +1,13 @@
 """The failover suites: one experiment per session, a fault per test, a verdict and a timeline per fault.
 
 Readers start once, at the first failover test, through the top LB and every vulcand directly
-(wpcluster.experiment), and record one history until the last failover test ends. Each test
+(wpcluster.load.experiment), and record one history until the last failover test ends. Each test
 starts from a whole site, waits until the last requests of every entry point it is judged on
 succeeded (the previous fault's after window is this one's before window), injects one fault
 through the nemesis, heals it, waits for full recovery and reads 10 s more. It leaves in
 results/<run>/failover/ a PNG timeline, a text summary, its slice of the history (CSV) and the
 verdict as JSON. The verdict judges the fault by every bound of its family
-(wpcluster.thresholds.fault_bounds) over its whole span, and leaving the ``observe`` block raises
+(wpcluster.checks.thresholds.fault_bounds) over its whole span, and leaving the ``observe`` block raises
 it: ``Deviated`` fails the test, ``NotEstablished`` (no steady service before the fault) errors it.
 The nemesis heals whatever is left broken.
 """
@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.failover.load import steady_readers
-from wpcluster.checkers import check_etcd_healthy, check_site_whole
-from wpcluster.experiment import Experiment, Trial, entry_points
+from wpcluster.checks.state import check_etcd_healthy, check_site_whole
+from wpcluster.checks.thresholds import FailoverThresholds, failover_thresholds
+from wpcluster.checks.verdict import DEVIATED, LB, FaultVerdict, save_samples
+from wpcluster.core.results import append_figures, run_dir
+from wpcluster.deployment.sidekick_settings import quarantine_notes
 from wpcluster.faults import FaultRecord
-from wpcluster.plugin.options import RUN_KEY
-from wpcluster.results import append_figures, run_dir
-from wpcluster.sidekick import quarantine_notes
-from wpcluster.thresholds import FailoverThresholds, failover_thresholds
-from wpcluster.timeline import plot
-from wpcluster.verdict import DEVIATED, LB, FaultVerdict, save_samples
+from wpcluster.fixtures.options import RUN_KEY
+from wpcluster.load.experiment import Experiment, Trial, entry_points
+from wpcluster.report.timelines import plot
 
 WHOLE_WITHIN = 180.0  # a node restarted by the previous test boots, rejoins and gets its units back
 HERE = "tests/failover/"

@@ -11,10 +11,10 @@ import os
 
 import pytest
 
-from wpcluster.generator import LOAD_SHARE, READER_PATHS, CapacityError, SteadyLoad, measure_capacity, steady_load
-from wpcluster.plugin.options import RUN_KEY
-from wpcluster.progress import say, step
-from wpcluster.results import append_figures
+from wpcluster.core.progress import say, step
+from wpcluster.core.results import append_figures
+from wpcluster.fixtures.options import RUN_KEY
+from wpcluster.load.generator import LOAD_SHARE, READER_PATHS, CapacityError, SteadyLoad, measure_capacity, steady_load
 
 # Successes/s the healthy site served through the top LB, as the run's first measurement found it:
 # the one record of it, which this session's later tests and the nested sessions it starts read.

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from wpcluster.checkers import check_etcd_healthy, check_registered_as_running, server_key_index
+from wpcluster.checks.state import check_etcd_healthy, check_registered_as_running, server_key_index
+from wpcluster.checks.thresholds import seconds
 from wpcluster.clients.etcd import cluster_health
 from wpcluster.clients.fleet import agents_hurt_by_etcd_outage, machine_lease_ends, quietest_etcd_outage_start
-from wpcluster.thresholds import seconds
-from wpcluster.waits import eventually, holds_for
+from wpcluster.core.waits import eventually, holds_for
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 
 from tests.failover.load import steady_readers
-from wpcluster.checkers import check_nothing_moved
+from wpcluster.checks.state import check_nothing_moved
+from wpcluster.checks.thresholds import seconds
 from wpcluster.clients.etcd import keys_client
 from wpcluster.clients.fleet import registry_targets
+from wpcluster.core.waits import holds_for
 from wpcluster.faults import PACKET_LOSS as LOSS
 from wpcluster.faults import bandwidth_cap, busiest_node, lossy_node
-from wpcluster.thresholds import seconds
-from wpcluster.waits import holds_for
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow, pytest.mark.spread_as_deployed]
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from wpcluster.checkers import (
+from wpcluster.checks.state import (
     check_registered_as_running,
     check_registration,
     etcd_servers,
@@ -14,11 +14,11 @@ from wpcluster.checkers import (
     site_containers,
     wait_traffic_avoids,
 )
+from wpcluster.checks.thresholds import expired_within
 from wpcluster.clients.etcd import cluster_health
-from wpcluster.deploy import container_of
+from wpcluster.core.waits import eventually, holds_for
+from wpcluster.deployment.deploy import container_of
 from wpcluster.faults import busiest_node
-from wpcluster.thresholds import expired_within
-from wpcluster.waits import eventually, holds_for
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 

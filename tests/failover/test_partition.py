@@ -7,10 +7,10 @@ import secrets as random
 import etcd as python_etcd
 import pytest
 
-from wpcluster.checkers import check_units_on_live_machines
+from wpcluster.checks.state import check_units_on_live_machines
 from wpcluster.clients.etcd import member_client
-from wpcluster.deploy import wordpress_units
-from wpcluster.waits import eventually
+from wpcluster.core.waits import eventually
+from wpcluster.deployment.deploy import wordpress_units
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow, pytest.mark.spread_as_deployed]
 

@@ -2,14 +2,14 @@
 
 People who run this stack lose these more often than a whole node. Each test holds its fault for
 ``HOLD_SECONDS`` of readers and heals it; leaving ``observe`` judges every entry point by the
-fault's bounds (wpcluster.thresholds.fault_bounds).
+fault's bounds (wpcluster.checks.thresholds.fault_bounds).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from wpcluster.waits import holds_for
+from wpcluster.core.waits import holds_for
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 

@@ -13,12 +13,12 @@ import contextlib
 import json
 from collections.abc import Iterator
 
-from wpcluster import bootstrap
 from wpcluster.clients.vulcand import VulcandAPI
-from wpcluster.cluster import Cluster, Node, node_at
-from wpcluster.deploy import ADMIN_ENV_PATH, ADMIN_UNIT, SIDEKICK_UNIT, UNITS_DIR, VULCAND_UNIT, container_of
-from wpcluster.shape import PROJECT_ROOT
-from wpcluster.waits import eventually
+from wpcluster.core.cluster import Cluster, Node, node_at
+from wpcluster.core.shape import PROJECT_ROOT
+from wpcluster.core.waits import eventually
+from wpcluster.deployment.deploy import ADMIN_ENV_PATH, ADMIN_UNIT, SIDEKICK_UNIT, UNITS_DIR, VULCAND_UNIT, container_of
+from wpcluster.providers import bootstrap
 
 SIDEKICK_SOURCE = PROJECT_ROOT / "images" / "sidekick" / "sidekick.py"
 SIDEKICK_PATH_IN_IMAGE = "/usr/local/bin/sidekick.py"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from wpcluster.shape import PROJECT_ROOT
+from wpcluster.core.shape import PROJECT_ROOT
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -24,9 +24,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from wpcluster.junit import CaseOutcome, read_junit
-from wpcluster.results import RESULTS_ENV, run_dir
-from wpcluster.shape import PROJECT_ROOT
+from wpcluster.core.results import RESULTS_ENV, run_dir
+from wpcluster.core.shape import PROJECT_ROOT
+from wpcluster.report.junit import CaseOutcome, read_junit
 
 # The targets that passed on the healthy lab in this session (their controls), by node id.
 CONTROLLED: set[str] = set()

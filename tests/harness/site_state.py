@@ -3,13 +3,13 @@ the wait for it to be whole again after a nested test that failed on purpose."""
 
 from __future__ import annotations
 
-from wpcluster.checkers import (
+from wpcluster.checks.state import (
     check_containers_where_placed,
     check_every_public_container_reached,
     check_registration,
 )
-from wpcluster.cluster import Cluster, Node
-from wpcluster.waits import eventually
+from wpcluster.core.cluster import Cluster, Node
+from wpcluster.core.waits import eventually
 
 
 def wordpress_containers(cluster: Cluster) -> dict[str, tuple[Node, str]]:

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from wpcluster.deploy import DeployError, Deployment
-from wpcluster.errors import WpclusterError
-from wpcluster.secrets import Secrets
+from wpcluster.core.errors import WpclusterError
+from wpcluster.core.secrets import Secrets
+from wpcluster.deployment.deploy import DeployError, Deployment
 
 
 def assert_site_untouched(deployment):

@@ -16,14 +16,14 @@ from tests.failover.load import steady_readers
 from tests.harness.defects import sidekicks_replaced
 from tests.harness.nested import run_nested
 from tests.harness.site_state import make_whole, wait_every_public_container_reached, wordpress_containers
-from wpcluster.checkers import check_etcd_healthy
-from wpcluster.deploy import ADMIN_UNIT, SITE_ENV_PATH, UNITS_DIR
+from wpcluster.checks.state import check_etcd_healthy
+from wpcluster.core.shape import PROJECT_ROOT
+from wpcluster.core.waits import eventually
+from wpcluster.deployment.deploy import ADMIN_UNIT, SITE_ENV_PATH, UNITS_DIR
 from wpcluster.faults import ETCD_UNIT
 from wpcluster.providers.lab.containers import tarball
 from wpcluster.providers.lab.fault_proxy import proxied_endpoint
-from wpcluster.providers.lab.site_hosts import HAPROXY_CFG, LAST_ROUTES_SUFFIX, haproxy_config
-from wpcluster.shape import PROJECT_ROOT
-from wpcluster.waits import eventually
+from wpcluster.providers.lab.top_lb import HAPROXY_CFG, LAST_ROUTES_SUFFIX, haproxy_config
 
 ADMIN = ADMIN_UNIT
 

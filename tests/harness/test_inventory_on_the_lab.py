@@ -9,9 +9,9 @@ import yaml
 
 from tests.harness.listing import collected
 from tests.harness.nested import run_nested
-from wpcluster.checkers import check_site_whole
+from wpcluster.checks.state import check_site_whole
+from wpcluster.core.waits import eventually
 from wpcluster.providers.lab.node import lab_ssh_key
-from wpcluster.waits import eventually
 
 READ_ONLY_SUITES = ["tests/cluster/test_etcd_quorum.py", "tests/cluster/test_nodes.py",
                     "tests/routing/test_registration.py", "tests/routing/test_routing.py"]

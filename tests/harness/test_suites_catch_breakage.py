@@ -23,8 +23,8 @@ from tests.harness.defects import (
 )
 from tests.harness.nested import run_nested
 from tests.harness.site_state import make_whole, wordpress_containers
-from wpcluster.checkers import check_etcd_healthy, check_site_whole, etcd_servers, site_containers
-from wpcluster.waits import eventually
+from wpcluster.checks.state import check_etcd_healthy, check_site_whole, etcd_servers, site_containers
+from wpcluster.core.waits import eventually
 
 pytestmark = pytest.mark.destructive
 

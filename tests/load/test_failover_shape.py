@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from wpcluster.shape import PROJECT_ROOT
+from wpcluster.core.shape import PROJECT_ROOT
 
 pytestmark = [pytest.mark.load]
 FILES = f"{PROJECT_ROOT / 'loadtests' / 'site.py'},{PROJECT_ROOT / 'loadtests' / 'failover_shape.py'}"

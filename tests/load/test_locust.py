@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from wpcluster.plugin.options import RUN_KEY
-from wpcluster.results import run_dir
-from wpcluster.shape import PROJECT_ROOT
+from wpcluster.core.results import run_dir
+from wpcluster.core.shape import PROJECT_ROOT
+from wpcluster.fixtures.options import RUN_KEY
 
 pytestmark = [pytest.mark.load, pytest.mark.changes]  # the Admin profile publishes posts
 LOCUSTFILE = PROJECT_ROOT / "loadtests" / "site.py"

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from wpcluster.results import run_dir
-from wpcluster.shape import PROJECT_ROOT
-from wpcluster.thresholds import LB_TO_DIRECT_GOAL
+from wpcluster.checks.thresholds import LB_TO_DIRECT_GOAL
+from wpcluster.core.results import run_dir
+from wpcluster.core.shape import PROJECT_ROOT
 
 pytestmark = pytest.mark.load
 HOPS = ("top_lb", "one_vulcand", "one_container")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wpcluster.checkers import check_registration
+from wpcluster.checks.state import check_registration
 
 # A unit restarted by the previous test may still be booting: WordPress's first start takes 10 to
 # 30 s here (a whole deploy's units are active within 30 s of their start).

@@ -1,11 +1,11 @@
 """Admin isolation over the whole admin surface: every admin file, entry point, variant and write.
 
 The corpus comes from the deployed WordPress (every file under wp-admin/ in the admin container)
-plus the variants Apache serves as the same file (``wpcluster/admin_surface.py``). Two views of
+plus the variants Apache serves as the same file (``wpcluster/checks/admin_surface.py``). Two views of
 one promise, "only the admin container serves the admin surface and every write":
 
 * static: every frontend under vulcand's prefix in etcd, in vulcand v0.9.2's route order
-  (``wpcluster/routes.py``), must send each admin-only request to the admin backend;
+  (``wpcluster/checks/routes.py``), must send each admin-only request to the admin backend;
 * dynamic: the whole corpus, sent as written, through the top LB and every vulcand, must be
   answered by wordpress-admin (or, for a path Apache does not serve as admin, refused by a public
   container).
@@ -19,16 +19,16 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.routing.test_routing import ENTRY_IDS, entry_points
-from wpcluster.admin_surface import ADMIN_BACKEND, ADMIN_CONTAINER, corpus, deployed_admin_files, send_all
-from wpcluster.checkers import (
+from wpcluster.checks.admin_surface import ADMIN_BACKEND, ADMIN_CONTAINER, corpus, deployed_admin_files, send_all
+from wpcluster.checks.routes import read_table
+from wpcluster.checks.state import (
     check_admin_routes,
     check_admin_surface_through,
     check_route_table_sane,
     etcd_servers,
     site_containers,
 )
-from wpcluster.deploy import ADMIN_SECRET_NAMES, unit_of
-from wpcluster.routes import read_table
+from wpcluster.deployment.deploy import ADMIN_SECRET_NAMES, unit_of
 
 
 @pytest.fixture(scope="module")

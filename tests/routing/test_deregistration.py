@@ -12,18 +12,18 @@ import time
 
 import pytest
 
-from wpcluster.checkers import (
+from wpcluster.checks.state import (
     check_registered_as_running,
     container_ended_at,
     etcd_servers,
     server_key_index,
     wait_traffic_avoids,
 )
-from wpcluster.deploy import SIDEKICK_UNIT
-from wpcluster.results import append_figures
-from wpcluster.sidekick import sidekick_settings
-from wpcluster.thresholds import DEREGISTERED_WITHIN, expired_within
-from wpcluster.waits import eventually
+from wpcluster.checks.thresholds import DEREGISTERED_WITHIN, expired_within
+from wpcluster.core.results import append_figures
+from wpcluster.core.waits import eventually
+from wpcluster.deployment.deploy import SIDEKICK_UNIT
+from wpcluster.deployment.sidekick_settings import sidekick_settings
 
 # A unit started again pulls nothing (the image is on the node) but must boot WordPress.
 REREGISTERED_WITHIN = 60.0

@@ -27,8 +27,8 @@ import secrets
 import etcd as python_etcd
 import pytest
 
-from wpcluster.routes import read_table
-from wpcluster.waits import eventually
+from wpcluster.checks.routes import read_table
+from wpcluster.core.waits import eventually
 
 ROUTED_REQUESTS = 20
 

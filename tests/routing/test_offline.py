@@ -19,7 +19,7 @@ import time
 import pytest
 import requests
 
-from wpcluster.thresholds import SLOW_READ_SECONDS
+from wpcluster.checks.thresholds import SLOW_READ_SECONDS
 
 # Pages that start WordPress's cron (install.php and upgrade.php on every request) or that could
 # ask wordpress.org (the dashboard's browser and PHP checks), and the public pages.

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from wpcluster.checkers import check_registration, etcd_servers, site_containers
+from wpcluster.checks.state import check_registration, etcd_servers, site_containers
 
 
 @pytest.mark.checks("site-registered")

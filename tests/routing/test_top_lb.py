@@ -11,12 +11,12 @@ import time
 
 import pytest
 
+from wpcluster.checks.thresholds import LB_BRINGS_BACK_SECONDS, LB_TAKES_OUT_SECONDS
 from wpcluster.clients.haproxy import HAProxyStats, ServerState
-from wpcluster.deploy import VULCAND_UNIT, container_of
-from wpcluster.providers.lab.site_hosts import lb_stats_url
-from wpcluster.results import append_figures
-from wpcluster.thresholds import LB_BRINGS_BACK_SECONDS, LB_TAKES_OUT_SECONDS
-from wpcluster.waits import eventually
+from wpcluster.core.results import append_figures
+from wpcluster.core.waits import eventually
+from wpcluster.deployment.deploy import VULCAND_UNIT, container_of
+from wpcluster.providers.lab.top_lb import lb_stats_url
 
 BACKEND = "vulcands"
 

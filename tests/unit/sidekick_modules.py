@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from wpcluster.shape import PROJECT_ROOT
+from wpcluster.core.shape import PROJECT_ROOT
 
 SIDEKICK_DIR = PROJECT_ROOT / "images" / "sidekick"
 if str(SIDEKICK_DIR) not in sys.path:

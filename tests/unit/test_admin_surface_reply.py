@@ -1,6 +1,6 @@
 """Who may answer an admin-surface request, and how (``Reply.acceptable``)."""
 
-from wpcluster.admin_surface import Probe, Reply
+from wpcluster.checks.admin_surface import Probe, Reply
 
 SITE = "http://wordpress.local:8888"
 UPPER = Probe("GET", "/WP-LOGIN.PHP", "variant: letter case of /wp-login.php", admin_only=False)

@@ -2,8 +2,8 @@
 
 import json
 
-from wpcluster import bootstrap
-from wpcluster.shape import load_shape
+from wpcluster.core.shape import load_shape
+from wpcluster.providers import bootstrap
 
 
 def test_etcd2_discovery_settings_follow_the_seed():

@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import json
 
-from wpcluster.certify import BRINGUP, CERTIFICATION, HARNESS, SELFCHECK, SUITES, controls_source, link_latest, sessions
-from wpcluster.results import JUNIT, RESULTS_ENV, RUN_RECORD
+from wpcluster.core.results import JUNIT, RESULTS_ENV, RUN_RECORD
+from wpcluster.jobs.certify import (
+    BRINGUP,
+    CERTIFICATION,
+    HARNESS,
+    SELFCHECK,
+    SUITES,
+    controls_source,
+    link_latest,
+    sessions,
+)
 
 
 def test_a_certification_runs_every_suite_and_no_self_check():

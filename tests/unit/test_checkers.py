@@ -4,30 +4,30 @@ from __future__ import annotations
 
 import pytest
 
-from wpcluster import checkers
+from wpcluster.checks import state
 from wpcluster.clients.fleet import FleetctlError
 
 BEFORE = {"wordpress@1.service": "172.30.8.101", "wordpress@2.service": "172.30.8.102"}
 
 
 def test_nothing_moved_passes_on_the_same_targets_and_on_a_unit_unscheduled_for_the_moment():
-    assert checkers.check_nothing_moved(lambda: {"wordpress@1.service": "172.30.8.101"}, BEFORE)
+    assert state.check_nothing_moved(lambda: {"wordpress@1.service": "172.30.8.101"}, BEFORE)
 
 
 def test_a_unit_scheduled_elsewhere_has_moved():
     with pytest.raises(AssertionError, match=r"units moved \(from, to\): \{'wordpress@2.service': "
                                              r"\('172.30.8.102', '172.30.8.103'\)\}"):
-        checkers.check_nothing_moved(lambda: {**BEFORE, "wordpress@2.service": "172.30.8.103"}, BEFORE)
+        state.check_nothing_moved(lambda: {**BEFORE, "wordpress@2.service": "172.30.8.103"}, BEFORE)
 
 
 def test_a_listing_that_keeps_failing_is_no_answer(monkeypatch):
-    monkeypatch.setattr(checkers, "LISTING_WITHIN", 0.3)
+    monkeypatch.setattr(state, "LISTING_WITHIN", 0.3)
 
     def fails() -> dict[str, str]:
         raise FleetctlError("`fleetctl list-unit-files` exited 1: context deadline exceeded")
 
     with pytest.raises(AssertionError, match="could not tell whether fleet moved anything: .*context deadline"):
-        checkers.check_nothing_moved(fails, BEFORE)
+        state.check_nothing_moved(fails, BEFORE)
 
 
 def test_a_listing_that_fails_once_is_asked_again():
@@ -39,4 +39,4 @@ def test_a_listing_that_fails_once_is_asked_again():
             raise answer
         return answer
 
-    assert checkers.check_nothing_moved(flaky, BEFORE)
+    assert state.check_nothing_moved(flaky, BEFORE)

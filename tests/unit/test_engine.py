@@ -2,7 +2,7 @@
 
 import pytest
 
-from wpcluster.errors import EngineError
+from wpcluster.core.errors import EngineError
 from wpcluster.providers.lab import engine
 
 

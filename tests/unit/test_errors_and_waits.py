@@ -5,9 +5,9 @@ import itertools
 
 import pytest
 
-from wpcluster.errors import WpclusterError
-from wpcluster.providers.lab.network import clashes
-from wpcluster.waits import GiveUp, NotReached, eventually
+from wpcluster.core.errors import WpclusterError
+from wpcluster.core.waits import GiveUp, NotReached, eventually
+from wpcluster.providers.lab.subnet import clashes
 
 
 def test_error_message_has_problem_and_fix():
@@ -47,7 +47,7 @@ def test_eventually_stops_at_once_on_give_up():
 
 
 def test_holds_for_checks_through_the_window_and_names_the_first_break():
-    from wpcluster.waits import holds_for
+    from wpcluster.core.waits import holds_for
 
     assert holds_for(lambda: True, 0.3, 0.1) >= 3
     calls = iter([True, True, False])

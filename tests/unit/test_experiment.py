@@ -7,10 +7,10 @@ import time
 import pytest
 
 from tests.unit.test_verdict import steady
-from wpcluster.experiment import STEADY_REQUESTS, Experiment, Trial, last_recovery_miss
+from wpcluster.checks.verdict import DEVIATED, PASS, NotEstablished
+from wpcluster.core.shape import load_shape
 from wpcluster.faults import FaultRecord
-from wpcluster.shape import load_shape
-from wpcluster.verdict import DEVIATED, PASS, NotEstablished
+from wpcluster.load.experiment import STEADY_REQUESTS, Experiment, Trial, last_recovery_miss
 
 
 def fed(*histories) -> Experiment:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wpcluster.fingerprint import source_digest
+from wpcluster.jobs.fingerprint import source_digest
 
 
 def _tree(tmp_path):

@@ -7,8 +7,8 @@ import subprocess
 import sys
 import textwrap
 
-from wpcluster.junit import read_junit
-from wpcluster.shape import PROJECT_ROOT
+from wpcluster.core.shape import PROJECT_ROOT
+from wpcluster.report.junit import read_junit
 
 CASES = '''
 import pytest
@@ -40,7 +40,7 @@ def test_after_the_heal():
 '''
 CONFTEST = '''
 import pytest
-pytest_plugins = ["wpcluster.plugin.options", "wpcluster.plugin.gates"]
+pytest_plugins = ["wpcluster.fixtures.options", "wpcluster.fixtures.preconditions"]
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
@@ -74,7 +74,8 @@ def test_a_broken_gate_is_waited_for_once_then_fails_fast(tmp_path):
 def test_a_session_that_certifies_nothing_leaves_no_figures(tmp_path):
     """The harness's own unit tests (no cluster, no gate) write no results folder of their own."""
     (tmp_path / "test_plain.py").write_text("def test_plain():\n    assert True\n")
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["wpcluster.plugin.options", "wpcluster.plugin.gates"]\n')
+    (tmp_path / "conftest.py").write_text(
+        'pytest_plugins = ["wpcluster.fixtures.options", "wpcluster.fixtures.preconditions"]\n')
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            f"--junitxml={tmp_path / 'out.xml'}", "test_plain.py"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120,

@@ -1,4 +1,4 @@
-"""Workers on other hosts send their result files home: one run, one bundle (wpcluster/plugin/gather.py).
+"""Workers on other hosts send their result files home: one run, one bundle (wpcluster/fixtures/gather.py).
 
 A worker with its own results folder stands in for one on another host (xdist's ``popen//env:``
 gives it another ``WPCLUSTER_RESULTS``); the merge is the same code an ssh worker's files go through.
@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from wpcluster import timings
-from wpcluster.labels import RUN_ID_ENV
-from wpcluster.plugin.timings import LEDGER_ENV
-from wpcluster.results import RESULTS_ENV, merge_worker_files
+from wpcluster.core import ledger
+from wpcluster.core.labels import RUN_ID_ENV
+from wpcluster.core.results import RESULTS_ENV, merge_worker_files
+from wpcluster.fixtures.ledger_hooks import LEDGER_ENV
+from wpcluster.report import time_table
 
 pytest_plugins = ["pytester"]
 
@@ -26,8 +27,8 @@ def test_a_remote_workers_ledger_and_figures_land_in_the_controllers_bundle(pyte
                                                                            tmp_path: Path):
     pytester.makepyfile(test_sample="""
         import os
-        from wpcluster.results import append_figures
-        from wpcluster.waits import eventually
+        from wpcluster.core.results import append_figures
+        from wpcluster.core.waits import eventually
         def test_a():
             eventually(lambda: True, timeout=1, what="condition a")
             append_figures(os.environ["WPCLUSTER_RUN_ID"], "sample", {"test": "a"})
@@ -48,7 +49,7 @@ def test_a_remote_workers_ledger_and_figures_land_in_the_controllers_bundle(pyte
     outcome.assert_outcomes(passed=2)
     outcome.stdout.fnmatch_lines([f"wpcluster: gw0 on * sent 2 result files home from {away / RUN}"])
     assert (away / RUN / "time" / "suites-gw0.json").exists(), "the worker wrote its ledger in its own folder"
-    table = timings.time_table(timings.read_run(home / RUN))
+    table = time_table.time_table(ledger.read_run(home / RUN))
     assert [line.name for line in table.sessions] == ["suites"]
     assert [line.name for line in table.workers] == ["suites-gw0"]
     assert sorted(line.name for line in table.waits) == ["condition a", "condition b"]

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from wpcluster.faults import BANDWIDTH_CAP_KBIT, bandwidth_cap
-from wpcluster.generator import (
+from wpcluster.load.generator import (
     LB_RATE,
     LOAD_SHARE,
     VULCAND_RATE,
@@ -107,7 +107,7 @@ def test_a_body_that_stops_arriving_is_a_hang_not_a_refusal():
     import requests
     import urllib3
 
-    from wpcluster.generator import Sample, failure_name
+    from wpcluster.load.generator import Sample, failure_name
 
     stalled = requests.ConnectionError(urllib3.exceptions.ReadTimeoutError(None, "/", "Read timed out."))
     assert failure_name(stalled) == "ReadTimeout"

@@ -1,8 +1,8 @@
 """Reading the top LB's view of its vulcands from HAProxy's CSV statistics."""
 
 from wpcluster.clients.haproxy import parse_stats
-from wpcluster.providers.lab.site_hosts import LB_STATS_PATH, LB_STATS_PORT, haproxy_config
-from wpcluster.shape import load_shape
+from wpcluster.core.shape import load_shape
+from wpcluster.providers.lab.top_lb import LB_STATS_PATH, LB_STATS_PORT, haproxy_config
 
 HEADER = ("# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,"
           "weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,"

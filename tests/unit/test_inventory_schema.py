@@ -45,8 +45,8 @@ def test_a_bad_inventory_names_the_line(edit, says):
 def test_a_fleet_tunnel_reaches_fleetctl_as_the_seed_sets_it(tmp_path, monkeypatch):
     """`fleet: {tunnel: host:port}` becomes FLEETCTL_TUNNEL, and fleetctl then talks to etcd at the far end."""
     from wpcluster.clients.fleet import Fleetctl
+    from wpcluster.core.shape import load_shape
     from wpcluster.providers.inventory.provider import InventoryCluster
-    from wpcluster.shape import load_shape
 
     monkeypatch.setenv("WPCLUSTER_RESULTS", str(tmp_path))
     monkeypatch.setattr(InventoryCluster, "fleetctl", "fleetctl")  # the binary is not what is checked here

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 
-from wpcluster import timings
-from wpcluster.job_times import figures, report
-from wpcluster.results import RESULTS_ENV, RUN_RECORD
+from wpcluster.core import ledger
+from wpcluster.core.results import RESULTS_ENV, RUN_RECORD
+from wpcluster.jobs.time_goals import figures, report
 
 
 def _run(root, run_id: str, job: str, profile: str, wall: float, arguments=(), built: float = 0.0) -> None:
     run = root / run_id
     run.mkdir()
     (run / RUN_RECORD).write_text(json.dumps({"job": job, "profile": profile, "arguments": list(arguments)}))
-    spans = [timings.Span(timings.SESSION, "suites", 0, wall)]
+    spans = [ledger.Span(ledger.SESSION, "suites", 0, wall)]
     if built:
-        spans.append(timings.Span(timings.STEP, "images", 1, built))
-    timings.write(run / timings.TIME_DIR / "suites.json", "suites", spans)
+        spans.append(ledger.Span(ledger.STEP, "images", 1, built))
+    ledger.write(run / ledger.TIME_DIR / "suites.json", "suites", spans)
 
 
 def test_the_newest_whole_run_of_each_kind_is_set_against_its_goal(tmp_path, monkeypatch):

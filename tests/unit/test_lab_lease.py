@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from wpcluster.errors import LabError
-from wpcluster.labels import RUN_ID_ENV, run_labels
+from wpcluster.core.errors import LabError
+from wpcluster.core.labels import RUN_ID_ENV, run_labels
+from wpcluster.core.shape import load_shape
 from wpcluster.providers.lab import lease
-from wpcluster.providers.lab.network import networks_in_use
-from wpcluster.shape import load_shape
+from wpcluster.providers.lab.subnet import networks_in_use
 
 # A second process that takes a lab's lease as run "run-live", says so, and holds it until its stdin closes.
 HOLDER = """
@@ -31,7 +31,7 @@ sys.stdin.read()
 # Another process (another run) trying a lab's lease: exits 0 if it got it, 1 if refused.
 TRIER = """
 import sys
-from wpcluster.errors import LabError
+from wpcluster.core.errors import LabError
 from wpcluster.providers.lab import lease
 try:
     lease.acquire(sys.argv[1], "run-other", "cluster.toml")

@@ -1,6 +1,6 @@
 """Leftover cleanup selects every wpcluster resource but the current run's, and nothing else."""
 
-from wpcluster.labels import RUN_LABEL, leftovers, new_run_id, run_labels
+from wpcluster.core.labels import RUN_LABEL, leftovers, new_run_id, run_labels
 
 
 def test_leftovers_spare_the_current_run_and_foreign_resources():

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from wpcluster import linearizability as lin
-from wpcluster.linearizability import LinearizabilityError, Operation
+from wpcluster.checks import linearizability as lin
+from wpcluster.checks.linearizability import LinearizabilityError, Operation
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="the checker is built with Go")
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from wpcluster.shape import PROJECT_ROOT
+from wpcluster.core.shape import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "loadtests"))
 from gates import Gates, judge  # noqa: E402

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from wpcluster import progress, timings
-from wpcluster.cluster import Cluster, ExecResult
+from wpcluster.core import ledger, progress
+from wpcluster.core.cluster import Cluster, ExecResult
+from wpcluster.core.shape import load_shape
 from wpcluster.faults import (
     BandwidthCap,
     DockerdRestart,
@@ -24,8 +25,7 @@ from wpcluster.faults import (
     build,
 )
 from wpcluster.faults import catalogue as catalogue_module
-from wpcluster.faults import etcd as etcd_faults
-from wpcluster.shape import load_shape
+from wpcluster.faults import members as member_faults
 
 
 class FakeNode:
@@ -150,7 +150,7 @@ def test_a_fault_is_recorded_from_just_before_its_action_until_its_heal(said):
     cluster = FakeCluster()
     nemesis = Nemesis(cluster)
     victim = cluster.nodes[1]
-    timings.clear()
+    ledger.clear()
     fault = nemesis.partition(victim)
     assert isinstance(fault, Partition) and fault.in_force and nemesis.in_force() == [fault]
     assert nemesis.records == [fault.record] and fault.record.kind == "partition" and fault.record.node == "core-02"
@@ -160,8 +160,8 @@ def test_a_fault_is_recorded_from_just_before_its_action_until_its_heal(said):
     nemesis.heal(victim)
     assert cluster.log[-1] == ("core-02", "heal", None)
     assert not fault.in_force and fault.record.started <= fault.record.ended and nemesis.in_force() == []
-    assert [(s.kind, s.name) for s in timings.spans() if s.kind == timings.FAULT] == [
-        (timings.FAULT, "partition on core-02")]
+    assert [(s.kind, s.name) for s in ledger.spans() if s.kind == ledger.FAULT] == [
+        (ledger.FAULT, "partition on core-02")]
 
 
 def test_a_failed_action_leaves_nothing_to_heal_unless_it_may_have_stopped_half_done():
@@ -318,7 +318,7 @@ def test_a_replaced_member_is_recorded_by_its_old_id_and_added_back_as_a_new_mem
     cluster = FakeCluster()
     nemesis = Nemesis(cluster)
     api = FakeEtcd(cluster)
-    monkeypatch.setattr(etcd_faults, "etcd_request", api)
+    monkeypatch.setattr(member_faults, "etcd_request", api)
     victim = cluster.nodes[2]
     assert nemesis.remove_member(victim) == "33"
     assert nemesis.records[-1].kind == "etcd-member-replace 33"

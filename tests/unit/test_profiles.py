@@ -8,10 +8,10 @@ import os
 import pytest
 
 from tests.harness.listing import collected
-from wpcluster.errors import WpclusterError
-from wpcluster.profiles import PROFILE_ENV, QUICK, RELEASE, take_profile_option
-from wpcluster.shape import DEFAULT_SHAPE_FILE, parse_shape
-from wpcluster.thresholds import FAMILIES, failover_thresholds, fault_bounds
+from wpcluster.checks.thresholds import FAMILIES, failover_thresholds, fault_bounds
+from wpcluster.core.errors import WpclusterError
+from wpcluster.core.profiles import PROFILE_ENV, QUICK, RELEASE, take_profile_option
+from wpcluster.core.shape import DEFAULT_SHAPE_FILE, parse_shape
 
 KINDS = ["node-kill", "dockerd-restart", "packet-loss 20%", "s3-stop", "db-latency 20ms", "db-stop",
          "etcd-majority-lost"]
@@ -74,8 +74,8 @@ def test_a_failover_test_named_by_its_node_id_runs_under_any_profile(tmp_path):
 
 
 def test_fleet_notices_a_lost_engine_leader_only_when_its_lease_runs_out():
-    from wpcluster.profiles import Profile
-    from wpcluster.thresholds import fleet_notices_seconds
+    from wpcluster.checks.thresholds import fleet_notices_seconds
+    from wpcluster.core.profiles import Profile
 
     release, quick = shapes()
     assert fleet_notices_seconds(release) == 30.0  # the agent TTL outlasts the 10 s engine lease
@@ -87,15 +87,15 @@ def test_fleet_notices_a_lost_engine_leader_only_when_its_lease_runs_out():
 
 
 def test_fleetd_is_told_the_engine_reconcile_interval():
-    from wpcluster.bootstrap import fleet_config
+    from wpcluster.providers.bootstrap import fleet_config
 
     _, quick = shapes()
     assert fleet_config(quick, "core-01")["engine_reconcile_interval"] == "0.5"
 
 
 def test_an_engine_reconcile_interval_that_is_not_a_positive_number_is_named():
-    from wpcluster.errors import ShapeError
-    from wpcluster.profiles import Profile
+    from wpcluster.core.errors import ShapeError
+    from wpcluster.core.profiles import Profile
 
     for bad in (0, "2s", True):
         with pytest.raises(ShapeError, match="fleet.engine_reconcile_interval"):

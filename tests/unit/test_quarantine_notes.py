@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from wpcluster.sidekick import quarantine_notes
+from wpcluster.deployment.sidekick_settings import quarantine_notes
 
 JOURNAL = """\
 1796482864.206000 core-02 docker[29266]: 2026-12-05 15:01:04,206 sidekick voting to quarantine core-01: 2 of its last 3 probes failed (budget 0.50s)

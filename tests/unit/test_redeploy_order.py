@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from wpcluster.plugin.options import RUN_ID_ENV
-from wpcluster.results import RESULTS_ENV
+from wpcluster.core.results import RESULTS_ENV
+from wpcluster.fixtures.options import RUN_ID_ENV
 
 pytest_plugins = ["pytester"]
 

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from tests.unit.test_verdict import steady
+from wpcluster.checks.verdict import DEVIATED, judge, save_samples
 from wpcluster.cli import main
 from wpcluster.faults import FaultRecord
-from wpcluster.verdict import DEVIATED, judge, save_samples
 
 pytest_plugins = ["pytester"]
 
@@ -49,7 +49,7 @@ def test_rejudge_names_what_is_missing(tmp_path, capsys):
 
 def test_a_verdict_not_established_is_an_error_and_a_deviation_a_failure(pytester: pytest.Pytester):
     pytester.makepyfile(test_faults="""
-        from wpcluster.verdict import Deviated, NotEstablished
+        from wpcluster.checks.verdict import Deviated, NotEstablished
 
         def test_unsteady():
             raise NotEstablished("no steady baseline")
@@ -60,5 +60,5 @@ def test_a_verdict_not_established_is_an_error_and_a_deviation_a_failure(pyteste
     result = pytester.runpytest("-p", "no:cacheprovider", "--junitxml=j.xml")
     result.assert_outcomes(failed=1, errors=1)
     junit = (pytester.path / "j.xml").read_text()
-    assert '<error message="failed on setup with &quot;wpcluster.verdict.NotEstablished' in junit
-    assert '<failure message="wpcluster.verdict.Deviated' in junit
+    assert '<error message="failed on setup with &quot;wpcluster.checks.verdict.NotEstablished' in junit
+    assert '<failure message="wpcluster.checks.verdict.Deviated' in junit

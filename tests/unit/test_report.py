@@ -18,9 +18,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen first
 import pytest  # noqa: E402
 
-from wpcluster.browser_check import check_report  # noqa: E402
-from wpcluster.certify import merge_junit  # noqa: E402
-from wpcluster.report import (  # noqa: E402  # noqa: E402
+from wpcluster.jobs.certify import merge_junit  # noqa: E402
+from wpcluster.report.browser_check import check_report  # noqa: E402
+from wpcluster.report.bundle import (  # noqa: E402  # noqa: E402
     FAILED,
     PASSED,
     XFAILED,

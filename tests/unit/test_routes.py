@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from wpcluster.admin_surface import corpus, static_leaks, variants
-from wpcluster.routes import Request, RouteError, build_table, parse_route
+from wpcluster.checks.admin_surface import corpus, static_leaks, variants
+from wpcluster.checks.routes import Request, RouteError, build_table, parse_route
 
 ADMIN = "PathRegexp(`^/(wp-admin(/.*)?|wp-login[.]php)$`)"
 
@@ -108,7 +108,7 @@ def test_every_host_a_frontend_is_scoped_to_is_tried():
 
 def test_a_frontend_scoped_to_another_host_that_takes_the_login_page_is_named():
     from tests.unit.sidekick_modules import sidekick
-    from wpcluster.checkers import check_admin_routes
+    from wpcluster.checks.state import check_admin_routes
 
     probes = corpus(["wp-admin/index.php"])
     deployed = {fid: (spec["BackendId"], spec["Route"]) for fid, spec in sidekick.FRONTENDS.items()}

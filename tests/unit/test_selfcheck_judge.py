@@ -14,8 +14,8 @@ import pytest
 
 from tests.harness import nested as nested_module
 from tests.harness.nested import CONTROLLED, NestedRun, establish_controls, expect_failure, run_missing_controls
-from wpcluster.junit import read_junit
-from wpcluster.shape import PROJECT_ROOT
+from wpcluster.core.shape import PROJECT_ROOT
+from wpcluster.report.junit import read_junit
 
 DEFECT = r"core-03 \S+: UNHEALTHY"
 CASES = '''
@@ -153,7 +153,7 @@ def test_every_missing_control_runs_in_one_nested_session_and_its_outcomes_are_k
 
 
 def test_a_certifications_junit_gives_the_controls_by_node_id(tmp_path):
-    from wpcluster.plugin.outcomes import certified_outcomes
+    from wpcluster.fixtures.outcomes import certified_outcomes
 
     junit = tmp_path / "junit.xml"
     junit.write_text('''<testsuites><testsuite>

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wpcluster.errors import ShapeError
-from wpcluster.shape import DEFAULT_SHAPE_FILE, fleet_version, load_shape, parse_shape
+from wpcluster.core.errors import ShapeError
+from wpcluster.core.shape import DEFAULT_SHAPE_FILE, fleet_version, load_shape, parse_shape
 
 BASE = DEFAULT_SHAPE_FILE.read_text()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wpcluster.plugin.spread import PACED, PacedOnOneWorker, local_workers
+from wpcluster.fixtures.spread import PACED, PacedOnOneWorker, local_workers
 
 
 class Options:

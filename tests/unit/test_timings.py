@@ -10,25 +10,26 @@ from pathlib import Path
 
 import pytest
 
-from wpcluster import progress, timings
-from wpcluster.plugin.timings import LEDGER_ENV
-from wpcluster.report import read_bundle, render_html, summary_text
-from wpcluster.results import RESULTS_ENV
-from wpcluster.waits import NotReached, eventually, holds_for
+from wpcluster.core import ledger, progress
+from wpcluster.core.results import RESULTS_ENV
+from wpcluster.core.waits import NotReached, eventually, holds_for
+from wpcluster.fixtures.ledger_hooks import LEDGER_ENV
+from wpcluster.report import time_table
+from wpcluster.report.bundle import read_bundle, render_html, summary_text
 
 pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)
 def empty_ledger():
-    timings.clear()
+    ledger.clear()
     yield
-    timings.clear()
+    ledger.clear()
 
 
-def recorded() -> list[timings.Span]:
+def recorded() -> list[ledger.Span]:
     """What the code under test recorded (this very session's plugin records the test's own phases)."""
-    return [s for s in timings.spans() if s.kind != timings.TEST]
+    return [s for s in ledger.spans() if s.kind != ledger.TEST]
 
 
 def test_a_step_is_recorded_with_its_outcome():
@@ -36,8 +37,8 @@ def test_a_step_is_recorded_with_its_outcome():
         pass
     with pytest.raises(RuntimeError), progress.step("deploying the site"):
         raise RuntimeError("boom")
-    assert [(s.kind, s.name, s.ok) for s in recorded()] == [(timings.STEP, "building image wpcluster/sidekick", True),
-                        (timings.STEP, "deploying the site", False)]
+    assert [(s.kind, s.name, s.ok) for s in recorded()] == [(ledger.STEP, "building image wpcluster/sidekick", True),
+                        (ledger.STEP, "deploying the site", False)]
 
 
 def test_a_wait_is_recorded_under_its_condition_reached_or_not():
@@ -53,90 +54,90 @@ def test_a_wait_is_recorded_under_its_condition_reached_or_not():
 
 
 def test_spans_belong_to_the_test_running_then():
-    timings.set_current_test("tests/failover/test_node_loss.py::test_kill")
-    timings.record(timings.FAULT, "node-kill on core-01", 100.0, 30.0)
-    timings.set_current_test("")
-    timings.record(timings.STEP, "lab up", 50.0, 5.0)
+    ledger.set_current_test("tests/failover/test_node_loss.py::test_kill")
+    ledger.record(ledger.FAULT, "node-kill on core-01", 100.0, 30.0)
+    ledger.set_current_test("")
+    ledger.record(ledger.STEP, "lab up", 50.0, 5.0)
     assert [s.test for s in recorded()] == ["tests/failover/test_node_loss.py::test_kill", ""]
 
 
 def test_the_time_table_adds_up_by_suite_test_and_condition():
-    ledger = [
-        timings.Span(timings.SESSION, "suites", 0, 400.0),
-        timings.Span(timings.TEST, "tests/failover/test_node_loss.py::test_kill setup", 0, 10.0),
-        timings.Span(timings.TEST, "tests/failover/test_node_loss.py::test_kill call", 10, 50.0),
-        timings.Span(timings.TEST, "tests/routing/test_routing.py::test_home call", 60, 3.0, ok=False),
-        timings.Span(timings.WAIT, "every unit running", 1, 4.0),
-        timings.Span(timings.WAIT, "every unit running", 20, 6.0, ok=False),
-        timings.Span(timings.WAIT, "a key", 30, 1.0),
+    spans = [
+        ledger.Span(ledger.SESSION, "suites", 0, 400.0),
+        ledger.Span(ledger.TEST, "tests/failover/test_node_loss.py::test_kill setup", 0, 10.0),
+        ledger.Span(ledger.TEST, "tests/failover/test_node_loss.py::test_kill call", 10, 50.0),
+        ledger.Span(ledger.TEST, "tests/routing/test_routing.py::test_home call", 60, 3.0, ok=False),
+        ledger.Span(ledger.WAIT, "every unit running", 1, 4.0),
+        ledger.Span(ledger.WAIT, "every unit running", 20, 6.0, ok=False),
+        ledger.Span(ledger.WAIT, "a key", 30, 1.0),
     ]
-    table = timings.time_table(ledger)
+    table = time_table.time_table(spans)
     assert table.wall_seconds == 400.0
     assert [(line.name, line.total) for line in table.suites] == [("tests/failover", 60.0), ("tests/routing", 3.0)]
-    assert table.tests[0] == timings.Line("tests/failover/test_node_loss.py::test_kill", 2, 60.0, 50.0, 0)
-    assert table.waits[0] == timings.Line("every unit running", 2, 10.0, 6.0, 1)
+    assert table.tests[0] == time_table.Line("tests/failover/test_node_loss.py::test_kill", 2, 60.0, 50.0, 0)
+    assert table.waits[0] == time_table.Line("every unit running", 2, 10.0, 6.0, 1)
 
 
 def test_the_goal_gap_splits_the_wall_time_into_faults_failover_selfchecks_and_the_rest():
-    ledger = [
-        timings.Span(timings.SESSION, "suites", 0, 900.0),
-        timings.Span(timings.TEST, "tests/failover/test_node_loss.py::test_kill call", 0, 100.0),
-        timings.Span(timings.FAULT, "node-kill on core-03", 20, 40.0),
-        timings.Span(timings.TEST, "tests/harness/test_failover_breakage.py::test_x call", 100, 300.0),
-        timings.Span(timings.TEST, "tests/routing/test_routing.py::test_home call", 400, 50.0),
+    spans = [
+        ledger.Span(ledger.SESSION, "suites", 0, 900.0),
+        ledger.Span(ledger.TEST, "tests/failover/test_node_loss.py::test_kill call", 0, 100.0),
+        ledger.Span(ledger.FAULT, "node-kill on core-03", 20, 40.0),
+        ledger.Span(ledger.TEST, "tests/harness/test_failover_breakage.py::test_x call", 100, 300.0),
+        ledger.Span(ledger.TEST, "tests/routing/test_routing.py::test_home call", 400, 50.0),
     ]
-    gap = timings.goal_gap(timings.time_table(ledger), goal=480)
+    gap = time_table.goal_gap(time_table.time_table(spans), goal=480)
     assert gap.over == 420.0
     assert [seconds for _, seconds in gap.parts] == [40.0, 60.0, 300.0, 500.0]
     assert sum(seconds for _, seconds in gap.parts) == gap.wall
 
 
 def test_the_failover_suite_over_its_goal_names_its_costliest_faults_and_why():
-    ledger = [timings.Span(timings.SESSION, "suites", 0, 900.0),
-              timings.Span(timings.TEST, "tests/failover/test_node_loss.py::test_kill call", 0, 800.0)]
-    table = timings.time_table(ledger)
-    assert timings.failover_gap(table) == 80.0
+    spans = [ledger.Span(ledger.SESSION, "suites", 0, 900.0),
+              ledger.Span(ledger.TEST, "tests/failover/test_node_loss.py::test_kill call", 0, 800.0)]
+    table = time_table.time_table(spans)
+    assert time_table.failover_gap(table) == 80.0
     records = [{"fault_kind": "s3-stop", "wall_seconds": 29.0, "span": {"start": 10.0, "heal": 25.0},
                 "recovery_seconds": 16.0},
                {"fault_kind": "packet-loss 20%", "wall_seconds": 61.0, "span": {"start": 0.0, "heal": 38.0},
                 "recovery_seconds": 50.0},
                {"fault_kind": "not judged", "span": {}}]
-    holders = timings.failover_holders(records, top=1)
+    holders = time_table.failover_holders(records, top=1)
     assert [h.describe() for h in holders] == ["packet-loss 20% 61s (held 38s, whole 50s from its start)"]
 
 
 def test_a_run_without_the_failover_suite_has_no_failover_gap():
-    table = timings.time_table([timings.Span(timings.SESSION, "suites", 0, 10.0),
-                                timings.Span(timings.TEST, "tests/routing/test_routing.py::test_home call", 0, 5.0)])
-    assert timings.failover_gap(table) is None
+    table = time_table.time_table([ledger.Span(ledger.SESSION, "suites", 0, 10.0),
+                                ledger.Span(ledger.TEST, "tests/routing/test_routing.py::test_home call", 0, 5.0)])
+    assert time_table.failover_gap(table) is None
 
 
 def test_a_session_writes_its_ledger_beside_its_junit(pytester: pytest.Pytester, tmp_path: Path):
     """A real pytest session with the plugin loaded: each test's phases and the waits inside them are
     in the ledger, which lands in the run's time folder (or where certify names it)."""
     pytester.makepyfile(test_sample="""
-        from wpcluster.waits import eventually
+        from wpcluster.core.waits import eventually
         def test_waits():
             eventually(lambda: True, timeout=1, what="the sample condition")
         def test_fails():
             assert False
     """)
     results = tmp_path / "results"
-    ledger = tmp_path / "named" / "suites.json"
+    ledger_file = tmp_path / "named" / "suites.json"
     os.environ[RESULTS_ENV] = str(results)
-    os.environ[LEDGER_ENV] = str(ledger)
+    os.environ[LEDGER_ENV] = str(ledger_file)
     try:
         outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     finally:
         os.environ.pop(RESULTS_ENV)
         os.environ.pop(LEDGER_ENV, None)
     outcome.assert_outcomes(passed=1, failed=1)
-    spans = [timings.Span(**s) for s in json.loads(ledger.read_text())["spans"]]
-    calls = {s.name.split("::")[1]: s.ok for s in spans if s.kind == timings.TEST and s.name.endswith(" call")}
+    spans = [ledger.Span(**s) for s in json.loads(ledger_file.read_text())["spans"]]
+    calls = {s.name.split("::")[1]: s.ok for s in spans if s.kind == ledger.TEST and s.name.endswith(" call")}
     assert calls == {"test_waits call": True, "test_fails call": False}
-    wait = next(s for s in spans if s.kind == timings.WAIT)
+    wait = next(s for s in spans if s.kind == ledger.WAIT)
     assert (wait.name, wait.test) == ("the sample condition", "test_sample.py::test_waits")
-    assert [s.name for s in spans if s.kind == timings.SESSION] == ["suites"]
+    assert [s.name for s in spans if s.kind == ledger.SESSION] == ["suites"]
 
 
 def test_the_report_shows_where_the_time_went(tmp_path: Path):
@@ -144,11 +145,11 @@ def test_the_report_shows_where_the_time_went(tmp_path: Path):
     (run).mkdir()
     (run / "junit.xml").write_text('<testsuites><testsuite><testcase classname="tests.failover.test_node_loss" '
                                    'name="test_kill" time="60"/></testsuite></testsuites>')
-    timings.write(run / timings.TIME_DIR / "suites.json", "suites", [
-        timings.Span(timings.SESSION, "suites", 0, 400.0),
-        timings.Span(timings.TEST, "tests/failover/test_node_loss.py::test_kill call", 0, 60.0),
-        timings.Span(timings.FAULT, "node-kill on core-01", 5, 32.5),
-        timings.Span(timings.WAIT, "every unit of core-01 rescheduled", 6, 25.0),
+    ledger.write(run / ledger.TIME_DIR / "suites.json", "suites", [
+        ledger.Span(ledger.SESSION, "suites", 0, 400.0),
+        ledger.Span(ledger.TEST, "tests/failover/test_node_loss.py::test_kill call", 0, 60.0),
+        ledger.Span(ledger.FAULT, "node-kill on core-01", 5, 32.5),
+        ledger.Span(ledger.WAIT, "every unit of core-01 rescheduled", 6, 25.0),
     ])
     bundle = read_bundle(run)
     page = render_html(bundle)
@@ -163,8 +164,8 @@ def test_parallel_workers_each_certify_their_own_lab_and_keep_ledgers(pytester: 
     writes its own ledger beside the controller's; the controller records every test once."""
     pytester.makepyfile(test_sample="""
         import os
-        from wpcluster.shape import load_shape
-        from wpcluster.waits import eventually
+        from wpcluster.core.shape import load_shape
+        from wpcluster.core.waits import eventually
         def test_a():
             eventually(lambda: True, timeout=1, what="worker condition a")
             open(os.environ["SEEN"] + "/a", "w").write(os.environ["PYTEST_XDIST_WORKER"] + " " + load_shape().lab_name)
@@ -174,8 +175,8 @@ def test_parallel_workers_each_certify_their_own_lab_and_keep_ledgers(pytester: 
     """)
     seen = tmp_path / "seen"
     seen.mkdir()
-    ledger = tmp_path / "time" / "suites.json"
-    env = {RESULTS_ENV: str(tmp_path / "results"), LEDGER_ENV: str(ledger), "SEEN": str(seen)}
+    ledger_file = tmp_path / "time" / "suites.json"
+    env = {RESULTS_ENV: str(tmp_path / "results"), LEDGER_ENV: str(ledger_file), "SEEN": str(seen)}
     os.environ.update(env)
     try:
         outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--dist", "load")
@@ -186,7 +187,7 @@ def test_parallel_workers_each_certify_their_own_lab_and_keep_ledgers(pytester: 
     for test in "ab":
         worker, lab = (seen / test).read_text().split()
         assert lab == {"gw0": "wpcluster", "gw1": "wpcluster-w1"}[worker], f"{worker} loaded lab {lab}"
-    table = timings.time_table(timings.read_run(tmp_path))
+    table = time_table.time_table(ledger.read_run(tmp_path))
     assert [line.name for line in table.sessions] == ["suites"]
     assert sorted(line.name for line in table.workers) == ["suites-gw0", "suites-gw1"]
     assert sorted(line.name for line in table.tests) == ["test_sample.py::test_a", "test_sample.py::test_b"]
@@ -200,4 +201,4 @@ def test_a_bring_ups_steps_are_read_from_the_ledger():
     started = time.time()
     with progress.step("images"), progress.step("building image wpcluster/node"):
         pass
-    assert list(timings.steps_since(started)) == ["building image wpcluster/node", "images"]
+    assert list(ledger.steps_since(started)) == ["building image wpcluster/node", "images"]

@@ -21,10 +21,10 @@ import pytest
 import yaml
 
 from wpcluster.clients.fleet import Fleetctl
-from wpcluster.errors import WpclusterError
+from wpcluster.core.errors import WpclusterError
+from wpcluster.core.shape import load_shape
 from wpcluster.providers.vagrant import provider as vagrant_provider
 from wpcluster.providers.vagrant.provider import VagrantCluster, VagrantError
-from wpcluster.shape import load_shape
 
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
 

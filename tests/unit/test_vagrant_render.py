@@ -3,9 +3,9 @@
 import pytest
 import yaml
 
-from wpcluster.errors import WpclusterError
+from wpcluster.core.errors import WpclusterError
+from wpcluster.core.shape import load_shape
 from wpcluster.providers.vagrant.render import render_config_rb, render_user_data
-from wpcluster.shape import load_shape
 
 SAMPLE_CONFIG = """\
 # Size of the CoreOS cluster created by Vagrant

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from wpcluster.core.shape import load_shape
 from wpcluster.providers.lab.engine import apt_install
 from wpcluster.providers.vagrant.render import render_config_rb, render_user_data
-from wpcluster.shape import load_shape
 
 STANDIN_CHECKOUT = Path(__file__).resolve().parents[1] / "standins" / "coreos-vagrant"
 # What a coreos-vagrant user typically has in config.rb already (from config.rb.sample).

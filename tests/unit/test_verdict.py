@@ -2,11 +2,11 @@
 
 import pytest
 
+from wpcluster.checks.thresholds import seconds
+from wpcluster.checks.verdict import brownout_seconds, judge, longest_gap
 from wpcluster.faults import FaultRecord
-from wpcluster.generator import Sample
-from wpcluster.thresholds import seconds
-from wpcluster.timeline import plot
-from wpcluster.verdict import brownout_seconds, judge, longest_gap
+from wpcluster.load.generator import Sample
+from wpcluster.report.timelines import plot
 
 
 def history(outage=(10.0, 14.0), length=30.0, step=0.1):
@@ -140,9 +140,9 @@ def test_a_slowly_read_entry_point_gets_bins_wide_enough_for_its_noise():
 
 
 # ---- statuses and bounds over the fault's whole span -------------------------------------------------
-from wpcluster.shape import load_shape  # noqa: E402
-from wpcluster.thresholds import fault_bounds  # noqa: E402
-from wpcluster.verdict import DEVIATED, NOT_ESTABLISHED, PASS, Deviated, NotEstablished  # noqa: E402
+from wpcluster.checks.thresholds import fault_bounds  # noqa: E402
+from wpcluster.checks.verdict import DEVIATED, NOT_ESTABLISHED, PASS, Deviated, NotEstablished  # noqa: E402
+from wpcluster.core.shape import load_shape  # noqa: E402
 
 
 def steady(start, end, rate=10.0, target="top LB", failing=(), hung=()):
@@ -232,7 +232,7 @@ def test_no_steady_baseline_is_not_established_and_never_passes():
 
 
 def test_a_verdict_saved_with_its_samples_is_judged_again_the_same(tmp_path):
-    from wpcluster.verdict import load_samples, save_samples
+    from wpcluster.checks.verdict import load_samples, save_samples
 
     fault = FaultRecord("partition", "core-03", started=1020, ended=1060)
     samples = steady(1000, 1100, hung=((1045, 1075),))

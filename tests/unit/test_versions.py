@@ -1,4 +1,4 @@
-"""versions.json keeps what was read while the site ran (wpcluster/versions.py)."""
+"""versions.json keeps what was read while the site ran (wpcluster/report/versions.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wpcluster import versions
+from wpcluster.report import versions
 
 
 def test_a_later_write_keeps_components_only_the_running_site_could_tell(tmp_path: Path,

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from wpcluster.build_cache import cache_dir
-from wpcluster.shape import PROJECT_ROOT
+from wpcluster.core.cache import cache_dir
+from wpcluster.core.shape import PROJECT_ROOT
 
 # The newest version the Go module proxy offered (`go list -m -versions github.com/rhysd/actionlint`).
 ACTIONLINT_VERSION = "v1.7.12"

@@ -22,7 +22,7 @@ import requests
 if TYPE_CHECKING:
     import etcd as python_etcd
 
-    from wpcluster.cluster import Cluster
+    from wpcluster.core.cluster import Cluster
 
 # How long an etcd endpoint has to answer before fleetctl is told it last (``answering_first``).
 ENDPOINT_PROBE_SECONDS = 0.5
@@ -236,7 +236,7 @@ class Fleetctl:
     def placed(self, name: str, timeout: float = 30) -> Unit:
         """``name`` as fleet lists it once it is placed on a machine. An agent republishes a unit's
         state on its own schedule, so a listing right after a change can lack the unit for a while."""
-        from wpcluster.waits import eventually  # local: waits is the only non-client import
+        from wpcluster.core.waits import eventually  # local: waits is the only non-client import
 
         def listed_and_placed() -> Unit:
             unit = self.unit(name)
@@ -289,7 +289,7 @@ class Fleetctl:
         "unloaded" before the engine had acted; the start was merged with the unload and the unit stayed
         failed (a self-check's clean-up, 2026-12-05).
         """
-        from wpcluster.waits import eventually  # local: waits is the only non-client import
+        from wpcluster.core.waits import eventually  # local: waits is the only non-client import
 
         self.unload(*names)
 

@@ -8,8 +8,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from wpcluster.cluster import SiteServices
-from wpcluster.secrets import Secrets
+from wpcluster.core.cluster import SiteServices
+from wpcluster.core.secrets import Secrets
 
 
 def s3_client(services: SiteServices, secrets: Secrets):  # noqa: ANN201 - boto3 clients are untyped

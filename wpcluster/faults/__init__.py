@@ -7,8 +7,9 @@ broken the same way. The ``Nemesis`` is one session's registry: it records every
 and ends (``records``, for the verdicts and timelines) and, at teardown, heals whatever is still in
 force, newest first, even when the test failed.
 
-One module per family: ``node`` (power, dockerd, fleetd), ``network`` (partition, loss, bandwidth),
-``etcd`` (members, majority), ``services`` (the site's hosts and the paths to them), ``container``.
+One module per family: ``power`` (kill, stop, pause), ``daemons`` (dockerd, fleetd), ``links``
+(partition, loss, bandwidth), ``members`` (etcd members, majority), ``services`` (the site's hosts and
+the paths to them), ``container``.
 ``catalogue`` names faults with their victims for drivers outside pytest (``catalogue.catalogue()``,
 ``build(name, nemesis)``).
 """
@@ -16,9 +17,8 @@ One module per family: ``node`` (power, dockerd, fleetd), ``network`` (partition
 from wpcluster.faults.base import Fault, FaultRecord, NodeFault
 from wpcluster.faults.catalogue import admin_node, build, busiest_node, lossy_node
 from wpcluster.faults.container import ContainerKill
-from wpcluster.faults.etcd import ETCD_UNIT, MajorityLost, MemberKill, MemberReplace, MemberStop
-from wpcluster.faults.nemesis import Nemesis
-from wpcluster.faults.network import (
+from wpcluster.faults.daemons import DockerdRestart, FleetdFreeze, fleetd_api_status, fleetd_pid
+from wpcluster.faults.links import (
     BANDWIDTH_CAP_KBIT,
     PACKET_LOSS,
     BandwidthCap,
@@ -26,15 +26,9 @@ from wpcluster.faults.network import (
     Partition,
     bandwidth_cap,
 )
-from wpcluster.faults.node import (
-    DockerdRestart,
-    FleetdFreeze,
-    NodeKill,
-    NodePause,
-    NodeStop,
-    fleetd_api_status,
-    fleetd_pid,
-)
+from wpcluster.faults.members import ETCD_UNIT, MajorityLost, MemberKill, MemberReplace, MemberStop
+from wpcluster.faults.nemesis import Nemesis
+from wpcluster.faults.power import NodeKill, NodePause, NodeStop
 from wpcluster.faults.services import (
     DB_LATENCY_MS,
     S3_LATENCY_MS,

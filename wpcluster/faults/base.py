@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol, Self
 
 if TYPE_CHECKING:
-    from wpcluster.cluster import Cluster, Node
+    from wpcluster.core.cluster import Cluster, Node
 
 
 @dataclass

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from wpcluster.cluster import Cluster, Node
-from wpcluster.errors import WpclusterError
+from wpcluster.core.cluster import Cluster, Node
+from wpcluster.core.errors import WpclusterError
 from wpcluster.faults.base import Fault
-from wpcluster.faults.etcd import MajorityLost, MemberReplace
+from wpcluster.faults.daemons import DockerdRestart, FleetdFreeze
+from wpcluster.faults.links import PACKET_LOSS, BandwidthCap, PacketLoss, bandwidth_cap
+from wpcluster.faults.members import MajorityLost, MemberReplace
 from wpcluster.faults.nemesis import Nemesis
-from wpcluster.faults.network import PACKET_LOSS, BandwidthCap, PacketLoss, bandwidth_cap
-from wpcluster.faults.node import DockerdRestart, FleetdFreeze, NodeKill
+from wpcluster.faults.power import NodeKill
 from wpcluster.faults.services import (
     DB_LATENCY_MS,
     S3_LATENCY_MS,
@@ -36,7 +37,7 @@ Builder = Callable[[Nemesis], Fault]
 def admin_node(cluster: Cluster) -> Node:
     """The node fleet placed wordpress-admin on."""
     from wpcluster.clients.fleet import Fleetctl  # local: the faults need no fleet client otherwise
-    from wpcluster.deploy import ADMIN_UNIT
+    from wpcluster.deployment.deploy import ADMIN_UNIT
 
     admin = Fleetctl(cluster).placed(ADMIN_UNIT)
     return next(n for n in cluster.nodes if n.address == admin.ip)
@@ -45,7 +46,7 @@ def admin_node(cluster: Cluster) -> Node:
 def busiest_node(cluster: Cluster, besides: Node | None = None) -> Node:
     """The node running the most public WordPress containers (at least two of five, on three nodes),
     ``besides`` left out when another is running."""
-    from wpcluster.checkers import site_containers  # local: checkers needs no faults, the faults need this once
+    from wpcluster.checks.state import site_containers  # local: checkers needs no faults, the faults need this once
 
     public = [sid.partition(".")[0] for backend, sid in site_containers(cluster) if backend == "wordpress"]
     running = [n for n in cluster.nodes if n.is_running()]

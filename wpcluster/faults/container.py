@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from wpcluster.faults.base import Ledger, NodeFault
 
 if TYPE_CHECKING:
-    from wpcluster.cluster import Node
+    from wpcluster.core.cluster import Node
 
 
 class ContainerKill(NodeFault):

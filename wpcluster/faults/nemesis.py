@@ -7,15 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from wpcluster import timings
-from wpcluster.cluster import Cluster, Node, ServiceHost, ServicePath
+from wpcluster.core import ledger
+from wpcluster.core.cluster import Cluster, Node, ServiceHost, ServicePath
+from wpcluster.core.progress import say
 from wpcluster.faults.base import Fault, FaultRecord
 from wpcluster.faults.container import ContainerKill
-from wpcluster.faults.etcd import MajorityLost, MemberKill, MemberReplace, MemberStop, check_member_joined
-from wpcluster.faults.network import BandwidthCap, PacketLoss, Partition
-from wpcluster.faults.node import DockerdRestart, FleetdFreeze, NodeKill, NodePause, NodeStop
+from wpcluster.faults.daemons import DockerdRestart, FleetdFreeze
+from wpcluster.faults.links import BandwidthCap, PacketLoss, Partition
+from wpcluster.faults.members import MajorityLost, MemberKill, MemberReplace, MemberStop, check_member_joined
+from wpcluster.faults.power import NodeKill, NodePause, NodeStop
 from wpcluster.faults.services import PathLatency, PathStall, ServicePause, ServiceStop
-from wpcluster.progress import say
 
 F = TypeVar("F", bound=Fault)
 
@@ -48,7 +49,7 @@ class Nemesis:
         if record is None or record.ended is not None:
             return
         record.ended = time.time()
-        timings.record(timings.FAULT, record.describe(), record.started, record.ended - record.started)
+        ledger.record(ledger.FAULT, record.describe(), record.started, record.ended - record.started)
         self._in_force = [f for f in self._in_force if f is not fault]
 
     def in_force(self) -> list[Fault]:

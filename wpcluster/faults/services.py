@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wpcluster.errors import WpclusterError
+from wpcluster.core.errors import WpclusterError
 from wpcluster.faults.base import Fault, Ledger
 
 if TYPE_CHECKING:
-    from wpcluster.cluster import Cluster, ServiceHost, ServicePath
+    from wpcluster.core.cluster import Cluster, ServiceHost, ServicePath
 
 # The slow-path faults' sizes: a database in another availability zone of a busy region (every
 # answer 20 ms late: a home page's ~30 queries add ~0.6 s), and an S3 store across an ocean.

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wpcluster.cluster import Cluster
-from wpcluster.errors import WpclusterError
-from wpcluster.shape import Shape
+from wpcluster.core.cluster import Cluster
+from wpcluster.core.errors import WpclusterError
+from wpcluster.core.shape import Shape
 
 PROVIDERS = ("lab", "vagrant", "inventory")
 
@@ -18,7 +18,7 @@ def open_cluster(name: str, shape: Shape, run_id: str | None = None, reuse: bool
                  inventory: str | None = None, vagrant_dir: str | None = None) -> Cluster:
     """Bring up (or, with ``reuse``, attach to a running) cluster of provider ``name``."""
     if name == "vagrant":
-        from wpcluster.labels import new_run_id
+        from wpcluster.core.labels import new_run_id
         from wpcluster.providers.vagrant.provider import VagrantCluster
 
         if not vagrant_dir:
@@ -27,7 +27,7 @@ def open_cluster(name: str, shape: Shape, run_id: str | None = None, reuse: bool
         # Machines that are already up are started as they are (same discovery URL), kept or not.
         return VagrantCluster(shape, run_id or new_run_id(), Path(vagrant_dir)).up()
     if name == "inventory":
-        from wpcluster.labels import new_run_id
+        from wpcluster.core.labels import new_run_id
         from wpcluster.providers.inventory.provider import InventoryCluster
         from wpcluster.providers.inventory.schema import load_inventory
 

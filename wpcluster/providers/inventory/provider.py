@@ -15,13 +15,13 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from wpcluster.cluster import Cluster, ExecResult, Node, SiteServices
-from wpcluster.errors import WpclusterError
+from wpcluster.core.cluster import Cluster, ExecResult, Node, SiteServices
+from wpcluster.core.errors import WpclusterError
+from wpcluster.core.results import run_dir
+from wpcluster.core.secrets import Secrets
+from wpcluster.core.shape import Shape
 from wpcluster.providers.inventory.schema import Inventory, InventoryNode
-from wpcluster.results import run_dir
-from wpcluster.secrets import Secrets
-from wpcluster.shape import Shape
-from wpcluster.sshagent import SSHAgent
+from wpcluster.providers.ssh import SSHAgent
 
 SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"]

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from wpcluster.errors import WpclusterError
+from wpcluster.core.errors import WpclusterError
 
 
 class InventoryError(WpclusterError):

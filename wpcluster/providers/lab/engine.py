@@ -11,8 +11,8 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from wpcluster.errors import EngineError
-from wpcluster.progress import step
+from wpcluster.core.errors import EngineError
+from wpcluster.core.progress import step
 
 DOCKERD_LOG = Path("/var/log/wpcluster-dockerd.log")
 INSTALL_HINT = (

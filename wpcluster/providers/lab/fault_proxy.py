@@ -12,9 +12,9 @@ import secrets
 
 import requests
 
-from wpcluster.cluster import ServicePath
-from wpcluster.errors import LabError
-from wpcluster.shape import Shape
+from wpcluster.core.cluster import ServicePath
+from wpcluster.core.errors import LabError
+from wpcluster.core.shape import Shape
 
 ROLES = ("db", "s3")
 

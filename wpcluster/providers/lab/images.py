@@ -18,12 +18,12 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from wpcluster.build_cache import cache_dir, digest, locked, tree_digest
-from wpcluster.errors import LabError
-from wpcluster.progress import say, step
-from wpcluster.providers.lab import gobuild
+from wpcluster.core import gobuild
+from wpcluster.core.cache import cache_dir, digest, locked, tree_digest
+from wpcluster.core.errors import LabError
+from wpcluster.core.progress import say, step
+from wpcluster.core.shape import PROJECT_ROOT, Shape
 from wpcluster.providers.lab.engine import apt_install
-from wpcluster.shape import PROJECT_ROOT, Shape
 
 IMAGES_DIR = PROJECT_ROOT / "images"
 IMAGE_LABEL = "wpcluster.image"

@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wpcluster.build_cache import cache_dir
-from wpcluster.errors import LabError
-from wpcluster.labels import RUN_ID_ENV
+from wpcluster.core.cache import cache_dir
+from wpcluster.core.errors import LabError
+from wpcluster.core.labels import RUN_ID_ENV
 
 
 @dataclass(frozen=True)

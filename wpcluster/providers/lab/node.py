@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 import docker
 import docker.errors
 
-from wpcluster.build_cache import cache_dir
-from wpcluster.cluster import ExecResult, Node
-from wpcluster.errors import LabError
-from wpcluster.progress import say
+from wpcluster.core.cache import cache_dir
+from wpcluster.core.cluster import ExecResult, Node
+from wpcluster.core.errors import LabError
+from wpcluster.core.progress import say
+from wpcluster.core.waits import NotReached, eventually
 from wpcluster.providers.lab.containers import tarball
-from wpcluster.waits import NotReached, eventually
 
 if TYPE_CHECKING:
     from wpcluster.providers.lab.provider import Lab

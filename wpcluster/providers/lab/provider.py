@@ -21,25 +21,26 @@ import docker
 import docker.errors
 import requests
 
-from wpcluster import bootstrap, timings
-from wpcluster.build_cache import cache_dir
-from wpcluster.cluster import Cluster, SiteServices
-from wpcluster.errors import LabError
-from wpcluster.labels import RUN_LABEL, TIMERS_LABEL, lab_of, leftovers, new_run_id, run_labels
-from wpcluster.progress import say, step
-from wpcluster.providers.lab import lease, network
+from wpcluster.core import ledger
+from wpcluster.core.cache import cache_dir
+from wpcluster.core.cluster import Cluster, SiteServices
+from wpcluster.core.errors import LabError
+from wpcluster.core.labels import RUN_LABEL, TIMERS_LABEL, lab_of, leftovers, new_run_id, run_labels
+from wpcluster.core.progress import say, step
+from wpcluster.core.results import append_figures, run_dir
+from wpcluster.core.secrets import Secrets
+from wpcluster.core.shape import Shape
+from wpcluster.core.waits import NotReached, eventually
+from wpcluster.providers import bootstrap
+from wpcluster.providers.lab import lease, subnet
 from wpcluster.providers.lab.containers import container_name, tarball
 from wpcluster.providers.lab.engine import ensure_engine
 from wpcluster.providers.lab.fault_proxy import ToxiproxyPath
 from wpcluster.providers.lab.images import ImageBuilder
 from wpcluster.providers.lab.node import BOOT_TIMEOUT, NODE_HOST_CONFIG, LabNode, lab_ssh_key
 from wpcluster.providers.lab.service_host import LabServiceHost
-from wpcluster.providers.lab.site_services import LabSiteHosts
-from wpcluster.results import append_figures, run_dir
-from wpcluster.secrets import Secrets
-from wpcluster.shape import Shape
-from wpcluster.sshagent import SSHAgent
-from wpcluster.waits import NotReached, eventually
+from wpcluster.providers.lab.site_hosts import LabSiteHosts
+from wpcluster.providers.ssh import SSHAgent
 
 HEALTH_TIMEOUT = 60.0
 
@@ -127,7 +128,7 @@ class Lab(Cluster):
         started, self.up_started = time.monotonic(), time.time()
         with step(f"lab {self.shape.lab_name} up (run {self.run_id}, {self.shape.lab_subnet})"):
             self.remove_leftovers()
-            network.check_subnet_free(self.client, self.shape.lab_subnet, self.shape.source, self.shape.lab_name)
+            subnet.check_subnet_free(self.client, self.shape.lab_subnet, self.shape.source, self.shape.lab_name)
             builder = ImageBuilder(self.client, self.shape)
             with step("images"):
                 images = {name: builder.image(name) for name in ("node", "discovery", "registry", "busybox")}
@@ -157,7 +158,7 @@ class Lab(Cluster):
             "cache": "warm" if not self.images_built else "cold",
             "images_built": self.images_built,
             "wall_seconds": round(self.up_seconds, 2),
-            "steps": timings.steps_since(self.up_started),
+            "steps": ledger.steps_since(self.up_started),
         })
 
     def down(self) -> None:
@@ -347,7 +348,7 @@ class Lab(Cluster):
     def wait_healthy(self, timeout: float | None = None) -> None:
         """etcd2: every member healthy and in the member list; fleet: every node a machine."""
         timeout = timeout or self.health_timeout
-        from wpcluster.checkers import check_etcd_healthy, check_fleet_machines
+        from wpcluster.checks.state import check_etcd_healthy, check_fleet_machines
         from wpcluster.clients.fleet import Fleetctl
 
         fleet = Fleetctl(self)

@@ -6,8 +6,8 @@ import socket
 
 import docker
 
-from wpcluster.cluster import ServiceHost
-from wpcluster.waits import eventually
+from wpcluster.core.cluster import ServiceHost
+from wpcluster.core.waits import eventually
 
 # A stopped MariaDB replays its redo log before it listens again; MinIO is quicker.
 START_WITHIN = 60.0

@@ -1,161 +1,172 @@
-"""The lab's top load balancer: its HAProxy configuration, rendered from the shape, and its statistics page.
+"""The site's lab hosts outside the fleet cluster: MariaDB, the S3 store, the fault proxy, the top LB.
 
-The hosts themselves (MariaDB, the S3 store, the fault proxy, the top LB) are started in site_services.py.
+``LabSiteHosts`` builds and pushes the site's images, starts these hosts on the lab network (each
+on its address from the shape), and hands faults the handles they act on: the hosts themselves
+(``service_host``) and the fault proxy's path to each (``service_path``).
 """
 
 from __future__ import annotations
 
-from wpcluster.shape import Shape
-from wpcluster.thresholds import SLOW_READ_SECONDS
+from typing import TYPE_CHECKING
+
+import docker
+import docker.errors
+
+from wpcluster.clients.s3 import ensure_bucket
+from wpcluster.core.cluster import SiteServices
+from wpcluster.core.errors import LabError
+from wpcluster.core.progress import step
+from wpcluster.core.secrets import Secrets
+from wpcluster.core.waits import eventually
+from wpcluster.providers.lab import fault_proxy, top_lb
+from wpcluster.providers.lab.containers import tarball
+from wpcluster.providers.lab.images import IMAGE_LABEL, ImageBuilder
+from wpcluster.providers.lab.service_host import LabServiceHost, tcp_open
+
+if TYPE_CHECKING:
+    from wpcluster.providers.lab.provider import Lab
+
+# Images the nodes pull from the lab registry (the units name them); the rest run as lab hosts.
+SITE_IMAGES = ("vulcand", "sidekick", "wordpress")
+FAULT_PROXY_SYN_RETRIES = "1"
 
 
-def haproxy_config(shape: Shape) -> str:
-    """HAProxy on the site port, round-robin over every node's vulcand.
+class LabSiteHosts:
+    """The lab's hosts beside the nodes that the site needs, managed through the lab's engine."""
 
-    A vulcand is in rotation only while all three hold, checked every second (out after two
-    misses of 1.5 s each, the second a quarter second after the first: 4.25 s from a freeze at worst,
-    within thresholds.LB_TAKES_OUT_SECONDS, the verdicts' bound on slow reads; back after two
-    passes). At 2 s a miss, the worst case was 5.25 s, past that bound (4.66 s measured on the lab):
-    a static file and etcd's /health answer in milliseconds even under the readers' load.
+    def __init__(self, lab: Lab) -> None:
+        self.lab, self.shape, self.client = lab, lab.shape, lab.client
 
-    * its API answers (``/v2/status``): the process is up;
-    * its proxy routes a request to a container (a static file through the site's Host): it can
-      serve, not only answer;
-    * its node's etcd member is healthy (``/health``: a leader in sight). A node cut off from the
-      others keeps its vulcand up and routing by what it last saw, to servers it may no longer
-      reach; only this check takes it out (the API-only check left it in for a whole partition).
+    def prepare(self, secrets: Secrets) -> SiteServices:
+        """Build and push the site's images; start MariaDB, the S3 store, the fault proxy and the top LB
+        (each only when it is not running already); make the bucket once."""
+        builder = ImageBuilder(self.client, self.shape)
+        with step("site images"):
+            images = {name: builder.image(name) for name in (*SITE_IMAGES, "mariadb", "s3", "faultproxy", "lb")}
+        with step("pushing site images to the lab registry"):
+            for name in SITE_IMAGES:
+                self.lab.push_image(images[name], f"wpcluster/{name}")
+        if not self.running("db"):
+            self._start_db(images["mariadb"], secrets)
+        s3_is_new = not self.running("s3")
+        if s3_is_new:
+            self.start_store(images["s3"], secrets["WORDPRESS_CACHE_S3_KEY"], secrets["WORDPRESS_CACHE_S3_SECRET"])
+        if not self.running("faultproxy"):
+            self._start_fault_proxy(images["faultproxy"])
+        if not self.running("lb"):
+            self._start_lb(images["lb"])
+        shape, bucket = self.shape, self.shape.site.bucket
+        # WordPress reaches MariaDB and the store through the fault proxy; the harness goes straight.
+        services = SiteServices(
+            db_host=fault_proxy.proxied_endpoint(shape, "db"),
+            s3_endpoint=f"http://{fault_proxy.proxied_endpoint(shape, 's3')}",
+            s3_harness_endpoint=f"http://{shape.host_endpoint('s3')}",
+            bucket=bucket,
+            public_url=f"http://{shape.host_endpoint('s3')}/{bucket}",
+        )
+        with step("waiting for MariaDB, the S3 store and the fault proxy"):
+            for role, within in (("db", 120), ("faultproxy", 30)):
+                eventually(lambda role=role: tcp_open(shape.host_address(role), shape.lab_ports[role]), within, 0.5,
+                           what=f"the {role} host answering at {shape.host_endpoint(role)}")
+            if s3_is_new:  # the store is the lab's: it comes with the site's bucket and its policy, once
+                eventually(lambda: ensure_bucket(services, secrets), 60, 0.5,
+                           what=f"bucket {bucket} at {services.s3_harness_endpoint}")
+        return services
 
-    A vulcand whose node its peers have quarantined (frozen, or too slow to answer them: the
-    sidekicks' outlier detection, images/sidekick/outliers.py) is out too, within half a second: the
-    agent check asks the next node's sidekick about it and hears ``down``. A peer, not the node's
-    own: a frozen node's answers nothing, and the checks above need two misses of 2 s to take it out.
-    (An agent that does not answer changes nothing: the checks above judge.)
+    def _start_db(self, image: str, secrets: Secrets) -> None:
+        site = self.shape.site
+        volume = self.client.volumes.create(self.lab.container_name("db-data"), labels=self.lab.labels("db-data"))
+        self.lab.run_host("db", image, self.shape.host_address("db"),
+                          volumes={volume.name: {"bind": "/var/lib/mysql", "mode": "rw"}},
+                          environment={"MARIADB_DATABASE": site.database, "MARIADB_USER": site.db_user,
+                                       "MARIADB_PASSWORD": secrets["WORDPRESS_DB_PASSWORD"],
+                                       "MARIADB_ROOT_PASSWORD": secrets["MARIADB_ROOT_PASSWORD"]})
 
-    When no vulcand passes (etcd has lost its majority everywhere), the vulcands that still serve
-    are used as they are: they route by their last routes, which is better than no site at all.
-    New requests go to the backend of last routes; the requests already in ``vulcands`` (a retry
-    after a first try timed out) go to its backup servers, which follow the last-routes checks
-    (``track``). Without them a retry found no server and HAProxy answered 503: a frozen node that
-    led etcd takes the others' /health with it until the election, and every etcd check timed out.
+    def _start_fault_proxy(self, image: str) -> None:
+        # A connect to a host that is gone (MariaDB stopped: its address answers nothing) is given up
+        # after one SYN, as PHP's own 1 s connect bound would. At Linux's default (6 retries, two
+        # minutes) the proxy kept hundreds of dials pending, and they all landed on MariaDB the
+        # moment it returned: 800 dead connections in its first seconds held the site down 5 s longer.
+        proxy = self.lab.run_host("faultproxy", image, self.shape.host_address("faultproxy"), start=False,
+                                  sysctls={"net.ipv4.tcp_syn_retries": FAULT_PROXY_SYN_RETRIES})
+        proxy.put_archive("/", tarball({"etc/toxiproxy.json": (fault_proxy.proxy_config(self.shape), 0o644)}))
+        proxy.start()
 
-    A vulcand that refuses a visitor's connection is out at once (``observe layer4``), not at its
-    second missed check: a vulcand stopped by its node's dockerd restart was picked again for the
-    retries of the requests it had refused.
+    def _start_lb(self, image: str) -> None:
+        port, published = self.shape.site_port, self.shape.site_port_on_host
+        lb = self.lab.run_host("lb", image, self.shape.host_address("lb"), start=False,
+                               ports={f"{port}/tcp": ("127.0.0.1", published)})
+        config = top_lb.haproxy_config(self.shape)
+        lb.put_archive("/", tarball({top_lb.HAPROXY_CFG.lstrip("/"): (config, 0o644)}))
+        try:
+            lb.start()
+        except docker.errors.APIError as exc:
+            raise LabError(f"the top load balancer cannot listen on 127.0.0.1:{published}: {exc.explanation}",
+                           f"free that port, or change [cluster] site_port in {self.shape.source}") from None
 
-    A request that fails on one vulcand (refused, empty, 502, 503, 504, timed out) is retried on
-    another, up to three times: vulcand answers 504 when its 1 s connect to a server times out (a dead node's container
-    until its TTL runs out), 502 when it is refused.
-    That hides from visitors a server a vulcand still sends to after its container is gone; the
-    verdicts judge each vulcand directly as well, without retries.
+    def start_store(self, image: str, key: str, secret: str) -> None:
+        """(Re)start the S3 store with the given credential; its objects live on a volume and survive.
 
-    A read that has had no answer for ``FIRST_TRY_SECONDS`` is tried again on another vulcand as well: what
-    reached a frozen node (its vulcand, or a server of its that a vulcand still sends to) before the
-    checks and the quarantine took it out would hang there for good. Reads only: a write or an
-    upload is never sent twice and waits ``timeout server``. And only while fewer requests are in
-    flight through the LB than arrive in a first try (its rate of the last second times
-    ``FIRST_TRY_SECONDS``): were every read held a first try, that many would be; fewer, and the held ones
-    are somewhere (a frozen node holds its third of the reads, and the reads other vulcands send to
-    its servers), not everywhere. Past it the site is slow everywhere and a second try is one more
-    page for a site that cannot serve the first (a resumed node's backlog once set pages at 3-5 s,
-    every read was tried twice, and the site browned out for 49 s). A fixed 16 closed the gate on a
-    plain freeze at the readers' rates (13-16 in flight), and reads waited on the frozen node.
-    """
-    site = shape.site
+        The site's key is the store's own credential (MinIO's root user). Starting it with another
+        secret is how a test rotates the store's credential behind the site's back.
+        """
+        volume = self.client.volumes.create(self.lab.container_name("s3-data"), labels=self.lab.labels("s3-data"))
+        self.lab.run_host("s3", image, self.shape.host_address("s3"),
+                          volumes={volume.name: {"bind": "/var/lib/minio", "mode": "rw"}},
+                          environment={"S3_ACCESS_KEY": key, "S3_SECRET_KEY": secret})
 
-    def servers() -> str:
-        # Each node's agent check asks the next node's sidekick (a peer answers for a frozen node).
-        peers = dict(zip(shape.nodes, [*shape.nodes[1:], shape.nodes[0]], strict=True))
-        return "\n".join(f"    server {name} {shape.node_address(name)}:{site.vulcand_port} "
-                         "check inter 1s fastinter 250ms fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down "
-                         f"agent-check agent-addr {shape.node_address(peers[name])} agent-port "
-                         f"{site.sidekick_agent_port} agent-send \"{name}\\n\" agent-inter 500ms"
-                         for name in shape.nodes)
+    def service_host(self, role: str) -> LabServiceHost:
+        if role not in ("db", "s3") or not self.exists(role):
+            raise LabError(f"the lab has no {role} host to break", "deploy the site first (wpcluster deploy)")
+        return LabServiceHost(self.client, self.lab.container_name(role), role, self.shape.host_address(role),
+                              self.shape.lab_ports[role])
 
-    def last_routes() -> str:
-        return "\n".join(f"    server {name}{LAST_ROUTES_SUFFIX} {shape.node_address(name)}:{site.vulcand_port} "
-                         f"backup track vulcands_on_last_routes/{name}" for name in shape.nodes)
+    def service_path(self, role: str) -> fault_proxy.ToxiproxyPath:
+        if role not in fault_proxy.ROLES or not self.running("faultproxy"):
+            raise LabError(f"the lab has no fault proxy in front of its {role} host",
+                           "deploy the site first (wpcluster deploy)")
+        return fault_proxy.ToxiproxyPath(f"http://{self.shape.host_endpoint('faultproxy')}", role)
 
-    under_first_try_arrivals = "var(txn.in_flight),sub(txn.first_try_arrivals) lt 0"
-    retries = f"""\
-    retry-on conn-failure empty-response response-timeout 502 503 504
-    http-request set-var(txn.first_try_arrivals) be_sess_rate(vulcands),mul({FIRST_TRY_SECONDS:g})
-    http-request set-var(txn.in_flight) be_conn(vulcands)
-    http-request set-timeout server {FIRST_TRY_SECONDS:g}s if METH_GET {{ {under_first_try_arrivals} }}"""
-    serves = f"""\
-    option httpchk
-    http-check connect port {site.vulcand_api_port}
-    http-check send meth GET uri /v2/status
-    http-check expect status 200
-    http-check connect port {site.vulcand_port}
-    http-check send meth GET uri {HEALTH_ASSET} hdr Host {shape.site_authority}
-    http-check expect status 200"""
-    return f"""\
-global
-    log stdout format raw local0 info
-    maxconn 4096
+    def host_versions(self) -> dict:
+        """MariaDB, MinIO, HAProxy and the host's Docker, asked; every lab image's ID by tag."""
+        asks = {"MariaDB": ("db", "mariadbd --version"), "MinIO (S3 store)": ("s3", "minio --version"),
+                "HAProxy (top LB)": ("lb", "haproxy -v")}
+        info = self.client.info()
+        # Which cgroup version the lab was certified on: its nodes' systemd and dockerd run on the host's.
+        cgroup = f"cgroup v{info.get('CgroupVersion', '?')} ({info.get('CgroupDriver', '?')} driver"
+        if info.get("CgroupVersion") == "2":
+            # A cgroup v2 mount beside v1 hierarchies (a hybrid host) holds only the controllers no v1
+            # hierarchy took, often none: then no limit could be set on a node, and the report says so.
+            cgroup += f", controllers {self.delegated_controllers() or 'none'}"
+        components = {"Docker (host)": f"{self.client.version().get('Version', 'unknown')}, {cgroup})"}
+        for name, (role, command) in asks.items():
+            try:
+                out = self.client.containers.get(self.lab.container_name(role)).exec_run(command).output.decode()
+                components[name] = out.strip().splitlines()[0] if out.strip() else "unknown"
+            except docker.errors.DockerException as exc:
+                components[name] = f"unknown ({exc})"
+        images = {tag: image.id for image in self.client.images.list(filters={"label": IMAGE_LABEL})
+                  for tag in image.tags}
+        return {"components": components, "images": dict(sorted(images.items()))}
 
-defaults
-    mode http
-    log global
-    option httplog
-    # Every retry goes to another vulcand (plain `redispatch` moves only the last one: a request
-    # whose first vulcand was a dead node's spent its retries waiting on the same dead address).
-    option redispatch 1
-    retries 3
-    timeout connect 1s
-    timeout client 30s
-    timeout server 30s
-    timeout check 1500ms
+    def delegated_controllers(self) -> str:
+        """The cgroup v2 controllers a lab container is given (as its nodes are), as the kernel lists them."""
+        try:
+            out = self.client.containers.get(self.lab.container_name("lb")).exec_run(
+                "cat /sys/fs/cgroup/cgroup.controllers").output.decode()
+        except docker.errors.DockerException as exc:
+            return f"unknown ({exc})"
+        return out.strip()
 
-# What the LB thinks of each vulcand, as CSV (``/stats;csv``), on the lab's network only.
-frontend stats
-    bind *:{LB_STATS_PORT}
-    stats enable
-    stats uri {LB_STATS_PATH}
+    def exists(self, role: str) -> bool:
+        try:
+            self.client.containers.get(self.lab.container_name(role))
+            return True
+        except docker.errors.NotFound:
+            return False
 
-frontend site
-    bind *:{shape.site_port}
-    use_backend vulcands if {{ nbsrv(vulcands) gt 0 }}
-    default_backend vulcands_on_last_routes
-
-backend vulcands
-    balance roundrobin
-    option allbackups
-{serves}
-    http-check connect port {shape.etcd_client_port}
-    http-check send meth GET uri /health
-    http-check expect string true
-{retries}
-{servers()}
-{last_routes()}
-
-# Only while no vulcand's etcd member is healthy (the majority lost): whatever still serves.
-backend vulcands_on_last_routes
-    balance roundrobin
-{serves}
-{retries}
-{servers()}
-"""
-
-
-# How long a read waits on one vulcand before it is tried on another: as long as a visitor waits
-# before a read is slow (the verdicts' line). A visitor (the readers, at 5 s) still gets the page
-# from the second, and a page the site is merely slow with (p95 under 0.4 s at the readers' rates on
-# the lab) is seldom asked for twice; a site slow everywhere is what the in-flight gate guards against.
-FIRST_TRY_SECONDS = SLOW_READ_SECONDS
-# The backup servers of ``vulcands`` are the same vulcands on their last routes, named with this suffix.
-LAST_ROUTES_SUFFIX = "-last"
-# The LB's statistics page (not published on the host): its view of every vulcand, for the tests.
-LB_STATS_PORT = 8404
-LB_STATS_PATH = "/stats"
-
-
-def lb_stats_url(shape: Shape) -> str:
-    """The top LB's statistics as CSV, from the host (the lab's network)."""
-    return f"http://{shape.host_address('lb')}:{LB_STATS_PORT}{LB_STATS_PATH};csv"
-
-
-# Where the LB image's HAProxy reads its config (images/lb/Dockerfile's entrypoint).
-HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
-# A static file of WordPress core, cheap for Apache to serve: the health check's request through the proxy.
-HEALTH_ASSET = "/wp-includes/images/blank.gif"
+    def running(self, role: str) -> bool:
+        try:
+            return self.client.containers.get(self.lab.container_name(role)).status == "running"
+        except docker.errors.NotFound:
+            return False

@@ -26,19 +26,19 @@ from typing import Any
 
 import requests
 
-from wpcluster.bootstrap import request_discovery_url
-from wpcluster.checkers import check_etcd_healthy, check_fleet_machines
-from wpcluster.cluster import Cluster, SiteServices
-from wpcluster.errors import WpclusterError
-from wpcluster.progress import say, step
+from wpcluster.checks.state import check_etcd_healthy, check_fleet_machines
+from wpcluster.core.cluster import Cluster, SiteServices
+from wpcluster.core.errors import WpclusterError
+from wpcluster.core.progress import say, step
+from wpcluster.core.results import run_dir
+from wpcluster.core.secrets import Secrets
+from wpcluster.core.shape import Shape
+from wpcluster.core.waits import NotReached, eventually
+from wpcluster.providers.bootstrap import request_discovery_url
 from wpcluster.providers.inventory.provider import SSHNode
 from wpcluster.providers.inventory.schema import InventoryNode
+from wpcluster.providers.ssh import SSHAgent
 from wpcluster.providers.vagrant.render import render_config_rb, render_user_data
-from wpcluster.results import run_dir
-from wpcluster.secrets import Secrets
-from wpcluster.shape import Shape
-from wpcluster.sshagent import SSHAgent
-from wpcluster.waits import NotReached, eventually
 
 # What each of vagrant's VM providers needs beyond vagrant itself: a program on PATH, or a plugin.
 VM_PROVIDER_NEEDS: dict[str, tuple[str, str]] = {

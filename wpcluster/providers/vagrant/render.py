@@ -11,8 +11,8 @@ import re
 
 import yaml
 
-from wpcluster.errors import WpclusterError
-from wpcluster.shape import Shape
+from wpcluster.core.errors import WpclusterError
+from wpcluster.core.shape import Shape
 
 CLOUD_CONFIG = "#cloud-config"
 MARKER = "# set by wpcluster (the seed's exercise 1)"

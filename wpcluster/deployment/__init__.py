@@ -1,0 +1,1 @@
+"""The deployment: fleet units, the site's settings, the sidekick's settings."""

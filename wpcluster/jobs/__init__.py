@@ -1,0 +1,1 @@
+"""The two jobs (certification, self-check) and their time figures."""

@@ -1,0 +1,118 @@
+"""What a node is told at boot: the etcd2, fleet and environment settings cloud-config gave CoreOS.
+
+Rendering lives here, away from any provider, so the lab (files written into
+a container before it boots), vagrant (a cloud-config user-data) and
+inventory (checked against what is there) all derive the same values from
+the one shape.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import requests
+
+from wpcluster.core.errors import LabError, WpclusterError
+from wpcluster.core.shape import Shape
+
+DISCOVERY_PREFIX = "/v2/keys/_etcd/registry"
+FLEET_CONF = "/etc/fleet/fleet.conf"
+
+
+def etcd2_environment(shape: Shape, node: str, discovery_url: str | None, cluster_token: str) -> dict[str, str]:
+    """etcd2's settings for ``node``, as the seed's user-data set them.
+
+    With ``discovery_url`` the members find each other through the discovery
+    service; without it they use a static initial cluster.
+    """
+    address = shape.node_address(node)
+    env = {
+        "ETCD_NAME": node,
+        "ETCD_DATA_DIR": "/var/lib/etcd2",
+        "ETCD_ENABLE_V2": "true",
+        # A member that was cut off must not disrupt the majority's leader when it returns.
+        "ETCD_PRE_VOTE": "true",
+        "ETCD_ADVERTISE_CLIENT_URLS": shape.etcd_client_url(address),
+        "ETCD_INITIAL_ADVERTISE_PEER_URLS": shape.etcd_peer_url(address),
+        "ETCD_LISTEN_CLIENT_URLS": f"http://0.0.0.0:{shape.etcd_client_port}",
+        "ETCD_LISTEN_PEER_URLS": shape.etcd_peer_url(address),
+    }
+    if discovery_url:
+        env["ETCD_DISCOVERY"] = discovery_url
+    else:
+        env["ETCD_INITIAL_CLUSTER"] = ",".join(
+            f"{n}={shape.etcd_peer_url(shape.node_address(n))}" for n in shape.nodes
+        )
+        env["ETCD_INITIAL_CLUSTER_STATE"] = "new"
+        env["ETCD_INITIAL_CLUSTER_TOKEN"] = cluster_token
+    return env
+
+
+def fleet_config(shape: Shape, node: str) -> dict[str, str]:
+    """fleetd's settings: its own etcd member first, then every other member; the node's public IP.
+
+    CoreOS gave fleetd only the local member. With that member down for longer than the agent
+    TTL, fleetd cannot heartbeat, the machine drops out of the cluster, its units move, and
+    fleetd's registration back-off (up to a minute) keeps it out well after the member is back.
+    The other members keep it in the cluster through a member outage.
+    """
+    others = [shape.etcd_client_url(shape.node_address(n)) for n in shape.nodes if n != node]
+    return {
+        "etcd_servers": json.dumps([f"http://127.0.0.1:{shape.etcd_client_port}", *others]),
+        "public_ip": json.dumps(shape.node_address(node)),
+        "agent_ttl": json.dumps(shape.fleet_agent_ttl),
+        "engine_reconcile_interval": f"{shape.fleet_engine_reconcile:g}",
+    }
+
+
+def coreos_environment(shape: Shape, node: str, registry: str) -> dict[str, str]:
+    """/etc/environment as units on CoreOS expect it, plus where to pull images from."""
+    address = shape.node_address(node)
+    return {
+        "COREOS_PUBLIC_IPV4": address,
+        "COREOS_PRIVATE_IPV4": address,
+        "WPCLUSTER_REGISTRY": registry,
+    }
+
+
+def env_file(values: dict[str, str]) -> str:
+    """Render KEY=value lines (systemd EnvironmentFile and /etc/environment syntax)."""
+    return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+def mint_discovery_url(service: str, size: int, timeout: float = 5) -> str:
+    """Ask an etcd-protocol discovery service for a new token of ``size`` members.
+
+    discovery.etcd.io is etcd's v2 keys API: a token is a directory under
+    /_etcd/registry whose ``_config/size`` tells members how many to wait for.
+    """
+    token = secrets.token_hex(16)
+    url = f"{service.rstrip('/')}{DISCOVERY_PREFIX}/{token}"
+    try:
+        reply = requests.put(f"{url}/_config/size", data={"value": str(size)}, timeout=timeout)
+    except requests.RequestException as exc:
+        raise LabError(
+            f"the discovery service {service} does not answer: {exc}",
+            "check that the discovery host is running, or set [etcd] bootstrap = \"static\"",
+        ) from None
+    if reply.status_code not in (200, 201):
+        raise LabError(f"the discovery service {service} refused a new token: {reply.status_code} {reply.text[:200]}",
+                       "check the discovery service's logs")
+    return url
+
+
+def request_discovery_url(new_url: str, size: int, timeout: float = 10) -> str:
+    """Ask a discovery.etcd.io-style service for a fresh token: GET ``new_url`` ({size} filled in)
+    answers with the token's URL in the body (the seed's `curl https://discovery.etcd.io/new?size=3`)."""
+    url = new_url.replace("{size}", str(size))
+    fix = "check the network, or point [vagrant] discovery_service at a discovery service that answers"
+    try:
+        reply = requests.get(url, timeout=timeout)
+    except requests.RequestException as exc:
+        raise WpclusterError(f"the discovery service {url} does not answer: {exc}", fix) from None
+    token_url = reply.text.strip()
+    if reply.status_code != 200 or not token_url.startswith(("http://", "https://")) or " " in token_url:
+        raise WpclusterError(f"the discovery service {url} answered {reply.status_code} without a token URL: "
+                             f"{reply.text[:200]!r}", fix)
+    return token_url

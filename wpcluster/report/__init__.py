@@ -1,0 +1,1 @@
+"""Reports: the run's bundle, JUnit, timelines, the browser check, versions, time tables, rejudging."""
