@@ -23,7 +23,7 @@ import tempfile
 import time
 
 from wpcluster.core import ledger
-from wpcluster.core.cache import cache_dir
+from wpcluster.core.build_cache import cache_dir
 from wpcluster.core.results import bench_result
 from wpcluster.core.shape import load_shape
 from wpcluster.providers.lab.engine import ensure_engine

@@ -30,7 +30,7 @@ import requests
 from locust import LoadTestShape, events
 
 from wpcluster.checks.verdict import LB, NOT_ESTABLISHED, PASS
-from wpcluster.load.generator import Sample
+from wpcluster.core.history import Sample
 
 USERS = int(os.environ.get("WPCLUSTER_FAILOVER_USERS", "10"))
 SECONDS = int(os.environ.get("WPCLUSTER_FAILOVER_SECONDS", "300"))

@@ -10,8 +10,8 @@ from wpcluster.checks.state import check_etcd_healthy, check_fleet_machines
 from wpcluster.checks.thresholds import seconds
 from wpcluster.core.results import append_figures
 from wpcluster.core.shape import PROJECT_ROOT, fleet_version
+from wpcluster.core.units import unit_plan
 from wpcluster.core.waits import GiveUp, eventually, holds_for
-from wpcluster.deployment.deploy import unit_plan
 
 UNITS = PROJECT_ROOT / "units"
 UNIT_ACTIVE_WITHIN = 60.0

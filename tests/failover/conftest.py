@@ -26,9 +26,9 @@ from tests.failover.load import steady_readers
 from wpcluster.checks.state import check_etcd_healthy, check_site_whole
 from wpcluster.checks.thresholds import FailoverThresholds, failover_thresholds
 from wpcluster.checks.verdict import DEVIATED, LB, FaultVerdict, save_samples
+from wpcluster.core.history import FaultRecord
 from wpcluster.core.results import append_figures, run_dir
 from wpcluster.deployment.sidekick_settings import quarantine_notes
-from wpcluster.faults import FaultRecord
 from wpcluster.fixtures.options import RUN_KEY
 from wpcluster.load.experiment import Experiment, Trial, entry_points
 from wpcluster.report.timelines import plot

@@ -14,8 +14,8 @@ import requests
 from wpcluster.checks.state import check_nothing_moved, check_registered_as_running, check_site_whole, server_key_index
 from wpcluster.checks.thresholds import seconds
 from wpcluster.core.cluster import node_at
+from wpcluster.core.units import container_of
 from wpcluster.core.waits import eventually
-from wpcluster.deployment.deploy import container_of
 from wpcluster.faults import busiest_node, fleetd_api_status, fleetd_pid
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]

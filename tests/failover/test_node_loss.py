@@ -16,8 +16,8 @@ from wpcluster.checks.state import (
 )
 from wpcluster.checks.thresholds import expired_within
 from wpcluster.clients.etcd import cluster_health
+from wpcluster.core.units import container_of
 from wpcluster.core.waits import eventually, holds_for
-from wpcluster.deployment.deploy import container_of
 from wpcluster.faults import busiest_node
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]

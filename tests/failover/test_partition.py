@@ -9,8 +9,8 @@ import pytest
 
 from wpcluster.checks.state import check_units_on_live_machines
 from wpcluster.clients.etcd import member_client
+from wpcluster.core.units import wordpress_units
 from wpcluster.core.waits import eventually
-from wpcluster.deployment.deploy import wordpress_units
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow, pytest.mark.spread_as_deployed]
 

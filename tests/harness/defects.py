@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.core.cluster import Cluster, Node, node_at
 from wpcluster.core.shape import PROJECT_ROOT
+from wpcluster.core.units import ADMIN_ENV_PATH, ADMIN_UNIT, SIDEKICK_UNIT, UNITS_DIR, VULCAND_UNIT, container_of
 from wpcluster.core.waits import eventually
-from wpcluster.deployment.deploy import ADMIN_ENV_PATH, ADMIN_UNIT, SIDEKICK_UNIT, UNITS_DIR, VULCAND_UNIT, container_of
 from wpcluster.providers import bootstrap
 
 SIDEKICK_SOURCE = PROJECT_ROOT / "images" / "sidekick" / "sidekick.py"

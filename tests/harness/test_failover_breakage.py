@@ -18,8 +18,8 @@ from tests.harness.nested import run_nested
 from tests.harness.site_state import make_whole, wait_every_public_container_reached, wordpress_containers
 from wpcluster.checks.state import check_etcd_healthy
 from wpcluster.core.shape import PROJECT_ROOT
+from wpcluster.core.units import ADMIN_UNIT, SITE_ENV_PATH, UNITS_DIR
 from wpcluster.core.waits import eventually
-from wpcluster.deployment.deploy import ADMIN_UNIT, SITE_ENV_PATH, UNITS_DIR
 from wpcluster.faults import ETCD_UNIT
 from wpcluster.providers.lab.containers import tarball
 from wpcluster.providers.lab.fault_proxy import proxied_endpoint

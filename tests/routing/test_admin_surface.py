@@ -28,7 +28,8 @@ from wpcluster.checks.state import (
     etcd_servers,
     site_containers,
 )
-from wpcluster.deployment.deploy import ADMIN_SECRET_NAMES, unit_of
+from wpcluster.core.units import unit_of
+from wpcluster.deployment.deploy import ADMIN_SECRET_NAMES
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from wpcluster.checks.state import (
 )
 from wpcluster.checks.thresholds import DEREGISTERED_WITHIN, expired_within
 from wpcluster.core.results import append_figures
+from wpcluster.core.units import SIDEKICK_UNIT
 from wpcluster.core.waits import eventually
-from wpcluster.deployment.deploy import SIDEKICK_UNIT
 from wpcluster.deployment.sidekick_settings import sidekick_settings
 
 # A unit started again pulls nothing (the image is on the node) but must boot WordPress.

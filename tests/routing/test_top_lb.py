@@ -14,8 +14,8 @@ import pytest
 from wpcluster.checks.thresholds import LB_BRINGS_BACK_SECONDS, LB_TAKES_OUT_SECONDS
 from wpcluster.clients.haproxy import HAProxyStats, ServerState
 from wpcluster.core.results import append_figures
+from wpcluster.core.units import VULCAND_UNIT, container_of
 from wpcluster.core.waits import eventually
-from wpcluster.deployment.deploy import VULCAND_UNIT, container_of
 from wpcluster.providers.lab.top_lb import lb_stats_url
 
 BACKEND = "vulcands"

@@ -9,7 +9,8 @@ from wpcluster.clients.fleet import Machine
 from wpcluster.core.cluster import SiteServices
 from wpcluster.core.secrets import SALT_NAMES, SECRET_NAMES, Secrets
 from wpcluster.core.shape import load_shape
-from wpcluster.deployment.deploy import DeployError, Deployment, admin_env, site_env, unit_plan
+from wpcluster.core.units import unit_plan
+from wpcluster.deployment.deploy import DeployError, Deployment, admin_env, site_env
 from wpcluster.providers.lab.top_lb import haproxy_config
 
 
@@ -147,7 +148,7 @@ def test_a_spread_placement_moves_nothing():
 
 
 def test_container_of_names_the_container_each_unit_file_runs_and_unit_of_reads_it_back():
-    from wpcluster.deployment.deploy import UNITS_DIR, container_of, unit_of
+    from wpcluster.core.units import UNITS_DIR, container_of, unit_of
 
     for template, unit in unit_plan(load_shape()):
         text = (UNITS_DIR / template).read_text()
@@ -175,7 +176,7 @@ def _lab_listing(running: dict[str, list[str]], placed: dict[str, str]):
 
 def test_containers_where_placed_names_a_copy_left_on_a_node_fleet_moved_the_unit_from():
     from wpcluster.checks.state import check_containers_where_placed
-    from wpcluster.deployment.deploy import container_of, wordpress_units
+    from wpcluster.core.units import container_of, wordpress_units
 
     shape = load_shape()
     nodes = list(shape.nodes)
@@ -217,7 +218,7 @@ def test_a_unit_scheduled_outside_the_cluster_or_nowhere_is_named(targets, where
 
 
 def test_vulcand_and_the_sidekick_run_on_every_machine_and_the_site_units_move():
-    from wpcluster.deployment.deploy import SIDEKICK_UNIT, VULCAND_UNIT, is_global, wordpress_units
+    from wpcluster.core.units import SIDEKICK_UNIT, VULCAND_UNIT, is_global, wordpress_units
 
     assert is_global(VULCAND_UNIT) and is_global(SIDEKICK_UNIT)
     assert not any(is_global(unit) for unit in wordpress_units(load_shape()))
@@ -225,7 +226,7 @@ def test_vulcand_and_the_sidekick_run_on_every_machine_and_the_site_units_move()
 
 def test_waiting_for_units_wants_a_global_unit_on_every_machine():
     from wpcluster.clients.fleet import Unit
-    from wpcluster.deployment.deploy import SIDEKICK_UNIT, VULCAND_UNIT, wordpress_units
+    from wpcluster.core.units import SIDEKICK_UNIT, VULCAND_UNIT, wordpress_units
 
     shape = load_shape()
     ips = [shape.node_address(n) for n in shape.nodes]

@@ -8,8 +8,8 @@ import pytest
 
 from tests.unit.test_verdict import steady
 from wpcluster.checks.verdict import DEVIATED, PASS, NotEstablished
+from wpcluster.core.history import FaultRecord
 from wpcluster.core.shape import load_shape
-from wpcluster.faults import FaultRecord
 from wpcluster.load.experiment import STEADY_REQUESTS, Experiment, Trial, last_recovery_miss
 
 

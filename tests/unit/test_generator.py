@@ -107,7 +107,8 @@ def test_a_body_that_stops_arriving_is_a_hang_not_a_refusal():
     import requests
     import urllib3
 
-    from wpcluster.load.generator import Sample, failure_name
+    from wpcluster.core.history import Sample
+    from wpcluster.load.generator import failure_name
 
     stalled = requests.ConnectionError(urllib3.exceptions.ReadTimeoutError(None, "/", "Read timed out."))
     assert failure_name(stalled) == "ReadTimeout"

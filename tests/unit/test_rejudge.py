@@ -10,7 +10,7 @@ import pytest
 from tests.unit.test_verdict import steady
 from wpcluster.checks.verdict import DEVIATED, judge, save_samples
 from wpcluster.cli import main
-from wpcluster.faults import FaultRecord
+from wpcluster.core.history import FaultRecord
 
 pytest_plugins = ["pytester"]
 

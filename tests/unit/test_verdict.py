@@ -4,8 +4,7 @@ import pytest
 
 from wpcluster.checks.thresholds import seconds
 from wpcluster.checks.verdict import brownout_seconds, judge, longest_gap
-from wpcluster.faults import FaultRecord
-from wpcluster.load.generator import Sample
+from wpcluster.core.history import FaultRecord, Sample
 from wpcluster.report.timelines import plot
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from wpcluster.core.cache import cache_dir
+from wpcluster.core.build_cache import cache_dir
 from wpcluster.core.shape import PROJECT_ROOT
 
 # The newest version the Go module proxy offered (`go list -m -versions github.com/rhysd/actionlint`).

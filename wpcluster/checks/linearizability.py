@@ -314,7 +314,7 @@ def checker_binary(cache: Path | None = None) -> Path:
             "install Go 1.21 or newer (https://go.dev/doc/install, or Debian's golang-go) and put it on PATH",
         )
     if cache is None:
-        from wpcluster.core.cache import cache_dir
+        from wpcluster.core.build_cache import cache_dir
 
         cache = cache_dir()
     return gobuild.build(checker_program(), cache) / "linearizability"

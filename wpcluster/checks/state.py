@@ -18,6 +18,7 @@ from wpcluster.clients.fleet import Fleetctl, registry_schedule
 from wpcluster.clients.site import SiteClient
 from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.core.cluster import Cluster, Node, node_at
+from wpcluster.core.units import container_of, wordpress_units
 from wpcluster.core.waits import NotReached, eventually
 
 
@@ -113,7 +114,6 @@ def check_units_on_live_machines(cluster: Cluster, schedule: tuple[dict[str, str
     machines' addresses: `Fleetctl.schedule` or `registry_schedule`), not list-units' published states:
     fleet 1.0 can lack a running unit there for up to 24 s after a restart, which made a whole site
     read as unrecovered."""
-    from wpcluster.deployment.deploy import container_of  # local: deploy imports the clients this module does
 
     targets, machines = schedule
     running = nodes_running(cluster)
@@ -151,7 +151,6 @@ def check_containers_where_placed(cluster: Cluster, fleet: Fleetctl) -> None:
     """Every WordPress unit's container runs on the node fleet lists the unit on, and on no other: a node
     that got its units back after fleet had placed them elsewhere stops its copies on its own schedule,
     and until it has, the site is not settled (a copy may vanish under whoever uses it)."""
-    from wpcluster.deployment.deploy import container_of, wordpress_units  # local: deploy imports these clients
 
     placed = fleet.targets()
     running = nodes_running(cluster)
@@ -200,7 +199,6 @@ def check_site_whole(cluster: Cluster, etcd_client: python_etcd.Client, site: Si
     running once, every route answering through the top LB and through the vulcand of every node of
     the shape that runs (a global unit: a node that runs has one, whatever fleet lists; fleet's
     listings can lack a machine or a unit for a while, and a vulcand missed then was never asked)."""
-    from wpcluster.deployment.deploy import wordpress_units  # local: deploy imports the clients this module does
 
     nodes = [n for n in cluster.nodes if n.is_running()]
 

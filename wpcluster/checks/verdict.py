@@ -32,8 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from wpcluster.checks.thresholds import SLOW_READ_SECONDS, FaultBounds
-from wpcluster.faults import FaultRecord
-from wpcluster.load.generator import Sample
+from wpcluster.core.history import FaultRecord, Sample
 
 # Goodput below this fraction of the baseline is a brownout. Losing one node of three takes about a
 # third of the site's capacity away (five containers on three nodes), which is the deployment working

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import requests
 
+from wpcluster.core.waits import eventually
+
 if TYPE_CHECKING:
     import etcd as python_etcd
 
@@ -236,7 +238,6 @@ class Fleetctl:
     def placed(self, name: str, timeout: float = 30) -> Unit:
         """``name`` as fleet lists it once it is placed on a machine. An agent republishes a unit's
         state on its own schedule, so a listing right after a change can lack the unit for a while."""
-        from wpcluster.core.waits import eventually  # local: waits is the only non-client import
 
         def listed_and_placed() -> Unit:
             unit = self.unit(name)
@@ -289,7 +290,6 @@ class Fleetctl:
         "unloaded" before the engine had acted; the start was merged with the unload and the unit stayed
         failed (a self-check's clean-up, 2026-12-05).
         """
-        from wpcluster.core.waits import eventually  # local: waits is the only non-client import
 
         self.unload(*names)
 

@@ -220,8 +220,8 @@ class Cluster(abc.ABC):
     @property
     def fleetctl(self) -> str:
         """Path of the fleetctl binary matching the nodes' fleet, built once from the Go module proxy."""
-        from wpcluster.core.cache import cache_dir
-        from wpcluster.providers.lab import gobuild  # local: the interface does not import providers at load
+        from wpcluster.core import gobuild
+        from wpcluster.core.build_cache import cache_dir
 
         return str(gobuild.build(gobuild.FLEET, cache_dir()) / "fleetctl")
 

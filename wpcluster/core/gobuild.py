@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wpcluster.core.cache import digest
+from wpcluster.core.build_cache import digest
 from wpcluster.core.errors import LabError
 from wpcluster.core.progress import step
 from wpcluster.core.shape import FLEET_GO_MOD, PROJECT_ROOT, fleet_version

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wpcluster.core.cache import locked
+from wpcluster.core.build_cache import locked
 from wpcluster.core.shape import PROJECT_ROOT
 
 RESULTS_ENV = "WPCLUSTER_RESULTS"

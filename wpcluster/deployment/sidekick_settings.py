@@ -15,8 +15,8 @@ import time
 from collections.abc import Iterator
 
 from wpcluster.core.cluster import Node
+from wpcluster.core.units import SIDEKICK_UNIT
 from wpcluster.core.waits import eventually
-from wpcluster.deployment.deploy import SIDEKICK_UNIT
 
 OVERRIDE_ENV = "/etc/wpcluster/sidekick-override.env"
 OVERRIDE_DROPIN = f"/etc/systemd/system/{SIDEKICK_UNIT}.d/wpcluster-override.conf"

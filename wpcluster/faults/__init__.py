@@ -14,7 +14,7 @@ the paths to them), ``container``.
 ``build(name, nemesis)``).
 """
 
-from wpcluster.faults.base import Fault, FaultRecord, NodeFault
+from wpcluster.faults.base import Fault, NodeFault
 from wpcluster.faults.catalogue import admin_node, build, busiest_node, lossy_node
 from wpcluster.faults.container import ContainerKill
 from wpcluster.faults.daemons import DockerdRestart, FleetdFreeze, fleetd_api_status, fleetd_pid
@@ -40,7 +40,7 @@ from wpcluster.faults.services import (
 
 __all__ = [
     "BANDWIDTH_CAP_KBIT", "DB_LATENCY_MS", "ETCD_UNIT", "PACKET_LOSS", "S3_LATENCY_MS",
-    "BandwidthCap", "ContainerKill", "DockerdRestart", "Fault", "FaultRecord", "FleetdFreeze", "MajorityLost",
+    "BandwidthCap", "ContainerKill", "DockerdRestart", "Fault", "FleetdFreeze", "MajorityLost",
     "MemberKill", "MemberReplace", "MemberStop", "Nemesis", "NodeFault", "NodeKill", "NodePause", "NodeStop",
     "PacketLoss", "Partition", "PathLatency", "PathStall", "ServicePause", "ServiceStop",
     "admin_node", "bandwidth_cap", "build", "busiest_node", "lossy_node", "fleetd_api_status", "fleetd_pid",

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import abc
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol, Self
+
+from wpcluster.core.history import FaultRecord
 
 if TYPE_CHECKING:
     from wpcluster.core.cluster import Cluster, Node
-
-
-@dataclass
-class FaultRecord:
-    """One fault: what, on which node, and its start and end (wall-clock seconds, for timelines)."""
-
-    kind: str
-    node: str
-    started: float
-    ended: float | None = None
-
-    def describe(self) -> str:
-        return f"{self.kind} on {self.node}"
 
 
 class Ledger(Protocol):

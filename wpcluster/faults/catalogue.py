@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from wpcluster.checks.state import site_containers
+from wpcluster.clients.fleet import Fleetctl
 from wpcluster.core.cluster import Cluster, Node
 from wpcluster.core.errors import WpclusterError
+from wpcluster.core.units import ADMIN_UNIT
 from wpcluster.faults.base import Fault
 from wpcluster.faults.daemons import DockerdRestart, FleetdFreeze
 from wpcluster.faults.links import PACKET_LOSS, BandwidthCap, PacketLoss, bandwidth_cap
@@ -36,9 +39,6 @@ Builder = Callable[[Nemesis], Fault]
 
 def admin_node(cluster: Cluster) -> Node:
     """The node fleet placed wordpress-admin on."""
-    from wpcluster.clients.fleet import Fleetctl  # local: the faults need no fleet client otherwise
-    from wpcluster.deployment.deploy import ADMIN_UNIT
-
     admin = Fleetctl(cluster).placed(ADMIN_UNIT)
     return next(n for n in cluster.nodes if n.address == admin.ip)
 
@@ -46,8 +46,6 @@ def admin_node(cluster: Cluster) -> Node:
 def busiest_node(cluster: Cluster, besides: Node | None = None) -> Node:
     """The node running the most public WordPress containers (at least two of five, on three nodes),
     ``besides`` left out when another is running."""
-    from wpcluster.checks.state import site_containers  # local: checkers needs no faults, the faults need this once
-
     public = [sid.partition(".")[0] for backend, sid in site_containers(cluster) if backend == "wordpress"]
     running = [n for n in cluster.nodes if n.is_running()]
     candidates = [n for n in running if besides is None or n.name != besides.name] or running

@@ -9,8 +9,9 @@ from typing import TypeVar
 
 from wpcluster.core import ledger
 from wpcluster.core.cluster import Cluster, Node, ServiceHost, ServicePath
+from wpcluster.core.history import FaultRecord
 from wpcluster.core.progress import say
-from wpcluster.faults.base import Fault, FaultRecord
+from wpcluster.faults.base import Fault
 from wpcluster.faults.container import ContainerKill
 from wpcluster.faults.daemons import DockerdRestart, FleetdFreeze
 from wpcluster.faults.links import BandwidthCap, PacketLoss, Partition

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from wpcluster.checks.thresholds import fault_bounds
 from wpcluster.checks.verdict import LB, FaultVerdict, NotEstablished, judge
 from wpcluster.core.cluster import Cluster
-from wpcluster.core.shape import Shape
-from wpcluster.core.waits import NotReached, eventually
-from wpcluster.faults import FaultRecord
-from wpcluster.load.generator import Reader, Sample
 
 # A fault is injected once this many of each judged entry point's latest requests all succeeded: a
+from wpcluster.core.history import FaultRecord, Sample
+from wpcluster.core.shape import Shape
+from wpcluster.core.waits import NotReached, eventually
+from wpcluster.load.generator import Reader
+
 # count, not a time, as etcd's robustness tests ask for a minimal QPS before a failpoint. At the
 # readers' slowest rate (a vulcand read directly, about 3/s) it spans six seconds of service.
 STEADY_REQUESTS = 20

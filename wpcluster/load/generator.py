@@ -12,29 +12,7 @@ from dataclasses import dataclass
 import requests
 
 from wpcluster.clients.site import SERVED_BY
-
-
-@dataclass(frozen=True)
-class Sample:
-    started: float  # wall-clock seconds (time.time()), so faults and samples share one clock
-    seconds: float
-    status: int  # 0 when no response came back
-    served_by: str
-    target: str = ""
-    path: str = "/"
-    error: str = ""  # the client's exception when no response came back (ReadTimeout, ConnectionError)
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 400
-
-    @property
-    def hung(self) -> bool:
-        """No answer within the client's timeout: the server held the request (not refused it)."""
-        return self.error in HUNG_ERRORS
-
-
-HUNG_ERRORS = ("ReadTimeout", "ConnectTimeout", "Timeout")
+from wpcluster.core.history import Sample
 
 
 def failure_name(exc: requests.RequestException) -> str:

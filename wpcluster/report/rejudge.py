@@ -16,9 +16,9 @@ from pathlib import Path
 
 from wpcluster.checks.thresholds import fault_bounds
 from wpcluster.checks.verdict import FaultVerdict, judge, load_samples
+from wpcluster.core.history import FaultRecord
 from wpcluster.core.results import replace_figures
 from wpcluster.core.shape import Shape
-from wpcluster.faults import FaultRecord
 
 SAMPLES_SUFFIX = ".samples.csv"
 REJUDGED_SUFFIX = ".rejudged.json"

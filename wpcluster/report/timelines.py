@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; no display on CI
 import matplotlib.pyplot as plt  # noqa: E402 - after the backend is chosen
 
 from wpcluster.checks.verdict import FaultVerdict, percentile  # noqa: E402
-from wpcluster.load.generator import Sample  # noqa: E402
+from wpcluster.core.history import Sample  # noqa: E402
 
 
 def plot(samples: list[Sample], verdict: FaultVerdict, path: Path, title: str) -> Path:

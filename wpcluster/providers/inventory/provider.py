@@ -10,78 +10,15 @@ inventory.
 from __future__ import annotations
 
 import dataclasses
-import shlex
-import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from wpcluster.core.cluster import Cluster, ExecResult, Node, SiteServices
-from wpcluster.core.errors import WpclusterError
+from wpcluster.core.cluster import Cluster, SiteServices
 from wpcluster.core.results import run_dir
 from wpcluster.core.secrets import Secrets
 from wpcluster.core.shape import Shape
-from wpcluster.providers.inventory.schema import Inventory, InventoryNode
-from wpcluster.providers.ssh import SSHAgent
-
-SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-               "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"]
-
-
-class SSHNode(Node):
-    """A node reached over SSH; commands run as root through sudo."""
-
-    def __init__(self, spec: InventoryNode, ssh_config: Path) -> None:
-        self.spec = spec
-        self.name = spec.name
-        self.address = spec.address
-        self.ssh_config = ssh_config
-
-    def ssh_args(self) -> list[str]:
-        """ssh's arguments up to the remote command: options, identity, user@host."""
-        key = ["-i", str(Path(self.spec.key).expanduser())] if self.spec.key else []
-        return ["ssh", *SSH_OPTIONS, *key, f"{self.spec.user}@{self.address}"]
-
-    def _ssh(self, remote: str, timeout: float, stdin: str | None = None) -> ExecResult:
-        command = [*self.ssh_args(), remote]
-        try:
-            done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return ExecResult(remote, 124, "", f"timed out after {timeout:g}s on {self.name}")
-        return ExecResult(remote, done.returncode, done.stdout, done.stderr)
-
-    def exec(self, command: str, timeout: float = 60) -> ExecResult:
-        result = self._ssh(f"sudo sh -c {shlex.quote(command)}", timeout)
-        return dataclasses.replace(result, command=command)
-
-    def put_file(self, path: str, content: str, mode: int = 0o644) -> None:
-        # The content travels on stdin, never on a command line.
-        self._ssh(f"sudo install -D -m {mode:o} /dev/stdin {shlex.quote(path)}", 60, stdin=content).check()
-
-    def _refused(self, what: str) -> None:
-        raise WpclusterError(f"{what} {self.name} is refused on an inventory cluster",
-                             "node power faults belong to the lab and vagrant providers")
-
-    def stop(self) -> None:
-        self._refused("stopping")
-
-    def start(self) -> None:
-        self._refused("starting")
-
-    def kill(self) -> None:
-        self._refused("killing")
-
-    def pause(self) -> None:
-        self._refused("pausing")
-
-    def unpause(self) -> None:
-        self._refused("unpausing")
-
-    @property
-    def testinfra_spec(self) -> str:
-        return f"ssh://{self.name}?ssh_config={self.ssh_config}"
-
-    def is_running(self) -> bool:
-        return self._ssh("true", 10).ok
+from wpcluster.providers.inventory.schema import Inventory
+from wpcluster.providers.ssh import SSH_OPTIONS, SSHAgent, SSHNode
 
 
 class InventoryCluster(Cluster):

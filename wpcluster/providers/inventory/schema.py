@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from wpcluster.core.errors import WpclusterError
+from wpcluster.providers.ssh import SSHTarget
 
 
 class InventoryError(WpclusterError):
@@ -27,19 +28,11 @@ class InventoryError(WpclusterError):
 
 
 @dataclass(frozen=True)
-class InventoryNode:
-    name: str
-    address: str
-    user: str
-    key: str
-
-
-@dataclass(frozen=True)
 class Inventory:
     source: str
     site_url: str
     site_address: str  # host:port to connect to for the site ("" = the site URL's own)
-    nodes: tuple[InventoryNode, ...]
+    nodes: tuple[SSHTarget, ...]
     etcd_endpoints: tuple[str, ...]
     fleet_endpoint: str
     fleet_tunnel: str
@@ -106,7 +99,7 @@ def parse_inventory(text: str, source: str = "<inventory>") -> Inventory:
             ipaddress.ip_address(address)
         except ValueError:
             raise check.error(fields["address"], f"{field}address", f"{address!r} is not an IP address") from None
-        nodes.append(InventoryNode(check.text(item, fields, "name", field), address,
+        nodes.append(SSHTarget(check.text(item, fields, "name", field), address,
                                    check.text(item, fields, "user", field, required=False) or "core",
                                    check.text(item, fields, "key", field, required=False)))
     names = [n.name for n in nodes]

@@ -19,7 +19,7 @@ import docker
 import docker.errors
 
 from wpcluster.core import gobuild
-from wpcluster.core.cache import cache_dir, digest, locked, tree_digest
+from wpcluster.core.build_cache import cache_dir, digest, locked, tree_digest
 from wpcluster.core.errors import LabError
 from wpcluster.core.progress import say, step
 from wpcluster.core.shape import PROJECT_ROOT, Shape

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wpcluster.core.cache import cache_dir
+from wpcluster.core.build_cache import cache_dir
 from wpcluster.core.errors import LabError
 from wpcluster.core.labels import RUN_ID_ENV
 

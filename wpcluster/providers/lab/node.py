@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import docker
 import docker.errors
 
-from wpcluster.core.cache import cache_dir
+from wpcluster.core.build_cache import cache_dir
 from wpcluster.core.cluster import ExecResult, Node
 from wpcluster.core.errors import LabError
 from wpcluster.core.progress import say

@@ -22,7 +22,7 @@ import docker.errors
 import requests
 
 from wpcluster.core import ledger
-from wpcluster.core.cache import cache_dir
+from wpcluster.core.build_cache import cache_dir
 from wpcluster.core.cluster import Cluster, SiteServices
 from wpcluster.core.errors import LabError
 from wpcluster.core.labels import RUN_LABEL, TIMERS_LABEL, lab_of, leftovers, new_run_id, run_labels

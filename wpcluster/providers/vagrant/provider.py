@@ -35,9 +35,7 @@ from wpcluster.core.secrets import Secrets
 from wpcluster.core.shape import Shape
 from wpcluster.core.waits import NotReached, eventually
 from wpcluster.providers.bootstrap import request_discovery_url
-from wpcluster.providers.inventory.provider import SSHNode
-from wpcluster.providers.inventory.schema import InventoryNode
-from wpcluster.providers.ssh import SSHAgent
+from wpcluster.providers.ssh import SSHAgent, SSHNode, SSHTarget
 from wpcluster.providers.vagrant.render import render_config_rb, render_user_data
 
 # What each of vagrant's VM providers needs beyond vagrant itself: a program on PATH, or a plugin.
@@ -107,7 +105,7 @@ class VagrantNode(SSHNode):
     """A coreos-vagrant machine: SSH through `vagrant ssh-config`, power faults through vagrant."""
 
     def __init__(self, cluster: VagrantCluster, name: str, address: str) -> None:
-        super().__init__(InventoryNode(name, address, "core", ""), cluster.ssh_config_path)
+        super().__init__(SSHTarget(name, address, "core", ""), cluster.ssh_config_path)
         self.cluster = cluster
 
     def ssh_args(self) -> list[str]:

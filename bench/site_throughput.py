@@ -5,7 +5,7 @@ bounded client (threads x seconds), so the ratios say what each hop costs.
 Uses the lab that is up (`wpcluster lab up`) or brings one up and removes it
 after. Figures go to bench/results/site.json and the run's results folder.
 
-    python bench/site.py [--workers 4] [--seconds 10]
+    python bench/site_throughput.py [--workers 4] [--seconds 10]
 """
 
 from __future__ import annotations
