@@ -84,9 +84,31 @@ def _preflight(environment, **_kw) -> None:
         fail(f"{options.host}/ answered {reply.status_code} for Host {host}; is --site-host right?")
     if "Admin" in (options.user_classes or ["Admin"]):  # no classes named: all of them run
         if not options.admin_password:
+            options.admin_password = lab_admin_password(options)
+        if not options.admin_password:
             fail("the Admin profile needs --admin-password (or $WPCLUSTER_ADMIN_PASSWORD), or leave Admin out")
         if not login(requests.Session(), options.host, host, options.admin_user, options.admin_password):
             fail(f"the admin {options.admin_user!r} cannot log in at {options.host}/wp-login.php: wrong password?")
+
+
+def lab_admin_password(options) -> str:
+    """The lab's own admin password, when --host is the lab's site (its port on this machine) and a lab
+    is up with the site deployed; "" otherwise. Another site's password is never guessed."""
+    from wpcluster.core.shape import load_shape
+    from wpcluster.providers.lab.provider import Lab
+
+    shape = load_shape()
+    url = urlsplit(options.host)
+    if url.port != shape.site_port_on_host or url.hostname not in (shape.site_host, "127.0.0.1", "localhost"):
+        return ""
+    secrets = Lab.secrets_of_live_lab(shape)
+    if secrets is None:
+        return ""
+    if options.admin_user == shape.site.admin_user:
+        print(f"loadtests/site.py: the Admin profile logs in with the lab {shape.lab_name}'s admin credential",
+              file=sys.stderr)
+        return secrets["WORDPRESS_ADMIN_PASSWORD"]
+    return ""
 
 
 def login(session, base: str, host: str, user: str, password: str) -> bool:

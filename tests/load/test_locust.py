@@ -75,6 +75,15 @@ def test_bad_input_stops_before_any_load(cluster, secrets, out, args, password, 
     assert not sent, "load was sent before the input was checked"
 
 
+def test_on_the_lab_the_admin_profile_logs_in_without_being_given_a_password(cluster, secrets, out):
+    """The command docs/load.md shows for the lab, without --admin-password: the lab's own credential."""
+    if cluster.provider != "lab":
+        pytest.skip("only the lab's credential is found without being given")
+    result = locust(cluster, secrets, *headless(out, "lab-credential", users="2", seconds="6s"), password="")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    assert "admin credential" in result.stderr, result.stderr[-2000:]
+
+
 def test_a_master_with_two_workers_reports_in_the_same_format(cluster, secrets, out):
     if not (out / "local_stats.csv").exists():
         locust(cluster, secrets, *headless(out, "local"))

@@ -34,7 +34,7 @@ from wpcluster.core.waits import NotReached, eventually
 from wpcluster.providers import bootstrap
 from wpcluster.providers.lab import lease, subnet
 from wpcluster.providers.lab.containers import container_name, tarball
-from wpcluster.providers.lab.engine import ensure_engine
+from wpcluster.providers.lab.engine import connect, ensure_engine
 from wpcluster.providers.lab.fault_proxy import ToxiproxyPath
 from wpcluster.providers.lab.images import ImageBuilder
 from wpcluster.providers.lab.node import BOOT_TIMEOUT, NODE_HOST_CONFIG, LabNode, lab_ssh_key
@@ -43,6 +43,11 @@ from wpcluster.providers.lab.site_hosts import LabSiteHosts
 from wpcluster.providers.ssh import SSHAgent
 
 HEALTH_TIMEOUT = 60.0
+
+
+def secrets_path(shape: Shape, run_id: str) -> Path:
+    """Where a lab run keeps the deployment's secrets (0600), so a kept lab is redeployed with the same."""
+    return cache_dir() / "labs" / shape.lab_name / run_id / "secrets.env"
 
 
 class Lab(Cluster):
@@ -227,6 +232,20 @@ class Lab(Cluster):
         return lab
 
     @classmethod
+    def secrets_of_live_lab(cls, shape: Shape) -> Secrets | None:
+        """The deployment's secrets of the lab that is up, read without holding the lab (a Locust run beside
+        a certification must not take its lease); None when no lab of this shape is up or none was deployed."""
+        client = connect()
+        if client is None:
+            return None
+        nodes = client.containers.list(filters={"label": [RUN_LABEL, "wpcluster.role=node"]})
+        runs = {c.labels[RUN_LABEL] for c in nodes if lab_of(c.labels) == shape.lab_name}
+        if len(runs) != 1:
+            return None
+        path = secrets_path(shape, runs.pop())
+        return Secrets.load(path) if path.is_file() else None
+
+    @classmethod
     def require(cls, shape: Shape) -> Lab:
         """The lab that is up, or an error saying how to bring one up (for tools that need a deployed lab)."""
         lab = cls.attach(shape)
@@ -372,7 +391,7 @@ class Lab(Cluster):
 
     @property
     def secrets_path(self) -> Path:
-        return cache_dir() / "labs" / self.shape.lab_name / self.run_id / "secrets.env"
+        return secrets_path(self.shape, self.run_id)
 
     def secrets(self) -> Secrets:
         """Generated once per run and kept (0600) in the cache, so a kept lab is redeployed with the same."""
