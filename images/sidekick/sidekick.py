@@ -40,6 +40,7 @@ import os
 import re
 import signal
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -606,6 +607,17 @@ LEAD_HAND_OFF_TIMEOUT = 5.0
 DETECTOR_ETCD_TIMEOUT = 1.0
 
 
+def setting(name: str) -> str:
+    """A setting the unit must pass (units/discovery.service, from the shape through site.env): none
+    has a default here, so a site.env that lacks one stops the sidekick naming it instead of
+    registering with a TTL or prefix the harness does not expect."""
+    value = os.environ.get(name, "")
+    if not value:
+        sys.exit(f"sidekick: {name} is not set; units/discovery.service passes it from /etc/wpcluster/site.env "
+                 f"(deploy the site again with wpcluster deploy)")
+    return value
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s sidekick %(message)s")
     node, node_ip = os.environ["NODE_NAME"], os.environ["NODE_IP"]
@@ -614,10 +626,10 @@ def main() -> None:
     site_host = urllib.parse.urlsplit(os.environ.get("SITE_URL", "")).netloc or None
     sidekick = Sidekick(
         node, node_ip, Etcd(endpoints), Docker(os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")),
-        prefix=os.environ.get("VULCAND_PREFIX", "vulcand"),
-        ttl=int(os.environ.get("SERVER_TTL", "15")),
-        heartbeat=float(os.environ.get("HEARTBEAT", "5")),
-        reconcile_every=float(os.environ.get("RECONCILE") or "10"),  # empty: a site.env without it
+        prefix=setting("VULCAND_PREFIX"),
+        ttl=int(setting("SERVER_TTL")),
+        heartbeat=float(setting("HEARTBEAT")),
+        reconcile_every=float(setting("RECONCILE")),
         probe=lambda url: answers(url, site_host),
         warmup_limit=float(os.environ.get("WARMUP_LIMIT", "30")),
     )

@@ -7,7 +7,6 @@ import time
 import pytest
 
 from wpcluster.checks.state import check_etcd_healthy, check_fleet_machines
-from wpcluster.checks.thresholds import seconds
 from wpcluster.core.results import append_figures
 from wpcluster.core.shape import PROJECT_ROOT, fleet_version
 from wpcluster.core.units import unit_plan
@@ -72,7 +71,7 @@ def test_units_are_placed_on_live_machines_only(cluster, fleet, nemesis):
     dead = cluster.nodes[-1]
     live = {n.address for n in cluster.nodes if n is not dead}
     nemesis.kill_node(dead)
-    ttl = float(cluster.shape.fleet_agent_ttl.rstrip("s"))
+    ttl = cluster.shape.fleet_agent_ttl_seconds
     eventually(lambda: {m.ip for m in fleet.list_machines()} == live, ttl + 30, 1,
                what=f"fleet dropping killed {dead.name} from its machines")
 
@@ -131,7 +130,7 @@ def test_a_member_outage_past_the_agent_ttl_keeps_the_machine_and_its_units(clus
     node = cluster.nodes[1]
     site_units = {name for _, name in unit_plan(cluster.shape)}  # not the hellos an earlier test is destroying
     before = sorted(u.name for u in fleet.list_units() if u.ip == node.address and u.name in site_units)
-    hold = 2 * seconds(cluster.shape.fleet_agent_ttl)
+    hold = 2 * cluster.shape.fleet_agent_ttl_seconds
     nemesis.stop_member(node)
     for i in range(WRITES_DURING_OUTAGE):
         etcd.write(f"/wpcluster-test/outage/k{i % 50}", str(i))

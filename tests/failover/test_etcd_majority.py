@@ -8,7 +8,6 @@ import time
 import pytest
 
 from wpcluster.checks.state import check_etcd_healthy, check_registered_as_running, server_key_index
-from wpcluster.checks.thresholds import seconds
 from wpcluster.clients.etcd import cluster_health
 from wpcluster.clients.fleet import agents_hurt_by_etcd_outage, machine_lease_ends, quietest_etcd_outage_start
 from wpcluster.core.waits import eventually, holds_for
@@ -35,7 +34,7 @@ def begin_quietly_for_fleet(cluster, etcd, outage: float) -> None:
     fleet v1.0.0's reaction to an etcd outage (a server restart that can hang, coreos/fleet#1716, or a
     machine key that runs out, after which the engine moves the node's units) depends on where each
     agent is in its beat when etcd goes, so it is left to chance no more than it must be."""
-    ttl = seconds(cluster.shape.fleet_agent_ttl)
+    ttl = cluster.shape.fleet_agent_ttl_seconds
     ends = machine_lease_ends(etcd)
     start = quietest_etcd_outage_start(time.time(), outage, ends, ttl)
     hurt = agents_hurt_by_etcd_outage(start, outage, ends, ttl)

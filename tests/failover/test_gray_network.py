@@ -11,7 +11,6 @@ import pytest
 
 from tests.failover.load import steady_readers
 from wpcluster.checks.state import check_nothing_moved
-from wpcluster.checks.thresholds import seconds
 from wpcluster.clients.etcd import keys_client
 from wpcluster.clients.fleet import registry_targets
 from wpcluster.core.waits import holds_for
@@ -28,7 +27,7 @@ PAST_AGENT_TTL_SECONDS = 5.0
 def hold_gray_fault(cluster, fleet, observe, thresholds, victim, inject, heal, what):
     """Readers, then ``inject``; fleet must move nothing past its agent TTL; ``heal``; the top LB judged."""
     before = fleet.targets()
-    hold = seconds(cluster.shape.fleet_agent_ttl) + PAST_AGENT_TTL_SECONDS
+    hold = cluster.shape.fleet_agent_ttl_seconds + PAST_AGENT_TTL_SECONDS
     # fleet's registry read through the other nodes' members: fleetctl asks any member it likes, and
     # one behind the fault's link stretched the hold by 6-7 s.
     around = keys_client([cluster.shape.etcd_client_url(n.address) for n in cluster.nodes if n.name != victim.name])

@@ -12,7 +12,6 @@ import pytest
 import requests
 
 from wpcluster.checks.state import check_nothing_moved, check_registered_as_running, check_site_whole, server_key_index
-from wpcluster.checks.thresholds import seconds
 from wpcluster.core.cluster import node_at
 from wpcluster.core.units import container_of
 from wpcluster.core.waits import eventually
@@ -105,7 +104,7 @@ def test_a_hung_fleetd_is_restarted_and_the_node_stays_in_the_cluster(cluster, f
     the site no more than a dead node."""
     victim = cluster.nodes[1]
     grace = watchdog_grace(victim)
-    ttl = seconds(cluster.shape.fleet_agent_ttl)
+    ttl = cluster.shape.fleet_agent_ttl_seconds
     with observe(cluster.nodes, recover_within=thresholds.recovery_goal_seconds) as obs:
         frozen = nemesis.freeze_fleetd(victim)
         obs.fault = nemesis.records[-1]

@@ -1,5 +1,6 @@
 """What a node is told at boot, derived from the shape."""
 
+import dataclasses
 import json
 
 from wpcluster.core.shape import load_shape
@@ -35,3 +36,14 @@ def test_environment_and_fleet_config():
     conf = bootstrap.fleet_config(shape, "core-03")
     assert conf["public_ip"] == '"172.30.8.103"' and json.loads(conf["etcd_servers"]) == [
         "http://127.0.0.1:2379", "http://172.30.8.101:2379", "http://172.30.8.102:2379"]
+
+
+def test_the_fleet_watchdog_is_told_its_members_and_the_agent_ttl_in_whole_seconds():
+    shape = load_shape()
+    assert bootstrap.fleet_watchdog_environment(shape, "core-02") == {
+        "ETCD_LOCAL_URL": "http://127.0.0.1:2379",
+        "ETCD_PEER_URLS": "http://172.30.8.101:2379 http://172.30.8.103:2379",
+        "FLEET_AGENT_TTL_SECONDS": "30",
+    }
+    half_a_second = dataclasses.replace(shape, fleet_agent_ttl="500ms", fleet_agent_ttl_seconds=0.5)
+    assert bootstrap.fleet_watchdog_environment(half_a_second, "core-02")["FLEET_AGENT_TTL_SECONDS"] == "1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wpcluster.core.errors import ShapeError
-from wpcluster.core.shape import DEFAULT_SHAPE_FILE, fleet_version, load_shape, parse_shape
+from wpcluster.core.shape import DEFAULT_SHAPE_FILE, duration_seconds, fleet_version, load_shape, parse_shape
 
 BASE = DEFAULT_SHAPE_FILE.read_text()
 
@@ -61,3 +61,11 @@ def test_not_toml_points_at_the_line():
 def test_missing_shape_file_says_how_to_fix(tmp_path):
     with pytest.raises(ShapeError, match="cannot read the cluster shape"):
         load_shape(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(("ttl", "seconds"), [("30s", 30.0), ("500ms", 0.5), ("1m", 60.0)])
+def test_the_agent_ttl_is_parsed_once_into_seconds(ttl, seconds):
+    text = DEFAULT_SHAPE_FILE.read_text().replace('agent_ttl = "30s"', f'agent_ttl = "{ttl}"')
+    shape = parse_shape(text)
+    assert (shape.fleet_agent_ttl, shape.fleet_agent_ttl_seconds) == (ttl, seconds)
+    assert duration_seconds(ttl) == seconds

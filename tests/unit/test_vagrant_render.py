@@ -66,7 +66,7 @@ def test_user_data_switches_to_etcd2_with_discovery_and_keeps_the_rest():
         "listen-client-urls": "http://0.0.0.0:2379",
         "listen-peer-urls": "http://$private_ipv4:2380",
     }
-    assert coreos["fleet"] == {"public-ip": "$public_ipv4"}
+    assert coreos["fleet"] == {"public-ip": "$public_ipv4", "agent-ttl": "30s", "engine-reconcile-interval": 2.0}
     assert coreos["update"] == {"reboot-strategy": "etcd-lock"}
     names = [u["name"] for u in coreos["units"]]
     assert names == ["etcd2.service", "fleet.service", "docker-tcp.socket"]

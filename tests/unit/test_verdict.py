@@ -2,7 +2,6 @@
 
 import pytest
 
-from wpcluster.checks.thresholds import seconds
 from wpcluster.checks.verdict import brownout_seconds, judge, longest_gap
 from wpcluster.core.history import FaultRecord, Sample
 from wpcluster.report.timelines import plot
@@ -41,10 +40,6 @@ def test_timeline_is_a_png(tmp_path):
     samples = history()
     path = plot(samples, judge(samples, fault, 1016.5, 1030), tmp_path / "t.png", "node kill")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
-
-
-def test_durations():
-    assert seconds("30s") == 30 and seconds("500ms") == 0.5 and seconds("2m") == 120
 
 
 def test_windows_measure_goodput_against_the_baseline_and_a_hang_is_a_brownout():

@@ -7,14 +7,6 @@ from dataclasses import dataclass, replace
 from wpcluster.core.shape import Shape
 
 
-def seconds(duration: str) -> float:
-    """fleet's duration syntax ("30s", "500ms", "2m") in seconds."""
-    for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
-        if duration.endswith(suffix):
-            return float(duration[: -len(suffix)]) * scale
-    raise ValueError(f"not a duration: {duration!r}")
-
-
 @dataclass(frozen=True)
 class FailoverThresholds:
     """The failover suites' waits and the bounds that belong to one test; every fault's own bounds
@@ -67,7 +59,7 @@ ENGINE_LEASE_INTERVALS = 5
 def fleet_notices_seconds(shape: Shape) -> float:
     """How long fleet takes to move a lost machine's units: its agent TTL, or, when the machine led
     fleet's engine, the engine's lease (whichever is longer)."""
-    return max(seconds(shape.fleet_agent_ttl), ENGINE_LEASE_INTERVALS * shape.fleet_engine_reconcile)
+    return max(shape.fleet_agent_ttl_seconds, ENGINE_LEASE_INTERVALS * shape.fleet_engine_reconcile)
 
 
 def fleet_notices_why(shape: Shape) -> str:
@@ -167,7 +159,7 @@ DB_LOST_FAULTS = ("db-stop", "db-pause", "db-stall")
 def fault_bounds(shape: Shape, kind: str) -> FaultBounds:
     """The bounds of the fault ``kind`` (a FaultRecord's kind, e.g. "packet-loss 20%") on ``shape``."""
     family = kind.split()[0] if kind else ""
-    ttl = seconds(shape.fleet_agent_ttl)
+    ttl = shape.fleet_agent_ttl_seconds
     site = shape.site
     node_goal = fleet_notices_seconds(shape) + RESTART_SECONDS
     recovery_why = (f"{fleet_notices_why(shape)}; the site is whole {RESTART_SECONDS:g}s later, however long a "

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
+from urllib.parse import ParseResult, urlparse
 
 import etcd
 import requests
 import urllib3
+
+
+def port_of(url: ParseResult) -> int:
+    """An endpoint's port: every endpoint comes from the shape (or an inventory) with its port spelled."""
+    if url.port is None:
+        raise ValueError(f"etcd endpoint {url.geturl()!r} has no port; write it as http://host:port")
+    return url.port
 
 
 def keys_client(endpoints: list[str], timeout: float = 3) -> etcd.Client:
@@ -16,7 +23,7 @@ def keys_client(endpoints: list[str], timeout: float = 3) -> etcd.Client:
     A member that is down costs one connect timeout, not four: python-etcd's pool would retry a dead
     member three times (urllib3's default) before failing over, and a check asking it while a node
     is dead took 12 s per call, which a failover test then counted as the site's recovery time."""
-    hosts = tuple((urlparse(u).hostname, urlparse(u).port or 2379) for u in endpoints)
+    hosts = tuple((url.hostname, port_of(url)) for url in map(urlparse, endpoints))
     client = etcd.Client(host=hosts, protocol="http", allow_reconnect=True, read_timeout=timeout)
     client.http = urllib3.PoolManager(num_pools=10, retries=urllib3.Retry(total=None, connect=0, read=0, status=0,
                                                                           redirect=5))
@@ -26,7 +33,7 @@ def keys_client(endpoints: list[str], timeout: float = 3) -> etcd.Client:
 def member_client(endpoint: str, timeout: float = 3) -> etcd.Client:
     """A python-etcd client bound to one member only (no failover), to test that member."""
     url = urlparse(endpoint)
-    return etcd.Client(host=url.hostname, port=url.port or 2379, protocol="http",
+    return etcd.Client(host=url.hostname, port=port_of(url), protocol="http",
                        allow_reconnect=False, read_timeout=timeout)
 
 

@@ -33,6 +33,14 @@ _LAB_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 _DURATION = re.compile(r"^\d+(ms|s|m)$")
 
 
+def duration_seconds(duration: str) -> float:
+    """fleet's duration syntax ("30s", "500ms", "2m"), which ``_DURATION`` accepts, in seconds."""
+    for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+        if duration.endswith(suffix):
+            return float(duration[: -len(suffix)]) * scale
+    raise ValueError(f"not a duration: {duration!r}")
+
+
 @dataclass(frozen=True)
 class SiteShape:
     """The deployment: how many of each unit, its ports and names (the [site] table)."""
@@ -76,7 +84,8 @@ class Shape:
     etcd_client_port: int
     etcd_peer_port: int
     etcd_bootstrap: str
-    fleet_agent_ttl: str
+    fleet_agent_ttl: str  # as fleet reads it ("30s"): written into fleet.conf and user-data as is
+    fleet_agent_ttl_seconds: float  # the same, parsed once: what bounds and waits compute with
     fleet_engine_reconcile: float  # s; the engine leader's lease is 5 of these (fleet's engine.New)
     site: SiteShape
     lab_subnet: ipaddress.IPv4Network
@@ -292,6 +301,7 @@ def parse_shape(text: str, source: str = "<string>", profile: Profile = RELEASE)
         etcd_peer_port=reader.get("etcd.peer_port", int),
         etcd_bootstrap=bootstrap,
         fleet_agent_ttl=agent_ttl,
+        fleet_agent_ttl_seconds=duration_seconds(agent_ttl),
         fleet_engine_reconcile=float(engine_reconcile),
         site=site,
         lab_subnet=subnet,

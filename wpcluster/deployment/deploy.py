@@ -65,6 +65,7 @@ def site_env(shape: Shape, services: SiteServices, secrets: Secrets, etcd_endpoi
     """
     site = shape.site
     return {
+        "ETCD_CLIENT_PORT": str(shape.etcd_client_port),
         "VULCAND_PORT": str(site.vulcand_port),
         "VULCAND_API_PORT": str(site.vulcand_api_port),
         "VULCAND_PREFIX": site.vulcand_prefix,

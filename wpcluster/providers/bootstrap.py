@@ -9,6 +9,7 @@ the one shape.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 
 import requests
@@ -18,6 +19,7 @@ from wpcluster.core.shape import Shape
 
 DISCOVERY_PREFIX = "/v2/keys/_etcd/registry"
 FLEET_CONF = "/etc/fleet/fleet.conf"
+FLEET_WATCHDOG_ENV = "/etc/fleet/fleet-watchdog.env"  # images/node/fleet-watchdog.service reads it
 
 
 def etcd2_environment(shape: Shape, node: str, discovery_url: str | None, cluster_token: str) -> dict[str, str]:
@@ -63,6 +65,18 @@ def fleet_config(shape: Shape, node: str) -> dict[str, str]:
         "public_ip": json.dumps(shape.node_address(node)),
         "agent_ttl": json.dumps(shape.fleet_agent_ttl),
         "engine_reconcile_interval": f"{shape.fleet_engine_reconcile:g}",
+    }
+
+
+def fleet_watchdog_environment(shape: Shape, node: str) -> dict[str, str]:
+    """The fleet watchdog's settings (images/node/fleet-watchdog): its node's etcd member, the other
+    members it pings to tell a node cut off, and fleet's agent TTL in whole seconds, rounded up (it
+    counts in seconds)."""
+    others = [shape.etcd_client_url(shape.node_address(n)) for n in shape.nodes if n != node]
+    return {
+        "ETCD_LOCAL_URL": f"http://127.0.0.1:{shape.etcd_client_port}",
+        "ETCD_PEER_URLS": " ".join(others),
+        "FLEET_AGENT_TTL_SECONDS": str(math.ceil(shape.fleet_agent_ttl_seconds)),
     }
 
 

@@ -109,7 +109,8 @@ class Lab(Cluster):
         """Where the host pushes: the registry's loopback port (Docker trusts loopback registries)."""
         try:
             ports = self.client.api.inspect_container(self.container_name("registry"))["NetworkSettings"]["Ports"]
-            return f"127.0.0.1:{ports['5000/tcp'][0]['HostPort']}"
+            published = ports[f"{self.shape.lab_ports['registry']}/tcp"][0]["HostPort"]
+            return f"127.0.0.1:{published}"
         except (docker.errors.NotFound, KeyError, IndexError, TypeError):
             registry = self.container_name("registry")
             raise LabError(f"the lab registry ({registry}, {self.registry}) is not running",
@@ -295,7 +296,8 @@ class Lab(Cluster):
     def _start_discovery(self, image: str) -> None:
         address = self.shape.host_address("discovery")
         self.run_host("discovery", image, address,
-                       environment={"ETCD_ADVERTISE_CLIENT_URLS": self.shape.etcd_client_url(address)})
+                       environment={"ETCD_ADVERTISE_CLIENT_URLS": self.shape.etcd_client_url(address),
+                                    "ETCD_LISTEN_CLIENT_URLS": f"http://0.0.0.0:{self.shape.etcd_client_port}"})
         service = self.shape.etcd_client_url(address)
         eventually(lambda: requests.get(f"{service}/health", timeout=2).json()["health"] == "true",
                    30, 0.2, what=f"discovery service {service} healthy")
@@ -304,8 +306,9 @@ class Lab(Cluster):
             say(f"discovery URL: {self.discovery_url}")
 
     def _start_registry(self, image: str) -> None:
+        port = self.shape.lab_ports["registry"]
         self.run_host("registry", image, self.shape.host_address("registry"),
-                       ports={"5000/tcp": ("127.0.0.1", None)})
+                       environment={"REGISTRY_HTTP_ADDR": f":{port}"}, ports={f"{port}/tcp": ("127.0.0.1", None)})
         eventually(lambda: requests.get(f"http://{self.registry_push_address}/v2/", timeout=2).ok,
                    30, 0.2, what="lab registry answering")
 
@@ -321,6 +324,8 @@ class Lab(Cluster):
                                 0o644),
             "etc/etcd2.env": (bootstrap.env_file(etcd), 0o644),
             bootstrap.FLEET_CONF.lstrip("/"): (bootstrap.env_file(bootstrap.fleet_config(shape, node.name)), 0o644),
+            bootstrap.FLEET_WATCHDOG_ENV.lstrip("/"): (
+                bootstrap.env_file(bootstrap.fleet_watchdog_environment(shape, node.name)), 0o644),
             "etc/docker/daemon.json": (json.dumps({"insecure-registries": [self.registry]}) + "\n", 0o644),
             "home/core/.ssh/authorized_keys": (lab_ssh_key().with_suffix(".pub").read_text(), 0o600),
         }

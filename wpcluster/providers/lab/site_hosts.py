@@ -78,6 +78,7 @@ class LabSiteHosts:
         volume = self.client.volumes.create(self.lab.container_name("db-data"), labels=self.lab.labels("db-data"))
         self.lab.run_host("db", image, self.shape.host_address("db"),
                           volumes={volume.name: {"bind": "/var/lib/mysql", "mode": "rw"}},
+                          command=[f"--port={self.shape.lab_ports['db']}"],
                           environment={"MARIADB_DATABASE": site.database, "MARIADB_USER": site.db_user,
                                        "MARIADB_PASSWORD": secrets["WORDPRESS_DB_PASSWORD"],
                                        "MARIADB_ROOT_PASSWORD": secrets["MARIADB_ROOT_PASSWORD"]})
@@ -88,6 +89,7 @@ class LabSiteHosts:
         # minutes) the proxy kept hundreds of dials pending, and they all landed on MariaDB the
         # moment it returned: 800 dead connections in its first seconds held the site down 5 s longer.
         proxy = self.lab.run_host("faultproxy", image, self.shape.host_address("faultproxy"), start=False,
+                                  command=["-port", str(self.shape.lab_ports["faultproxy"])],
                                   sysctls={"net.ipv4.tcp_syn_retries": FAULT_PROXY_SYN_RETRIES})
         proxy.put_archive("/", tarball({"etc/toxiproxy.json": (fault_proxy.proxy_config(self.shape), 0o644)}))
         proxy.start()
@@ -113,7 +115,8 @@ class LabSiteHosts:
         volume = self.client.volumes.create(self.lab.container_name("s3-data"), labels=self.lab.labels("s3-data"))
         self.lab.run_host("s3", image, self.shape.host_address("s3"),
                           volumes={volume.name: {"bind": "/var/lib/minio", "mode": "rw"}},
-                          environment={"S3_ACCESS_KEY": key, "S3_SECRET_KEY": secret})
+                          environment={"S3_ACCESS_KEY": key, "S3_SECRET_KEY": secret,
+                                       "S3_PORT": str(self.shape.lab_ports["s3"])})
 
     def service_host(self, role: str) -> LabServiceHost:
         if role not in ("db", "s3") or not self.exists(role):

@@ -75,7 +75,8 @@ def etcd2_cloud_config(shape: Shape, discovery_url: str) -> dict[str, str]:
 
 
 def render_user_data(shape: Shape, discovery_url: str, existing: str = "") -> str:
-    """user-data with etcd2 (not etcd), the discovery URL, fleet's public IP and the etcd-lock reboot strategy."""
+    """user-data with etcd2 (not etcd), the discovery URL, fleet's public IP and timers, and the etcd-lock
+    reboot strategy."""
     try:
         doc = yaml.safe_load(existing) if existing.strip() else {}
     except yaml.YAMLError as exc:
@@ -86,7 +87,9 @@ def render_user_data(shape: Shape, discovery_url: str, existing: str = "") -> st
     coreos = doc.setdefault("coreos", {})
     coreos.pop("etcd", None)  # 1e: etcd disabled in favour of etcd2
     coreos["etcd2"] = {**(coreos.get("etcd2") or {}), **etcd2_cloud_config(shape, discovery_url)}
-    coreos["fleet"] = {**(coreos.get("fleet") or {}), "public-ip": "$public_ipv4"}
+    # fleet's timers from the shape, as the lab's fleet.conf has them: the bounds assume them.
+    coreos["fleet"] = {**(coreos.get("fleet") or {}), "public-ip": "$public_ipv4", "agent-ttl": shape.fleet_agent_ttl,
+                       "engine-reconcile-interval": shape.fleet_engine_reconcile}
     coreos["update"] = {**(coreos.get("update") or {}), "reboot-strategy": "etcd-lock"}
     units = [u for u in coreos.get("units") or [] if u.get("name") not in ("etcd.service", "etcd2.service",
                                                                            "fleet.service")]
