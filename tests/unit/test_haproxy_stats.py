@@ -2,7 +2,7 @@
 
 from wpcluster.clients.haproxy import parse_stats
 from wpcluster.core.shape import load_shape
-from wpcluster.providers.lab.top_lb import LB_STATS_PATH, LB_STATS_PORT, haproxy_config
+from wpcluster.providers.lab.top_lb import LB_STATS_PATH, haproxy_config
 
 HEADER = ("# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,"
           "weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,"
@@ -24,5 +24,6 @@ def test_each_vulcands_state_and_last_check_is_read():
 
 
 def test_the_lab_lb_serves_its_statistics():
-    config = haproxy_config(load_shape())
-    assert f"bind *:{LB_STATS_PORT}" in config and f"stats uri {LB_STATS_PATH}" in config
+    shape = load_shape()
+    config = haproxy_config(shape)
+    assert f"bind *:{shape.lab_ports['lb_stats']}" in config and f"stats uri {LB_STATS_PATH}" in config

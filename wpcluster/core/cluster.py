@@ -235,6 +235,12 @@ class Cluster(abc.ABC):
     def site_address(self) -> str:
         """host:port the harness connects to for the site URL (the top load balancer)."""
 
+    @property
+    def top_lb_stats_url(self) -> str | None:
+        """The top load balancer's statistics as CSV (HAProxy's ``;csv``), where the harness can read them;
+        None where the top LB is not the harness's (the seed's VMs, an existing cluster)."""
+        return None
+
     def vulcand_url(self, node: Node) -> str:
         """vulcand's proxy on ``node``."""
         return f"http://{node.address}:{self.shape.site.vulcand_port}"

@@ -1,6 +1,7 @@
 """Providers: each brings up or reaches a cluster and hands back a ``Cluster``.
 
-Suites never import a provider; they get a ``Cluster`` from ``open_cluster``.
+Suites never import a provider; they get a ``Cluster`` from ``open_cluster``, which says what the
+provider can do (``top_lb_stats_url`` is None where the top LB is not the harness's).
 """
 
 from __future__ import annotations

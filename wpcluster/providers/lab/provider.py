@@ -32,7 +32,7 @@ from wpcluster.core.secrets import Secrets
 from wpcluster.core.shape import Shape
 from wpcluster.core.waits import NotReached, eventually
 from wpcluster.providers import bootstrap
-from wpcluster.providers.lab import lease, subnet
+from wpcluster.providers.lab import lease, subnet, top_lb
 from wpcluster.providers.lab.containers import container_name, tarball
 from wpcluster.providers.lab.engine import connect, ensure_engine
 from wpcluster.providers.lab.fault_proxy import ToxiproxyPath
@@ -403,6 +403,10 @@ class Lab(Cluster):
         return Secrets.load_or_generate(self.secrets_path)
 
     # ---- the site's hosts outside fleet (site_services.py) ----------------------------------
+    @property
+    def top_lb_stats_url(self) -> str | None:
+        return top_lb.lb_stats_url(self.shape)
+
     @property
     def site_hosts(self) -> LabSiteHosts:
         return LabSiteHosts(self)

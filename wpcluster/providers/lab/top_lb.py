@@ -109,7 +109,7 @@ defaults
 
 # What the LB thinks of each vulcand, as CSV (``/stats;csv``), on the lab's network only.
 frontend stats
-    bind *:{LB_STATS_PORT}
+    bind *:{shape.lab_ports['lb_stats']}
     stats enable
     stats uri {LB_STATS_PATH}
 
@@ -145,14 +145,14 @@ backend vulcands_on_last_routes
 FIRST_TRY_SECONDS = SLOW_READ_SECONDS
 # The backup servers of ``vulcands`` are the same vulcands on their last routes, named with this suffix.
 LAST_ROUTES_SUFFIX = "-last"
-# The LB's statistics page (not published on the host): its view of every vulcand, for the tests.
-LB_STATS_PORT = 8404
+# The LB's statistics page (not published on the host, its port is [lab.ports] lb_stats): its view of
+# every vulcand, for the tests.
 LB_STATS_PATH = "/stats"
 
 
 def lb_stats_url(shape: Shape) -> str:
     """The top LB's statistics as CSV, from the host (the lab's network)."""
-    return f"http://{shape.host_address('lb')}:{LB_STATS_PORT}{LB_STATS_PATH};csv"
+    return f"http://{shape.host_address('lb')}:{shape.lab_ports['lb_stats']}{LB_STATS_PATH};csv"
 
 
 # Where the LB image's HAProxy reads its config (images/lb/Dockerfile's entrypoint).
