@@ -85,9 +85,9 @@ def lab_containers(client, lab: str) -> dict[str, str]:
 
 
 def test_a_second_run_of_a_live_lab_is_refused_naming_it(shape, docker_client, assert_nothing_left):
-    """Two runs of one lab started a few seconds apart used to break each other (the second removed
-    the first's containers as leftovers; pushes clashed). The second is now refused before it
-    touches anything, and told which live run holds the lab."""
+    """Two runs of one lab started a few seconds apart would break each other (the second would remove
+    the first's containers as leftovers; pushes would clash): the second is refused before it touches
+    anything, and told which live run holds the lab."""
     lab = Lab(shape).up()
     try:
         before = lab_containers(docker_client, shape.lab_name)

@@ -286,9 +286,9 @@ class Fleetctl:
         fleet does not restart a failed unit, and an unload followed at once by a start can be
         merged into nothing; so unload them, wait until the engine has unscheduled them and no agent
         lists them, then start. The engine's schedule decides: `list-units` shows the states agents
-        publish, and a unit's state can be missing for a while (see ``targets``), which once read as
-        "unloaded" before the engine had acted; the start was merged with the unload and the unit stayed
-        failed (a self-check's clean-up, 2026-12-05).
+        publish, and a unit's state can be missing for a while (see ``targets``), which would read as
+        "unloaded" before the engine has acted; the start would be merged with the unload and the unit
+        stay failed.
         """
 
         self.unload(*names)

@@ -275,9 +275,9 @@ class Deployment:
 
         fleet never moves a unit back: after a node failure its units stay where they were
         rescheduled, and one node can end with 3 of 5 public containers (so 60 % of the traffic on a
-        third of the CPU). A fault injected then measures that placement, not the fault: in the
-        clean-clone run of 2026-12-02 a dockerd restart on such a node starved its fresh containers
-        for 20 s. A fault test starts from the placement a deploy makes."""
+        third of the CPU). A fault injected then measures that placement, not the fault: a dockerd
+        restart on such a node starves its fresh containers for 20 s on 2 cores. A fault test starts
+        from the placement a deploy makes."""
         machines = len(self.fleet.list_machines())
         moved: list[str] = []
         while machines:

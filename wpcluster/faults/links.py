@@ -15,8 +15,8 @@ LOSS_CHAIN = "WPCLUSTER-LOSS"
 # link at the readers' full rates. Its share of their pages (58 KB each) needs at least 4 Mbit/s,
 # so the cap binds wherever fleet placed the containers (a 2 Mbit/s cap on a fixed node bound in one
 # run and not in the next). Where the readers are scaled down to the machine (generator.steady_load)
-# the cap scales with them, so the link stays as overfilled: at half the rates a 1 Mbit/s cap no
-# longer bound (CI 2026-12-03, the strict xfail passed).
+# the cap scales with them, so the link stays as overfilled: at half the rates a fixed 1 Mbit/s cap
+# no longer binds.
 PACKET_LOSS = 0.2
 BANDWIDTH_CAP_KBIT = 1000
 

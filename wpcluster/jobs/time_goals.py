@@ -1,4 +1,4 @@
-"""The four time figures (issue 23), read from the runs' own bundles: a benchmark, not a timed test.
+"""The four time figures, read from the runs' own bundles: a benchmark, not a timed test.
 
 Each run of ``wpcluster certify`` or ``wpcluster selfcheck`` records its job and profile
 (``run.json``) and where its time went (``time/``). ``wpcluster times`` picks the newest run of each

@@ -92,8 +92,8 @@ VULCAND_RATE = 4.0
 # machine (measured before the faults: closed loop through the top LB). An open-model load near
 # capacity queues: 22 requests/s on a CI machine whose site served little more kept its baseline at
 # a p95 of 277 ms, and after a fault the queue outlived every window (reads hung long after the
-# heal, 8 failovers failed: CI 2026-12-03), though the same run passed where 22/s was three quarters
-# of capacity. At half, a fault's backlog drains at least as fast as it built up.
+# heal, and 8 failovers failed), though the same load passed where 22/s was three quarters of
+# capacity. At half, a fault's backlog drains at least as fast as it built up.
 LOAD_SHARE = 0.5
 # Fewer requests through the top LB than this leave too few in a fault window to judge a 1 % error
 # rate on: below it the machine is refused, not judged.

@@ -75,7 +75,7 @@ def time_table(ledger: list[Span]) -> TimeTable:
     )
 
 
-# The speed goals (issue 23), warm runs on 2 cores, by job and profile: a release certification within
+# The speed goals, warm runs on 2 cores, by job and profile: a release certification within
 # 15 minutes, a quick one within 4, the harness's self-check run within 12; a cold .ci/run on a fresh
 # machine within 40. A run is judged by its own job's and profile's goal.
 WARM_RUN_GOAL_SECONDS = 900.0
@@ -121,7 +121,7 @@ FAILOVER_SUITE, SELFCHECK_SUITE, BRINGUP_SUITE = "tests/failover", "tests/harnes
 LOAD_SUITE = "tests/load"
 
 
-# The failover suite's own goal (issue 21): every fault, every bound at the production timers, on 2 cores.
+# The failover suite's own goal: every fault, every bound at the production timers, on 2 cores.
 FAILOVER_GOAL_SECONDS = 720.0
 # What holds a failover fault as long as it takes, for the time table beside the faults that cost the most.
 FAILOVER_HELD_BY = (
