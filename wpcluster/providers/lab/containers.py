@@ -1,9 +1,40 @@
-"""Docker plumbing every piece of the lab shares: container names, and files put in as a tar stream."""
+"""Docker plumbing every piece of the lab shares: what a part needs of the lab, container names, and
+files put in as a tar stream."""
 
 from __future__ import annotations
 
 import io
 import tarfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import docker
+    import docker.models.containers
+
+    from wpcluster.core.shape import Shape
+
+
+class LabEngine(Protocol):
+    """What the lab's parts (its nodes, the site's hosts) use of the lab (``provider.Lab``): its shape,
+    its engine, and how it names, labels, starts and pushes to its containers. The parts depend on this,
+    not on the lab that holds them."""
+
+    shape: Shape
+    client: docker.DockerClient
+    boot_timeout: float
+
+    @property
+    def diagnostics_dir(self) -> Path: ...
+
+    def container_name(self, name: str) -> str: ...
+
+    def labels(self, role: str) -> dict[str, str]: ...
+
+    def push_image(self, local_tag: str, repository: str) -> str: ...
+
+    def run_host(self, role: str, image: str, address: str, start: bool = True,
+                 **options: object) -> docker.models.containers.Container: ...
 
 
 def container_name(lab: str, name: str) -> str:

@@ -7,8 +7,6 @@ on its address from the shape), and hands faults the handles they act on: the ho
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import docker
 import docker.errors
 
@@ -19,12 +17,9 @@ from wpcluster.core.progress import step
 from wpcluster.core.secrets import Secrets
 from wpcluster.core.waits import eventually
 from wpcluster.providers.lab import fault_proxy, top_lb
-from wpcluster.providers.lab.containers import tarball
+from wpcluster.providers.lab.containers import LabEngine, tarball
 from wpcluster.providers.lab.images import IMAGE_LABEL, ImageBuilder
 from wpcluster.providers.lab.service_host import LabServiceHost, tcp_open
-
-if TYPE_CHECKING:
-    from wpcluster.providers.lab.provider import Lab
 
 # Images the nodes pull from the lab registry (the units name them); the rest run as lab hosts.
 SITE_IMAGES = ("vulcand", "sidekick", "wordpress")
@@ -34,7 +29,7 @@ FAULT_PROXY_SYN_RETRIES = "1"
 class LabSiteHosts:
     """The lab's hosts beside the nodes that the site needs, managed through the lab's engine."""
 
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: LabEngine) -> None:
         self.lab, self.shape, self.client = lab, lab.shape, lab.client
 
     def prepare(self, secrets: Secrets) -> SiteServices:
