@@ -6,12 +6,11 @@ behind, so this test greps for each of them."""
 from __future__ import annotations
 
 import re
-import subprocess
 
 from wpcluster.core.shape import PROJECT_ROOT, load_shape
 
 SEARCHED = ("units", "images", "wpcluster")
-SKIPPED_SUFFIXES = (".mod", ".sum", ".png", ".jpg")
+SKIPPED_SUFFIXES = (".mod", ".sum", ".png", ".jpg", ".pyc")
 # Files where such a number is not the shape's: examples in documentation and messages (each says what
 # a value looks like), and MySQL's own default port where a DB_HOST names none.
 NOT_THE_SHAPES = {
@@ -45,16 +44,22 @@ def port_spelled(line: str, port: int) -> bool:
     return bool(re.search(rf"[:/]{p}\b|\b{p}/tcp|[\"']{p}[\"']|port\s*=\s*{p}\b|EXPOSE\b.*\b{p}\b|\bor {p}\b", line))
 
 
-def tracked_files() -> list[str]:
-    listing = subprocess.run(["git", "ls-files", *SEARCHED], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                             check=True).stdout.split()
-    return [f for f in listing if not f.endswith(SKIPPED_SUFFIXES) and f != "wpcluster/core/shape.py"]
+def searched_files() -> list[str]:
+    """Every file under the searched folders, as the checkout has them (a tree need not be a git clone)."""
+    found = []
+    for folder in SEARCHED:
+        for path in sorted((PROJECT_ROOT / folder).rglob("*")):
+            name = path.relative_to(PROJECT_ROOT).as_posix()
+            if path.is_file() and "__pycache__" not in path.parts and not name.endswith(SKIPPED_SUFFIXES) \
+                    and name != "wpcluster/core/shape.py":
+                found.append(name)
+    return found
 
 
 def test_no_port_the_shape_owns_is_spelled_again():
     owned = owned_ports()
     found = []
-    for name in tracked_files():
+    for name in searched_files():
         if name in NOT_THE_SHAPES:
             continue
         try:
