@@ -3,7 +3,7 @@
 Each node is a container running systemd as PID 1 with its own dockerd,
 etcd2, fleetd and sshd (node.py). Beside them, on the same lab network, run the hosts
 outside the fleet cluster: the etcd discovery service and the image registry (here), and
-the site's MariaDB, S3 store, fault proxy and top LB (site_services.py).
+the site's MariaDB, S3 store, fault proxy and top LB (site_hosts.py; its HAProxy configuration is top_lb.py).
 Everything carries a ``wpcluster.run`` label; ``up`` first removes whatever
 an earlier, interrupted run left behind.
 """
@@ -402,7 +402,7 @@ class Lab(Cluster):
         """Generated once per run and kept (0600) in the cache, so a kept lab is redeployed with the same."""
         return Secrets.load_or_generate(self.secrets_path)
 
-    # ---- the site's hosts outside fleet (site_services.py) ----------------------------------
+    # ---- the site's hosts outside fleet (site_hosts.py) -------------------------------------
     @property
     def top_lb_stats_url(self) -> str | None:
         return top_lb.lb_stats_url(self.shape)

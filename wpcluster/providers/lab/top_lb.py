@@ -1,6 +1,6 @@
 """The lab's top load balancer: its HAProxy configuration, rendered from the shape, and its statistics page.
 
-The hosts themselves (MariaDB, the S3 store, the fault proxy, the top LB) are started in site_services.py.
+The hosts themselves (MariaDB, the S3 store, the fault proxy, the top LB) are started in site_hosts.py.
 """
 
 from __future__ import annotations
