@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator
+
+import requests
 
 from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.core.cluster import Cluster, Node, node_at
@@ -156,15 +159,67 @@ def fleetd_with_only_its_own_member(cluster: Cluster, node: Node) -> Iterator[No
         configure(settings)
 
 
+# How long a vulcand may take to apply a frontend written to (or deleted from) etcd.
+VULCAND_APPLIES_WITHIN = 10.0
+
+
+def vulcands_disagreeing(proxies: dict[str, str], probe: tuple[str, str], in_force: bool, within: float) -> list[str]:
+    """The vulcands (node name -> proxy URL) whose proxy, after ``within`` seconds, still does not route
+    ``probe`` (path, Host) as ``in_force`` says: to a public container (a frontend to the public backend
+    in force) or to the admin container; [] as soon as every one does. Their API is no witness: it
+    reads etcd, not the routes the proxy serves."""
+    path, host = probe
+    deadline = time.monotonic() + within
+    while True:
+        wrong = []
+        for name, url in proxies.items():
+            try:
+                served = requests.get(f"{url}{path}", headers={"Host": host}, timeout=5,
+                                      allow_redirects=False).headers.get("X-Served-By", "")
+            except requests.RequestException:
+                served = ""
+            public = served.startswith("wordpress-") and not served.startswith("wordpress-admin@")
+            wrong += [name] if public != in_force else []
+        if not wrong or time.monotonic() > deadline:
+            return wrong
+        time.sleep(0.25)
+
+
 @contextlib.contextmanager
-def frontend_written(etcd_client, prefix: str, frontend: str, spec: dict) -> Iterator[None]:  # noqa: ANN001
-    """A frontend someone added by hand (the sidekicks leave keys they did not write alone)."""
+def frontend_written(etcd_client, prefix: str, frontend: str, spec: dict, proxies: dict[str, str],  # noqa: ANN001
+                     probe: tuple[str, str]) -> Iterator[None]:
+    """A frontend to the public backend someone added by hand (the sidekicks leave keys they did not
+    write alone), in force in every vulcand's proxy while the block runs (``proxies``: node name ->
+    vulcand's proxy URL; ``probe``: a path and Host the frontend takes).
+
+    The defect must be where traffic flows before a check is judged on it. vulcand v0.9.2 can miss a
+    change in etcd (a vulcand whose etcd member was restarted missed this write while its peers applied
+    it): one that misses the write is told again by a second write, and one that misses it twice fails
+    the self-check, named."""
     folder = f"/{prefix}/frontends/{frontend}"
-    etcd_client.write(f"{folder}/frontend", json.dumps(spec))
+
+    def write() -> None:
+        etcd_client.write(f"{folder}/frontend", json.dumps(spec))
+
+    write()
     try:
+        missed = vulcands_disagreeing(proxies, probe, True, VULCAND_APPLIES_WITHIN)
+        if missed:
+            print(f"vulcand on {', '.join(missed)} missed frontend {frontend} written to etcd; written again")
+            write()
+            missed = vulcands_disagreeing(proxies, probe, True, VULCAND_APPLIES_WITHIN)
+        assert not missed, (f"vulcand on {', '.join(missed)} never routed by frontend {frontend} written to etcd "
+                            f"(twice): the defect is not in force there")
         yield
     finally:
         etcd_client.delete(folder, recursive=True)
+        kept = vulcands_disagreeing(proxies, probe, False, VULCAND_APPLIES_WITHIN)
+        if kept:  # a vulcand that missed the delete would keep the leak for the tests after this one
+            print(f"vulcand on {', '.join(kept)} missed frontend {frontend}'s deletion; written and deleted again")
+            write()
+            etcd_client.delete(folder, recursive=True)
+            kept = vulcands_disagreeing(proxies, probe, False, VULCAND_APPLIES_WITHIN)
+        assert not kept, f"vulcand on {', '.join(kept)} still routes by frontend {frontend}, deleted from etcd"
 
 
 @contextlib.contextmanager

@@ -72,7 +72,9 @@ def test_a_frontend_leaking_one_admin_sub_path_is_named_by_both_routing_checks(c
     leaked = "/wp-admin/options-general.php"
     spec = {"Type": "http", "BackendId": "wordpress", "Route": f"PathRegexp(`^{leaked.replace('.', '[.]')}$`)",
             "Settings": {"PassHostHeader": True, "Stream": True}}
-    with frontend_written(etcd, cluster.shape.site.vulcand_prefix, "wpc-leak", spec):
+    proxies = {node.name: cluster.vulcand_url(node) for node in cluster.nodes}
+    with frontend_written(etcd, cluster.shape.site.vulcand_prefix, "wpc-leak", spec, proxies,
+                          (leaked, cluster.shape.site_authority)):
         nested = run_nested("frontend-leaks-a-sub-path", STATIC_ROUTES, f"{SURFACE}[top-lb]")
     nested.prove(STATIC_ROUTES, rf"frontend wpc-leak .*GET {leaked}")
     nested.prove(f"{SURFACE}[top-lb]",
@@ -86,7 +88,9 @@ def test_a_frontend_scoped_to_another_host_is_named_by_both_routing_checks(clust
     spec = {"Type": "http", "BackendId": "wordpress",
             "Route": f"PathRegexp(`^/wp-login[.]php$`) && Host(`{other}`)",
             "Settings": {"PassHostHeader": True, "Stream": True}}
-    with frontend_written(etcd, cluster.shape.site.vulcand_prefix, "wpc-other-host", spec):
+    proxies = {node.name: cluster.vulcand_url(node) for node in cluster.nodes}
+    with frontend_written(etcd, cluster.shape.site.vulcand_prefix, "wpc-other-host", spec, proxies,
+                          ("/wp-login.php", other)):
         nested = run_nested("frontend-scoped-to-another-host", STATIC_ROUTES, f"{SURFACE}[top-lb]")
     nested.prove(STATIC_ROUTES, r"frontend wpc-other-host .*GET /wp-login.php")
     nested.prove(f"{SURFACE}[top-lb]", rf"through top LB with Host {re.escape(other)}, \d+ of \d+ .*\n.*"
