@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Iterator
 
 import requests
 
+from wpcluster.clients.site import SERVED_BY
 from wpcluster.clients.vulcand import VulcandAPI
 from wpcluster.core.cluster import Cluster, Node, node_at
 from wpcluster.core.shape import PROJECT_ROOT
 from wpcluster.core.units import ADMIN_ENV_PATH, ADMIN_UNIT, SIDEKICK_UNIT, UNITS_DIR, VULCAND_UNIT, container_of
-from wpcluster.core.waits import eventually
+from wpcluster.core.waits import NotReached, eventually
 from wpcluster.providers import bootstrap
 
 SIDEKICK_SOURCE = PROJECT_ROOT / "images" / "sidekick" / "sidekick.py"
@@ -152,7 +152,7 @@ def fleetd_with_only_its_own_member(cluster: Cluster, node: Node) -> Iterator[No
         node.exec("systemctl restart fleet").check()
 
     settings = bootstrap.fleet_config(cluster.shape, node.name)
-    configure({**settings, "etcd_servers": json.dumps([f"http://127.0.0.1:{cluster.shape.etcd_client_port}"])})
+    configure({**settings, "etcd_servers": json.dumps([bootstrap.local_member_url(cluster.shape)])})
     try:
         yield
     finally:
@@ -163,26 +163,31 @@ def fleetd_with_only_its_own_member(cluster: Cluster, node: Node) -> Iterator[No
 VULCAND_APPLIES_WITHIN = 10.0
 
 
-def vulcands_disagreeing(proxies: dict[str, str], probe: tuple[str, str], in_force: bool, within: float) -> list[str]:
-    """The vulcands (node name -> proxy URL) whose proxy, after ``within`` seconds, still does not route
-    ``probe`` (path, Host) as ``in_force`` says: to a public container (a frontend to the public backend
-    in force) or to the admin container; [] as soon as every one does. Their API is no witness: it
-    reads etcd, not the routes the proxy serves."""
+def vulcands_disagreeing(proxies: dict[str, str], probe: tuple[str, str], in_force: bool) -> list[str]:
+    """The vulcands (node name -> proxy URL) whose proxy does not route ``probe`` (path, Host) as
+    ``in_force`` says: to a public container (a frontend to the public backend in force), or not. Their
+    API is no witness: it reads etcd, not the routes the proxy serves."""
     path, host = probe
-    deadline = time.monotonic() + within
-    while True:
-        wrong = []
-        for name, url in proxies.items():
-            try:
-                served = requests.get(f"{url}{path}", headers={"Host": host}, timeout=5,
-                                      allow_redirects=False).headers.get("X-Served-By", "")
-            except requests.RequestException:
-                served = ""
-            public = served.startswith("wordpress-") and not served.startswith("wordpress-admin@")
-            wrong += [name] if public != in_force else []
-        if not wrong or time.monotonic() > deadline:
-            return wrong
-        time.sleep(0.25)
+    wrong = []
+    for name, url in proxies.items():
+        try:
+            served = requests.get(f"{url}{path}", headers={"Host": host}, timeout=5,
+                                  allow_redirects=False).headers.get(SERVED_BY, "")
+        except requests.RequestException:
+            served = ""
+        container = served.split("@", 1)[0]
+        if (container not in ("", container_of(ADMIN_UNIT))) != in_force:
+            wrong.append(name)
+    return wrong
+
+
+def vulcands_still_disagreeing(proxies: dict[str, str], probe: tuple[str, str], in_force: bool, what: str) -> list[str]:
+    """``vulcands_disagreeing`` once every vulcand has had ``VULCAND_APPLIES_WITHIN`` to agree; [] as soon as all do."""
+    try:
+        eventually(lambda: not vulcands_disagreeing(proxies, probe, in_force), VULCAND_APPLIES_WITHIN, what=what)
+    except NotReached:
+        return vulcands_disagreeing(proxies, probe, in_force)
+    return []
 
 
 @contextlib.contextmanager
@@ -203,22 +208,24 @@ def frontend_written(etcd_client, prefix: str, frontend: str, spec: dict, proxie
 
     write()
     try:
-        missed = vulcands_disagreeing(proxies, probe, True, VULCAND_APPLIES_WITHIN)
+        applied = f"every vulcand routing by frontend {frontend}"
+        missed = vulcands_still_disagreeing(proxies, probe, True, applied)
         if missed:
             print(f"vulcand on {', '.join(missed)} missed frontend {frontend} written to etcd; written again")
             write()
-            missed = vulcands_disagreeing(proxies, probe, True, VULCAND_APPLIES_WITHIN)
+            missed = vulcands_still_disagreeing(proxies, probe, True, applied)
         assert not missed, (f"vulcand on {', '.join(missed)} never routed by frontend {frontend} written to etcd "
                             f"(twice): the defect is not in force there")
         yield
     finally:
         etcd_client.delete(folder, recursive=True)
-        kept = vulcands_disagreeing(proxies, probe, False, VULCAND_APPLIES_WITHIN)
+        dropped = f"no vulcand routing by frontend {frontend}"
+        kept = vulcands_still_disagreeing(proxies, probe, False, dropped)
         if kept:  # a vulcand that missed the delete would keep the leak for the tests after this one
             print(f"vulcand on {', '.join(kept)} missed frontend {frontend}'s deletion; written and deleted again")
             write()
             etcd_client.delete(folder, recursive=True)
-            kept = vulcands_disagreeing(proxies, probe, False, VULCAND_APPLIES_WITHIN)
+            kept = vulcands_still_disagreeing(proxies, probe, False, dropped)
         assert not kept, f"vulcand on {', '.join(kept)} still routes by frontend {frontend}, deleted from etcd"
 
 

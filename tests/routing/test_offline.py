@@ -19,6 +19,8 @@ import time
 import pytest
 import requests
 
+from wpcluster.checks.admin_surface import WORDPRESS_ROOT
+from wpcluster.checks.state import site_containers
 from wpcluster.checks.thresholds import SLOW_READ_SECONDS
 
 # Pages that start WordPress's cron (install.php and upgrade.php on every request) or that could
@@ -28,7 +30,6 @@ ADMIN_SCREENS = ("/wp-admin/install.php", "/wp-admin/upgrade.php")
 ROUNDS = 3
 # A cron event of this test's own: due when the pages are asked, taken out afterwards.
 CRON_HOOK = "wpcluster_offline_check"
-WORDPRESS_ROOT = "/usr/share/wordpress"
 
 
 def drop_outbound(node, subnet: str) -> str:
@@ -42,13 +43,11 @@ def drop_outbound(node, subnet: str) -> str:
 
 def wordpress_php(cluster, code: str) -> None:  # noqa: ANN001
     """Run PHP with WordPress loaded in one running WordPress container (they share one database)."""
-    for node in cluster.nodes:
-        names = node.exec("docker ps --format '{{.Names}}' --filter name=wordpress").check().stdout.split()
-        if names:
-            script = f"<?php require '{WORDPRESS_ROOT}/wp-load.php'; {code}"
-            node.exec(f"docker exec -i {names[0]} php <<'PHP'\n{script}\nPHP").check()
-            return
-    raise AssertionError("no WordPress container runs on any node")
+    running = [server_id for _, server_id in site_containers(cluster)]
+    assert running, "no WordPress container runs on any node"
+    node, name = running[0].split(".", 1)  # a server id: <node>.<container>
+    script = f"<?php require '{WORDPRESS_ROOT}/wp-load.php'; {code}"
+    cluster.node(node).exec(f"docker exec -i {name} php <<'PHP'\n{script}\nPHP").check()
 
 
 @pytest.fixture
@@ -70,16 +69,15 @@ def test_with_outbound_traffic_dropped_every_page_answers_without_waiting(cluste
     try:
         for node in cluster.nodes:
             dropped.append((node, drop_outbound(node, subnet)))
-        started = time.monotonic()
+        started, session, failed = time.monotonic(), None, ""
         try:  # logging in is a page too, and the first to start a cron on the way
             session = site.login(cluster.shape.site.admin_user, secrets["WORDPRESS_ADMIN_PASSWORD"],
                                  timeout=SLOW_READ_SECONDS * 4)
         except (requests.RequestException, AssertionError) as exc:
-            session = None
-            slow.append(f"/wp-login.php (logging in): {type(exc).__name__} after {time.monotonic() - started:.1f}s")
-        else:
-            if time.monotonic() - started > SLOW_READ_SECONDS:
-                slow.append(f"/wp-login.php (logging in): after {time.monotonic() - started:.1f}s")
+            failed = f"{type(exc).__name__} "
+        took = time.monotonic() - started
+        if failed or took > SLOW_READ_SECONDS:
+            slow.append(f"/wp-login.php (logging in): {failed}after {took:.1f}s")
         dashboard = [("/wp-admin/", {"session": session})] if session else []
         for _ in range(ROUNDS):
             for path, kwargs in [(p, {}) for p in PUBLIC_PAGES + ADMIN_SCREENS] + dashboard:

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from wpcluster.core.shape import PROJECT_ROOT
+
 LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 
 
@@ -18,14 +19,14 @@ def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_package_keeps_its_layers():
-    done = lint_imports(ROOT)
+    done = lint_imports(PROJECT_ROOT)
     assert done.returncode == 0, f"an import breaks the layers (pyproject.toml [tool.importlinter]):\n{done.stdout}"
     assert "0 broken" in done.stdout
 
 
 def test_an_import_that_goes_upwards_is_named(tmp_path):
-    shutil.copytree(ROOT / "wpcluster", tmp_path / "wpcluster", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    shutil.copytree(PROJECT_ROOT / "wpcluster", tmp_path / "wpcluster", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", tmp_path)
     waits = tmp_path / "wpcluster" / "core" / "waits.py"
     waits.write_text(waits.read_text() + "\nfrom wpcluster.report import bundle  # noqa: E402\n")
     done = lint_imports(tmp_path)

@@ -51,6 +51,16 @@ def etcd2_environment(shape: Shape, node: str, discovery_url: str | None, cluste
     return env
 
 
+def local_member_url(shape: Shape) -> str:
+    """A node's own etcd member, as its daemons reach it."""
+    return f"http://127.0.0.1:{shape.etcd_client_port}"
+
+
+def other_members(shape: Shape, node: str) -> list[str]:
+    """The client URLs of every etcd member but ``node``'s."""
+    return [shape.etcd_client_url(shape.node_address(n)) for n in shape.nodes if n != node]
+
+
 def fleet_config(shape: Shape, node: str) -> dict[str, str]:
     """fleetd's settings: its own etcd member first, then every other member; the node's public IP.
 
@@ -59,9 +69,8 @@ def fleet_config(shape: Shape, node: str) -> dict[str, str]:
     fleetd's registration back-off (up to a minute) keeps it out well after the member is back.
     The other members keep it in the cluster through a member outage.
     """
-    others = [shape.etcd_client_url(shape.node_address(n)) for n in shape.nodes if n != node]
     return {
-        "etcd_servers": json.dumps([f"http://127.0.0.1:{shape.etcd_client_port}", *others]),
+        "etcd_servers": json.dumps([local_member_url(shape), *other_members(shape, node)]),
         "public_ip": json.dumps(shape.node_address(node)),
         "agent_ttl": json.dumps(shape.fleet_agent_ttl),
         "engine_reconcile_interval": f"{shape.fleet_engine_reconcile:g}",
@@ -72,10 +81,9 @@ def fleet_watchdog_environment(shape: Shape, node: str) -> dict[str, str]:
     """The fleet watchdog's settings (images/node/fleet-watchdog): its node's etcd member, the other
     members it pings to tell a node cut off, and fleet's agent TTL in whole seconds, rounded up (it
     counts in seconds)."""
-    others = [shape.etcd_client_url(shape.node_address(n)) for n in shape.nodes if n != node]
     return {
-        "ETCD_LOCAL_URL": f"http://127.0.0.1:{shape.etcd_client_port}",
-        "ETCD_PEER_URLS": " ".join(others),
+        "ETCD_LOCAL_URL": local_member_url(shape),
+        "ETCD_PEER_URLS": " ".join(other_members(shape, node)),
         "FLEET_AGENT_TTL_SECONDS": str(math.ceil(shape.fleet_agent_ttl_seconds)),
     }
 

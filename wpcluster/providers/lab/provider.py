@@ -19,13 +19,14 @@ from pathlib import Path
 
 import docker
 import docker.errors
+import docker.models.containers
 import requests
 
 from wpcluster.core import ledger
 from wpcluster.core.build_cache import cache_dir
 from wpcluster.core.cluster import Cluster, SiteServices
 from wpcluster.core.errors import LabError
-from wpcluster.core.labels import RUN_LABEL, TIMERS_LABEL, lab_of, leftovers, new_run_id, run_labels
+from wpcluster.core.labels import ROLE_LABEL, RUN_LABEL, TIMERS_LABEL, lab_of, leftovers, new_run_id, run_labels
 from wpcluster.core.progress import say, step
 from wpcluster.core.results import append_figures, run_dir
 from wpcluster.core.secrets import Secrets
@@ -43,6 +44,12 @@ from wpcluster.providers.lab.site_hosts import LabSiteHosts
 from wpcluster.providers.ssh import SSHAgent
 
 HEALTH_TIMEOUT = 60.0
+
+
+def live_nodes(client: docker.DockerClient, shape: Shape) -> list[docker.models.containers.Container]:
+    """The running node containers of this shape's lab, whichever run brought them up."""
+    return [c for c in client.containers.list(filters={"label": [RUN_LABEL, f"{ROLE_LABEL}=node"]})
+            if lab_of(c.labels) == shape.lab_name]
 
 
 def secrets_path(shape: Shape, run_id: str) -> Path:
@@ -217,8 +224,7 @@ class Lab(Cluster):
         """The lab that is already up (kept by an earlier run), held from now on by this process; None
         if there is none. Raises naming the live run that holds it, if another does."""
         client = client or ensure_engine()
-        nodes = [c for c in client.containers.list(filters={"label": [RUN_LABEL, "wpcluster.role=node"]})
-                 if lab_of(c.labels) == shape.lab_name]
+        nodes = live_nodes(client, shape)
         runs = {c.labels[RUN_LABEL] for c in nodes}
         if len(runs) != 1 or len(nodes) != shape.size:
             return None
@@ -239,8 +245,7 @@ class Lab(Cluster):
         client = connect()
         if client is None:
             return None
-        nodes = client.containers.list(filters={"label": [RUN_LABEL, "wpcluster.role=node"]})
-        runs = {c.labels[RUN_LABEL] for c in nodes if lab_of(c.labels) == shape.lab_name}
+        runs = {c.labels[RUN_LABEL] for c in live_nodes(client, shape)}
         if len(runs) != 1:
             return None
         path = secrets_path(shape, runs.pop())
