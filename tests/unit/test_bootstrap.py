@@ -42,8 +42,25 @@ def test_the_fleet_watchdog_is_told_its_members_and_the_agent_ttl_in_whole_secon
     shape = load_shape()
     assert bootstrap.fleet_watchdog_environment(shape, "core-02") == {
         "ETCD_LOCAL_URL": "http://127.0.0.1:2379",
+        "ETCD_SELF_URL": "http://172.30.8.102:2379",
         "ETCD_PEER_URLS": "http://172.30.8.101:2379 http://172.30.8.103:2379",
         "FLEET_AGENT_TTL_SECONDS": "30",
     }
     half_a_second = dataclasses.replace(shape, fleet_agent_ttl="500ms", fleet_agent_ttl_seconds=0.5)
     assert bootstrap.fleet_watchdog_environment(half_a_second, "core-02")["FLEET_AGENT_TTL_SECONDS"] == "1"
+
+
+def test_one_watchdog_text_for_every_node_names_the_node_itself_for_the_watchdog_to_leave_out():
+    shape = load_shape()
+    members = ["http://10.0.0.1:2379", "http://10.0.0.2:2379"]
+    settings = bootstrap.fleet_watchdog_settings(shape, "http://$private_ipv4:2379", members)
+    assert settings["ETCD_SELF_URL"] == "http://$private_ipv4:2379"
+    assert settings["ETCD_PEER_URLS"] == "http://10.0.0.1:2379 http://10.0.0.2:2379"
+
+
+def test_etcd2_settings_for_a_cloud_config_use_its_substitutions():
+    env = bootstrap.etcd2_environment(load_shape(), "%H", "http://d/t", "", address="$private_ipv4",
+                                      public_address="$public_ipv4")
+    assert env["ETCD_NAME"] == "%H"
+    assert env["ETCD_ADVERTISE_CLIENT_URLS"] == "http://$public_ipv4:2379"
+    assert env["ETCD_LISTEN_PEER_URLS"] == env["ETCD_INITIAL_ADVERTISE_PEER_URLS"] == "http://$private_ipv4:2380"

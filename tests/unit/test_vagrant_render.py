@@ -4,8 +4,9 @@ import pytest
 import yaml
 
 from wpcluster.core.errors import WpclusterError
-from wpcluster.core.shape import load_shape
-from wpcluster.providers.vagrant.render import render_config_rb, render_user_data
+from wpcluster.core.shape import NODE_IMAGE_DIR, load_shape
+from wpcluster.providers import bootstrap
+from wpcluster.providers.vagrant.render import CLOUDINIT_ETCD2_KEYS, render_config_rb, render_user_data
 
 SAMPLE_CONFIG = """\
 # Size of the CoreOS cluster created by Vagrant
@@ -33,6 +34,9 @@ coreos:
     command: start
 users:
 - name: me
+write_files:
+- path: /etc/motd
+  content: hello
 """
 
 DISCOVERY = "https://discovery.etcd.io/0123abcd"
@@ -60,19 +64,61 @@ def test_user_data_switches_to_etcd2_with_discovery_and_keeps_the_rest():
     coreos = yaml.safe_load(rendered)["coreos"]
     assert "etcd" not in coreos
     assert coreos["etcd2"] == {
+        "name": "%H",
+        "data-dir": "/var/lib/etcd2",
         "discovery": DISCOVERY,
         "advertise-client-urls": "http://$public_ipv4:2379",
         "initial-advertise-peer-urls": "http://$private_ipv4:2380",
         "listen-client-urls": "http://0.0.0.0:2379",
         "listen-peer-urls": "http://$private_ipv4:2380",
     }
-    assert coreos["fleet"] == {"public-ip": "$public_ipv4", "agent-ttl": "30s", "engine-reconcile-interval": 2.0}
     assert coreos["update"] == {"reboot-strategy": "etcd-lock"}
     names = [u["name"] for u in coreos["units"]]
-    assert names == ["etcd2.service", "fleet.service", "docker-tcp.socket"]
+    assert names == ["etcd2.service", "fleet.service", "fleet-watchdog.service", "docker-tcp.socket"]
     assert coreos["flannel"] == {"interface": "$public_ipv4"}
-    assert yaml.safe_load(rendered)["users"] == [{"name": "me"}]
+    doc = yaml.safe_load(rendered)
+    assert doc["users"] == [{"name": "me"}]
+    assert {"path": "/etc/motd", "content": "hello"} in doc["write_files"]
     assert render_user_data(load_shape(), DISCOVERY, rendered) == rendered
+
+
+def test_user_data_gives_fleet_every_member_and_the_shapes_timers():
+    coreos = yaml.safe_load(render_user_data(load_shape(), DISCOVERY))["coreos"]
+    assert coreos["fleet"] == {
+        "public-ip": "$public_ipv4", "agent-ttl": "30s", "engine-reconcile-interval": 2.0,
+        "etcd-servers": "http://127.0.0.1:2379,http://172.17.8.101:2379,http://172.17.8.102:2379,"
+                        "http://172.17.8.103:2379",
+    }
+
+
+def as_a_node_reads_it(text: str, name: str, address: str) -> str:
+    """What cloudinit and systemd make of a setting on machine ``name`` at ``address``."""
+    return text.replace("$private_ipv4", address).replace("$public_ipv4", address).replace("%H", name)
+
+
+def test_etcd2_gets_the_labs_settings_through_its_section_and_a_drop_in():
+    shape = load_shape()
+    coreos = yaml.safe_load(render_user_data(shape, DISCOVERY))["coreos"]
+    assert set(coreos["etcd2"]) <= CLOUDINIT_ETCD2_KEYS
+    env = {f"ETCD_{key.upper().replace('-', '_')}": value for key, value in coreos["etcd2"].items()}
+    (drop_in,) = coreos["units"][0]["drop-ins"]
+    for line in drop_in["content"].splitlines()[1:]:
+        name, _, value = line.removeprefix("Environment=").partition("=")
+        env[name] = value
+    node = {name: as_a_node_reads_it(value, "core-02", "172.17.8.102") for name, value in env.items()}
+    assert node == bootstrap.etcd2_environment(shape, "core-02", DISCOVERY, "", address="172.17.8.102")
+
+
+def test_user_data_installs_the_fleet_watchdog_of_the_node_image():
+    doc = yaml.safe_load(render_user_data(load_shape(), DISCOVERY))
+    files = {f["path"]: f for f in doc["write_files"]}
+    script = files["/opt/bin/fleet-watchdog"]
+    assert script["content"] == (NODE_IMAGE_DIR / "fleet-watchdog").read_text() and script["permissions"] == "0755"
+    settings = dict(line.split("=", 1) for line in files[bootstrap.FLEET_WATCHDOG_ENV]["content"].splitlines())
+    assert settings["ETCD_SELF_URL"] == "http://$private_ipv4:2379"
+    assert settings["ETCD_PEER_URLS"].split() == [f"http://172.17.8.10{i}:2379" for i in (1, 2, 3)]
+    (unit,) = [u for u in doc["coreos"]["units"] if u["name"] == "fleet-watchdog.service"]
+    assert "ExecStart=/opt/bin/fleet-watchdog\n" in unit["content"] and unit["command"] == "start"
 
 
 def test_broken_user_data_is_refused_with_the_reason():

@@ -25,7 +25,9 @@ SHAPE_ENV = "WPCLUSTER_SHAPE"
 # Set in a parallel worker's process (pytest -n: worker N of gwN) and inherited by everything it
 # starts (nested sessions, the CLI): the shape it loads is that worker's lab (``Shape.for_worker``).
 WORKER_ENV = "WPCLUSTER_LAB_WORKER"
-FLEET_GO_MOD = PROJECT_ROOT / "images" / "node" / "fleet" / "go.mod"
+IMAGES_DIR = PROJECT_ROOT / "images"
+NODE_IMAGE_DIR = IMAGES_DIR / "node"  # the CoreOS-style host: its units and scripts
+FLEET_GO_MOD = NODE_IMAGE_DIR / "fleet" / "go.mod"
 
 _NODE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 # A lab's name prefixes its containers, network and volumes: short, and valid in all three.

@@ -22,20 +22,24 @@ FLEET_CONF = "/etc/fleet/fleet.conf"
 FLEET_WATCHDOG_ENV = "/etc/fleet/fleet-watchdog.env"  # images/node/fleet-watchdog.service reads it
 
 
-def etcd2_environment(shape: Shape, node: str, discovery_url: str | None, cluster_token: str) -> dict[str, str]:
+def etcd2_environment(shape: Shape, node: str, discovery_url: str | None, cluster_token: str, *,
+                      address: str | None = None, public_address: str | None = None) -> dict[str, str]:
     """etcd2's settings for ``node``, as the seed's user-data set them.
 
     With ``discovery_url`` the members find each other through the discovery
-    service; without it they use a static initial cluster.
+    service; without it they use a static initial cluster. ``address`` (the
+    peers') and ``public_address`` (the clients') default to the node's lab
+    address; a cloud-config passes coreos-cloudinit's ``$private_ipv4`` and
+    ``$public_ipv4``.
     """
-    address = shape.node_address(node)
+    address = address or shape.node_address(node)
     env = {
         "ETCD_NAME": node,
         "ETCD_DATA_DIR": "/var/lib/etcd2",
         "ETCD_ENABLE_V2": "true",
         # A member that was cut off must not disrupt the majority's leader when it returns.
         "ETCD_PRE_VOTE": "true",
-        "ETCD_ADVERTISE_CLIENT_URLS": shape.etcd_client_url(address),
+        "ETCD_ADVERTISE_CLIENT_URLS": shape.etcd_client_url(public_address or address),
         "ETCD_INITIAL_ADVERTISE_PEER_URLS": shape.etcd_peer_url(address),
         "ETCD_LISTEN_CLIENT_URLS": f"http://0.0.0.0:{shape.etcd_client_port}",
         "ETCD_LISTEN_PEER_URLS": shape.etcd_peer_url(address),
@@ -61,8 +65,8 @@ def other_members(shape: Shape, node: str) -> list[str]:
     return [shape.etcd_client_url(shape.node_address(n)) for n in shape.nodes if n != node]
 
 
-def fleet_config(shape: Shape, node: str) -> dict[str, str]:
-    """fleetd's settings: its own etcd member first, then every other member; the node's public IP.
+def fleet_settings(shape: Shape, public_ip: str, members: list[str]) -> dict[str, str | list[str] | float]:
+    """fleetd's settings, by its option names: its own etcd member first, then ``members``; its public IP.
 
     CoreOS gave fleetd only the local member. With that member down for longer than the agent
     TTL, fleetd cannot heartbeat, the machine drops out of the cluster, its units move, and
@@ -70,22 +74,36 @@ def fleet_config(shape: Shape, node: str) -> dict[str, str]:
     The other members keep it in the cluster through a member outage.
     """
     return {
-        "etcd_servers": json.dumps([local_member_url(shape), *other_members(shape, node)]),
-        "public_ip": json.dumps(shape.node_address(node)),
-        "agent_ttl": json.dumps(shape.fleet_agent_ttl),
-        "engine_reconcile_interval": f"{shape.fleet_engine_reconcile:g}",
+        "etcd_servers": [local_member_url(shape), *members],
+        "public_ip": public_ip,
+        "agent_ttl": shape.fleet_agent_ttl,
+        "engine_reconcile_interval": shape.fleet_engine_reconcile,
+    }
+
+
+def fleet_config(shape: Shape, node: str) -> dict[str, str]:
+    """/etc/fleet/fleet.conf's lines for ``node`` (fleet's config file quotes strings and lists)."""
+    settings = fleet_settings(shape, shape.node_address(node), other_members(shape, node))
+    return {key: f"{value:g}" if isinstance(value, float) else json.dumps(value) for key, value in settings.items()}
+
+
+def fleet_watchdog_settings(shape: Shape, self_url: str, members: list[str]) -> dict[str, str]:
+    """The fleet watchdog's settings (images/node/fleet-watchdog): its node's etcd member, the
+    members it pings to tell a node cut off (``members`` but ``self_url``, its own member as the
+    others reach it; the watchdog leaves it out again where one text serves every node) and fleet's
+    agent TTL in whole seconds, rounded up (it counts in seconds)."""
+    return {
+        "ETCD_LOCAL_URL": local_member_url(shape),
+        "ETCD_SELF_URL": self_url,
+        "ETCD_PEER_URLS": " ".join(m for m in members if m != self_url),
+        "FLEET_AGENT_TTL_SECONDS": str(math.ceil(shape.fleet_agent_ttl_seconds)),
     }
 
 
 def fleet_watchdog_environment(shape: Shape, node: str) -> dict[str, str]:
-    """The fleet watchdog's settings (images/node/fleet-watchdog): its node's etcd member, the other
-    members it pings to tell a node cut off, and fleet's agent TTL in whole seconds, rounded up (it
-    counts in seconds)."""
-    return {
-        "ETCD_LOCAL_URL": local_member_url(shape),
-        "ETCD_PEER_URLS": " ".join(other_members(shape, node)),
-        "FLEET_AGENT_TTL_SECONDS": str(math.ceil(shape.fleet_agent_ttl_seconds)),
-    }
+    """/etc/fleet/fleet-watchdog.env for ``node``: the members by their lab addresses."""
+    return fleet_watchdog_settings(shape, shape.etcd_client_url(shape.node_address(node)),
+                                      [shape.etcd_client_url(shape.node_address(n)) for n in shape.nodes])
 
 
 def coreos_environment(shape: Shape, node: str, registry: str) -> dict[str, str]:

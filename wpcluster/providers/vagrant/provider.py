@@ -36,7 +36,7 @@ from wpcluster.core.shape import Shape
 from wpcluster.core.waits import NotReached, eventually
 from wpcluster.providers.bootstrap import request_discovery_url
 from wpcluster.providers.ssh import SSHAgent, SSHNode, SSHTarget
-from wpcluster.providers.vagrant.render import render_config_rb, render_user_data
+from wpcluster.providers.vagrant.render import node_addresses, render_config_rb, render_user_data
 
 # What each of vagrant's VM providers needs beyond vagrant itself: a program on PATH, or a plugin.
 VM_PROVIDER_NEEDS: dict[str, tuple[str, str]] = {
@@ -60,11 +60,6 @@ class VagrantError(WpclusterError):
 def box_name(shape: Shape) -> str:
     """The box coreos-vagrant's Vagrantfile asks for: coreos-<channel> (or flatcar-<channel>)."""
     return f"{shape.vagrant.box}-{shape.vagrant.channel}"
-
-
-def node_addresses(shape: Shape) -> dict[str, str]:
-    """coreos-vagrant's private network: the i-th machine (from 1) is <prefix>.<100 + i>."""
-    return {name: f"{shape.vagrant.subnet_prefix}.{101 + i}" for i, name in enumerate(shape.nodes)}
 
 
 def known_hosts_name(host: str) -> str:

@@ -12,10 +12,41 @@ import re
 import yaml
 
 from wpcluster.core.errors import WpclusterError
-from wpcluster.core.shape import Shape
+from wpcluster.core.shape import NODE_IMAGE_DIR, Shape
+from wpcluster.providers import bootstrap
 
 CLOUD_CONFIG = "#cloud-config"
 MARKER = "# set by wpcluster (the seed's exercise 1)"
+# coreos-cloudinit's etcd2 options (its config/etcd2.go) among those the harness sets; it ignores
+# any other key, so etcd's newer settings reach etcd2 through a drop-in of etcd2.service instead.
+CLOUDINIT_ETCD2_KEYS = frozenset({
+    "name", "data-dir", "discovery", "advertise-client-urls", "initial-advertise-peer-urls",
+    "listen-client-urls", "listen-peer-urls", "initial-cluster", "initial-cluster-state", "initial-cluster-token",
+})
+ETCD2_DROP_IN = "30-wpcluster.conf"
+# The node image installs the fleet watchdog under /usr/local/sbin; CoreOS's /usr is read-only.
+WATCHDOG_IN_IMAGE = "/usr/local/sbin/fleet-watchdog"
+WATCHDOG_ON_COREOS = "/opt/bin/fleet-watchdog"
+# coreos-cloudinit substitutes these in the whole user-data; on coreos-vagrant both are the
+# machine's private-network address.
+PRIVATE_IPV4, PUBLIC_IPV4 = "$private_ipv4", "$public_ipv4"
+
+
+class _CloudConfigDumper(yaml.SafeDumper):
+    """Writes a file's or unit's text as a literal block, as a person writes a cloud-config."""
+
+
+def _text_as_block(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_CloudConfigDumper.add_representer(str, _text_as_block)
+
+
+def node_addresses(shape: Shape) -> dict[str, str]:
+    """coreos-vagrant's private network: the i-th machine (from 1) is <prefix>.<100 + i>."""
+    return {name: f"{shape.vagrant.subnet_prefix}.{101 + i}" for i, name in enumerate(shape.nodes)}
 
 
 def instance_name_prefix(shape: Shape) -> str:
@@ -62,21 +93,56 @@ def render_config_rb(shape: Shape, existing: str = "") -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def etcd2_cloud_config(shape: Shape, discovery_url: str) -> dict[str, str]:
-    """The seed's 1e etcd2 section, with coreos-vagrant's $public_ipv4/$private_ipv4 substitutions."""
-    client, peer = shape.etcd_client_port, shape.etcd_peer_port
-    return {
-        "discovery": discovery_url,
-        "advertise-client-urls": f"http://$public_ipv4:{client}",
-        "initial-advertise-peer-urls": f"http://$private_ipv4:{peer}",
-        "listen-client-urls": f"http://0.0.0.0:{client}",
-        "listen-peer-urls": f"http://$private_ipv4:{peer}",
-    }
+def member_urls(shape: Shape) -> list[str]:
+    """Every etcd member's client URL on coreos-vagrant's private network."""
+    return [shape.etcd_client_url(address) for address in node_addresses(shape).values()]
+
+
+def etcd2_settings(shape: Shape, discovery_url: str) -> tuple[dict[str, str], dict[str, str]]:
+    """etcd2's settings as the lab's nodes have them (bootstrap.etcd2_environment), for every machine
+    at once: the member is named after its hostname (%H, as coreos-vagrant names machines after the
+    shape's nodes; CoreOS would name it after its machine ID) and its URLs use cloudinit's
+    substitutions. Returns the cloud-config's ``etcd2`` section and the rest as environment."""
+    env = bootstrap.etcd2_environment(shape, "%H", discovery_url, "", address=PRIVATE_IPV4,
+                                      public_address=PUBLIC_IPV4)
+    section, rest = {}, {}
+    for name, value in env.items():
+        key = name.removeprefix("ETCD_").lower().replace("_", "-")
+        if key in CLOUDINIT_ETCD2_KEYS:
+            section[key] = value
+        else:
+            rest[name] = value
+    return section, rest
+
+
+def fleet_cloud_config(shape: Shape) -> dict[str, str | float]:
+    """fleet's section: the lab's settings (bootstrap.fleet_settings), every member listed (fleetd
+    tries its own first; it is listed twice, which fleet takes as it comes)."""
+    settings = bootstrap.fleet_settings(shape, PUBLIC_IPV4, member_urls(shape))
+    return {key.replace("_", "-"): ",".join(value) if isinstance(value, list) else value
+            for key, value in settings.items()}
+
+
+def fleet_watchdog_parts(shape: Shape) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """The fleet watchdog as cloud-config installs it: its script and settings (write_files) and its unit."""
+    script = (NODE_IMAGE_DIR / "fleet-watchdog").read_text()
+    unit = (NODE_IMAGE_DIR / "fleet-watchdog.service").read_text()
+    if f"ExecStart={WATCHDOG_IN_IMAGE}" not in unit:
+        raise WpclusterError(f"images/node/fleet-watchdog.service no longer starts {WATCHDOG_IN_IMAGE}",
+                             "keep the node image and WATCHDOG_IN_IMAGE in render.py in step")
+    settings = bootstrap.fleet_watchdog_settings(shape, shape.etcd_client_url(PRIVATE_IPV4), member_urls(shape))
+    files = [
+        {"path": WATCHDOG_ON_COREOS, "permissions": "0755", "owner": "root", "content": script},
+        {"path": bootstrap.FLEET_WATCHDOG_ENV, "permissions": "0644", "owner": "root",
+         "content": bootstrap.env_file(settings)},
+    ]
+    return files, {"name": "fleet-watchdog.service", "command": "start",
+                   "content": unit.replace(WATCHDOG_IN_IMAGE, WATCHDOG_ON_COREOS)}
 
 
 def render_user_data(shape: Shape, discovery_url: str, existing: str = "") -> str:
-    """user-data with etcd2 (not etcd), the discovery URL, fleet's public IP and timers, and the etcd-lock
-    reboot strategy."""
+    """user-data with etcd2 (not etcd) as the lab runs it, the discovery URL, fleet told every member
+    and the shape's timers, the fleet watchdog, and the etcd-lock reboot strategy."""
     try:
         doc = yaml.safe_load(existing) if existing.strip() else {}
     except yaml.YAMLError as exc:
@@ -86,13 +152,18 @@ def render_user_data(shape: Shape, discovery_url: str, existing: str = "") -> st
         raise WpclusterError("the existing user-data is not a cloud-config mapping", "fix it or remove it")
     coreos = doc.setdefault("coreos", {})
     coreos.pop("etcd", None)  # 1e: etcd disabled in favour of etcd2
-    coreos["etcd2"] = {**(coreos.get("etcd2") or {}), **etcd2_cloud_config(shape, discovery_url)}
-    # fleet's timers from the shape, as the lab's fleet.conf has them: the bounds assume them.
-    coreos["fleet"] = {**(coreos.get("fleet") or {}), "public-ip": "$public_ipv4", "agent-ttl": shape.fleet_agent_ttl,
-                       "engine-reconcile-interval": shape.fleet_engine_reconcile}
+    etcd2, etcd2_rest = etcd2_settings(shape, discovery_url)
+    coreos["etcd2"] = {**(coreos.get("etcd2") or {}), **etcd2}
+    coreos["fleet"] = {**(coreos.get("fleet") or {}), **fleet_cloud_config(shape)}
     coreos["update"] = {**(coreos.get("update") or {}), "reboot-strategy": "etcd-lock"}
-    units = [u for u in coreos.get("units") or [] if u.get("name") not in ("etcd.service", "etcd2.service",
-                                                                           "fleet.service")]
-    coreos["units"] = [{"name": "etcd2.service", "command": "start"},
-                       {"name": "fleet.service", "command": "start"}, *units]
-    return CLOUD_CONFIG + "\n\n" + yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
+    watchdog_files, watchdog_unit = fleet_watchdog_parts(shape)
+    ours = {"etcd.service", "etcd2.service", "fleet.service", watchdog_unit["name"]}
+    units = [u for u in coreos.get("units") or [] if u.get("name") not in ours]
+    etcd2_drop_in = {"name": ETCD2_DROP_IN, "content": "[Service]\n" + "".join(
+        f"Environment={name}={value}\n" for name, value in etcd2_rest.items())}
+    coreos["units"] = [{"name": "etcd2.service", "command": "start", "drop-ins": [etcd2_drop_in]},
+                       {"name": "fleet.service", "command": "start"}, watchdog_unit, *units]
+    paths = {f["path"] for f in watchdog_files}
+    doc["write_files"] = [*watchdog_files, *(f for f in doc.get("write_files") or [] if f.get("path") not in paths)]
+    return CLOUD_CONFIG + "\n\n" + yaml.dump(doc, Dumper=_CloudConfigDumper, sort_keys=True, default_flow_style=False,
+                                          width=120)
