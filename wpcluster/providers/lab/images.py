@@ -87,16 +87,16 @@ class ImageBuilder:
         self._prune("base", keep=tag)
         return tag
 
-    def image(self, name: str) -> str:
-        """Build (or find cached) ``images/<name>`` on top of the base image; return its tag. Runs that
-        share the engine and the cache build one image at a time: the second waits, then finds it cached."""
+    def image(self, name: str, context: Path | None = None, parent: str | None = None) -> str:
+        """Build (or find cached) ``images/<name>`` (or ``context``) on top of the base image (or the image
+        tagged ``parent``); return its tag. Runs that share the engine and the cache build one image at a
+        time: the second waits, then finds it cached."""
         with locked(cache_dir() / "images.lock", "waiting for another run to finish building images"):
-            return self._image(name)
+            return self._image(name, context or IMAGES_DIR / name, parent)
 
-    def _image(self, name: str) -> str:
-        base = self.base()
-        context_dir = IMAGES_DIR / name
-        extra = self._extra_files(name)
+    def _image(self, name: str, context_dir: Path, parent: str | None) -> str:
+        base = parent or self.base()
+        extra = self._extra_files(name, context_dir)
         tag = f"wpcluster/{name}:" + digest(
             [base, tree_digest(context_dir, exclude=GO_MODULE_DIRS)]
             + [f"{dest}={digest([src.read_bytes()])}" for dest, src in sorted(extra.items())]
@@ -114,14 +114,14 @@ class ImageBuilder:
         self._prune(name, keep=tag)
         return tag
 
-    def _extra_files(self, name: str) -> dict[str, Path]:
+    def _extra_files(self, name: str, context_dir: Path) -> dict[str, Path]:
         """Inputs made outside Docker that an image's context needs: Go binaries, Python wheels."""
         extra: dict[str, Path] = {}
         program = GO_PROGRAMS.get(name)
         if program is not None:
             binaries = gobuild.build(program, cache_dir())
             extra.update({binary: binaries / binary for binary in program.packages})
-        requirements = IMAGES_DIR / name / "requirements.txt"
+        requirements = context_dir / "requirements.txt"
         if requirements.exists():
             wheels = wheelhouse(requirements)
             extra.update({f"wheels/{wheel.name}": wheel for wheel in sorted(wheels.iterdir())})
