@@ -26,6 +26,21 @@ NODE_HOST_CONFIG = dict(
     device_cgroup_rules=["a *:* rwm"],
     tmpfs={"/run": "", "/run/lock": "", "/tmp": ""},
 )
+
+
+def node_container_flags() -> list[str]:
+    """NODE_HOST_CONFIG as `docker create` flags (the vagrant stand-in's machines use the CLI)."""
+    config = NODE_HOST_CONFIG
+    return [
+        f"--cgroupns={config['cgroupns']}",
+        *(f"--cap-add={cap}" for cap in config["cap_add"]),
+        *(f"--cap-drop={cap}" for cap in config["cap_drop"]),
+        *(f"--security-opt={opt}" for opt in [*config["security_opt"], "systempaths=unconfined"]),
+        *(f"--device-cgroup-rule={rule}" for rule in config["device_cgroup_rules"]),
+        *(f"--tmpfs={path}" for path in config["tmpfs"]),
+    ]
+
+
 # What makes a node a node: a boot with any of these failed is a failed boot.
 NODE_SERVICES = ("etcd2.service", "fleet.service", "docker.service", "ssh.service")
 BOOT_TIMEOUT = 60.0

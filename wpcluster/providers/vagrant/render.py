@@ -62,14 +62,16 @@ def instance_name_prefix(shape: Shape) -> str:
 def config_rb_settings(shape: Shape) -> dict[str, str]:
     """The seed's 1c: three instances, the beta channel, vulcand's port forwarded to the site's.
 
-    Also the machines' name prefix (so that they are the shape's nodes) and the box's OS, which
-    coreos-vagrant ignores and a Flatcar-aware Vagrantfile reads.
+    Also the machines' name prefix (so that they are the shape's nodes), the box's OS, which
+    coreos-vagrant ignores and a Flatcar-aware Vagrantfile reads, and the private network's prefix,
+    which coreos-vagrant ignores (its machines are always on 172.17.8) and the stand-in reads.
     """
     return {
         "$num_instances": str(shape.size),
         "$instance_name_prefix": f"'{instance_name_prefix(shape)}'",
         "$update_channel": f"'{shape.vagrant.channel}'",
         "$box_os": f"'{shape.vagrant.box}'",
+        "$subnet_prefix": f"'{shape.vagrant.subnet_prefix}'",
         "$forwarded_ports": f"{{{shape.site.vulcand_port} => {shape.site_port}}}",
     }
 
