@@ -26,8 +26,8 @@ from wpcluster.core import ledger
 from wpcluster.core.build_cache import cache_dir
 from wpcluster.core.results import bench_result
 from wpcluster.core.shape import load_shape
-from wpcluster.providers.lab.engine import ensure_engine
-from wpcluster.providers.lab.images import IMAGE_LABEL
+from wpcluster.providers.hosts.engine import ensure_engine
+from wpcluster.providers.hosts.images import IMAGE_LABEL
 from wpcluster.providers.lab.provider import Lab
 
 RESULTS = bench_result("lab_up")

@@ -10,7 +10,7 @@ import pytest
 
 from wpcluster.core.labels import RUN_LABEL
 from wpcluster.core.shape import load_shape
-from wpcluster.providers.lab.engine import ensure_engine
+from wpcluster.providers.hosts.engine import ensure_engine
 
 
 @pytest.fixture(scope="session")

@@ -21,9 +21,9 @@ from wpcluster.core.shape import PROJECT_ROOT
 from wpcluster.core.units import ADMIN_UNIT, SITE_ENV_PATH, UNITS_DIR
 from wpcluster.core.waits import eventually
 from wpcluster.faults import ETCD_UNIT
-from wpcluster.providers.lab.containers import tarball
-from wpcluster.providers.lab.fault_proxy import proxied_endpoint
-from wpcluster.providers.lab.top_lb import HAPROXY_CFG, LAST_ROUTES_SUFFIX, haproxy_config
+from wpcluster.providers.hosts.containers import tarball
+from wpcluster.providers.hosts.fault_proxy import proxied_endpoint
+from wpcluster.providers.hosts.top_lb import HAPROXY_CFG, LAST_ROUTES_SUFFIX, haproxy_config
 
 ADMIN = ADMIN_UNIT
 

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from wpcluster.core.shape import Shape, load_shape
-from wpcluster.providers.lab.engine import ensure_engine
-from wpcluster.providers.lab.images import ImageBuilder
+from wpcluster.providers.hosts.engine import ensure_engine
+from wpcluster.providers.hosts.images import ImageBuilder
 from wpcluster.providers.lab.node import node_container_flags
 from wpcluster.providers.vagrant.provider import box_name
 

@@ -11,7 +11,7 @@ from wpcluster.core.secrets import SALT_NAMES, SECRET_NAMES, Secrets
 from wpcluster.core.shape import load_shape
 from wpcluster.core.units import unit_plan
 from wpcluster.deployment.deploy import DeployError, Deployment, admin_env, site_env
-from wpcluster.providers.lab.top_lb import haproxy_config
+from wpcluster.providers.hosts.top_lb import haproxy_config
 
 
 def test_units_follow_the_seeds_wordpress_up_order():

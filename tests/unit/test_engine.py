@@ -3,7 +3,7 @@
 import pytest
 
 from wpcluster.core.errors import EngineError
-from wpcluster.providers.lab import engine
+from wpcluster.providers.hosts import engine
 
 
 def test_no_engine_and_not_root_says_what_to_install(monkeypatch, tmp_path):

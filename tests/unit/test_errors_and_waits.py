@@ -7,7 +7,7 @@ import pytest
 
 from wpcluster.core.errors import WpclusterError
 from wpcluster.core.waits import GiveUp, NotReached, eventually
-from wpcluster.providers.lab.subnet import clashes
+from wpcluster.providers.hosts.subnet import clashes
 
 
 def test_error_message_has_problem_and_fix():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from wpcluster.core.shape import load_shape
-from wpcluster.providers.lab.fault_proxy import ROLES, proxied_endpoint, proxy_config
+from wpcluster.providers.hosts.fault_proxy import ROLES, proxied_endpoint, proxy_config
 
 
 def test_every_host_the_site_needs_has_a_proxy_to_its_real_address():

@@ -2,7 +2,7 @@
 
 from wpcluster.clients.haproxy import parse_stats
 from wpcluster.core.shape import load_shape
-from wpcluster.providers.lab.top_lb import LB_STATS_PATH, haproxy_config
+from wpcluster.providers.hosts.top_lb import LB_STATS_PATH, haproxy_config
 
 HEADER = ("# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,"
           "weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,"

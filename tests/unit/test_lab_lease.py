@@ -14,8 +14,8 @@ import pytest
 from wpcluster.core.errors import LabError
 from wpcluster.core.labels import RUN_ID_ENV, run_labels
 from wpcluster.core.shape import load_shape
+from wpcluster.providers.hosts.subnet import networks_in_use
 from wpcluster.providers.lab import lease
-from wpcluster.providers.lab.subnet import networks_in_use
 
 # A second process that takes a lab's lease as run "run-live", says so, and holds it until its stdin closes.
 HOLDER = """

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from wpcluster.core.shape import load_shape
-from wpcluster.providers.lab.engine import apt_install
+from wpcluster.providers.hosts.engine import apt_install
 from wpcluster.providers.vagrant.render import render_config_rb, render_user_data
 
 STANDIN_CHECKOUT = Path(__file__).resolve().parents[1] / "standins" / "coreos-vagrant"

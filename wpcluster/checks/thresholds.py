@@ -88,7 +88,7 @@ RESTART_SECONDS = 15.0
 # The error rate a steady site shows: more than this before a fault and there is no baseline to judge by.
 STEADY_ERROR_RATE = 0.01
 # A read a visitor waited longer than this for is slow, answered or not. The lab's top LB tries such
-# a read again on another vulcand (its first try, providers/lab/top_lb.py), so a vulcand that
+# a read again on another vulcand (its first try, providers/hosts/top_lb.py), so a vulcand that
 # holds reads without failing them costs visitors waits of this long, not errors.
 SLOW_READ_SECONDS = 3.0
 # A top LB takes a vulcand that answers nothing out within two missed checks (the lab's: checks 1 s

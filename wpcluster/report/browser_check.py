@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from wpcluster.providers.lab.engine import apt_install
+from wpcluster.providers.hosts.engine import apt_install
 from wpcluster.report.bundle import read_cases, verdicts
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -13,7 +13,7 @@ from wpcluster.core.cluster import ExecResult, Node
 from wpcluster.core.errors import LabError
 from wpcluster.core.progress import say
 from wpcluster.core.waits import NotReached, eventually
-from wpcluster.providers.lab.containers import LabEngine, tarball
+from wpcluster.providers.hosts.containers import HostEngine, tarball
 
 # Host settings a systemd node container needs where --privileged is refused (engines
 # that forbid it, as some CI hosts do; docs/ci.md lists them for a runner). `--security-opt
@@ -49,7 +49,7 @@ BOOT_TIMEOUT = 60.0
 class LabNode(Node):
     """One node container. Faults act on the container (power) or inside it (network)."""
 
-    def __init__(self, lab: LabEngine, name: str, address: str) -> None:
+    def __init__(self, lab: HostEngine, name: str, address: str) -> None:
         self.lab = lab
         self.name = name
         self.address = address

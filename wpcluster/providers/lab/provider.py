@@ -33,14 +33,15 @@ from wpcluster.core.secrets import Secrets
 from wpcluster.core.shape import Shape
 from wpcluster.core.waits import NotReached, eventually
 from wpcluster.providers import bootstrap
-from wpcluster.providers.lab import lease, subnet, top_lb
-from wpcluster.providers.lab.containers import container_name, tarball
-from wpcluster.providers.lab.engine import connect, ensure_engine
-from wpcluster.providers.lab.fault_proxy import ToxiproxyPath
-from wpcluster.providers.lab.images import ImageBuilder
+from wpcluster.providers.hosts import subnet, top_lb
+from wpcluster.providers.hosts.containers import container_name, tarball
+from wpcluster.providers.hosts.engine import connect, ensure_engine
+from wpcluster.providers.hosts.fault_proxy import ToxiproxyPath
+from wpcluster.providers.hosts.images import ImageBuilder
+from wpcluster.providers.hosts.service_host import ContainerServiceHost
+from wpcluster.providers.hosts.site_hosts import SiteHosts
+from wpcluster.providers.lab import lease
 from wpcluster.providers.lab.node import BOOT_TIMEOUT, NODE_HOST_CONFIG, LabNode, lab_ssh_key
-from wpcluster.providers.lab.service_host import LabServiceHost
-from wpcluster.providers.lab.site_hosts import LabSiteHosts
 from wpcluster.providers.ssh import SSHAgent
 
 HEALTH_TIMEOUT = 60.0
@@ -413,8 +414,8 @@ class Lab(Cluster):
         return top_lb.lb_stats_url(self.shape)
 
     @property
-    def site_hosts(self) -> LabSiteHosts:
-        return LabSiteHosts(self)
+    def site_hosts(self) -> SiteHosts:
+        return SiteHosts(self)
 
     def prepare_site(self, secrets: Secrets) -> SiteServices:
         """Build and push the site's images; start MariaDB, the S3 store, the fault proxy and the top LB."""
@@ -423,7 +424,7 @@ class Lab(Cluster):
     def start_store(self, image: str, key: str, secret: str) -> None:
         self.site_hosts.start_store(image, key, secret)
 
-    def service_host(self, role: str) -> LabServiceHost:
+    def service_host(self, role: str) -> ContainerServiceHost:
         return self.site_hosts.service_host(role)
 
     def service_path(self, role: str) -> ToxiproxyPath:

@@ -1,6 +1,6 @@
 """The site's lab hosts outside the fleet cluster: MariaDB, the S3 store, the fault proxy, the top LB.
 
-``LabSiteHosts`` builds and pushes the site's images, starts these hosts on the lab network (each
+``SiteHosts`` builds and pushes the site's images, starts these hosts on the lab network (each
 on its address from the shape), and hands faults the handles they act on: the hosts themselves
 (``service_host``) and the fault proxy's path to each (``service_path``).
 """
@@ -16,20 +16,20 @@ from wpcluster.core.errors import LabError
 from wpcluster.core.progress import step
 from wpcluster.core.secrets import Secrets
 from wpcluster.core.waits import eventually
-from wpcluster.providers.lab import fault_proxy, top_lb
-from wpcluster.providers.lab.containers import LabEngine, tarball
-from wpcluster.providers.lab.images import IMAGE_LABEL, ImageBuilder
-from wpcluster.providers.lab.service_host import LabServiceHost, tcp_open
+from wpcluster.providers.hosts import fault_proxy, top_lb
+from wpcluster.providers.hosts.containers import HostEngine, tarball
+from wpcluster.providers.hosts.images import IMAGE_LABEL, ImageBuilder
+from wpcluster.providers.hosts.service_host import ContainerServiceHost, tcp_open
 
 # Images the nodes pull from the lab registry (the units name them); the rest run as lab hosts.
 SITE_IMAGES = ("vulcand", "sidekick", "wordpress")
 FAULT_PROXY_SYN_RETRIES = "1"
 
 
-class LabSiteHosts:
+class SiteHosts:
     """The lab's hosts beside the nodes that the site needs, managed through the lab's engine."""
 
-    def __init__(self, lab: LabEngine) -> None:
+    def __init__(self, lab: HostEngine) -> None:
         self.lab, self.shape, self.client = lab, lab.shape, lab.client
 
     def prepare(self, secrets: Secrets) -> SiteServices:
@@ -113,10 +113,10 @@ class LabSiteHosts:
                           environment={"S3_ACCESS_KEY": key, "S3_SECRET_KEY": secret,
                                        "S3_PORT": str(self.shape.lab_ports["s3"])})
 
-    def service_host(self, role: str) -> LabServiceHost:
+    def service_host(self, role: str) -> ContainerServiceHost:
         if role not in ("db", "s3") or not self.exists(role):
             raise LabError(f"the lab has no {role} host to break", "deploy the site first (wpcluster deploy)")
-        return LabServiceHost(self.client, self.lab.container_name(role), role, self.shape.host_address(role),
+        return ContainerServiceHost(self.client, self.lab.container_name(role), role, self.shape.host_address(role),
                               self.shape.lab_ports[role])
 
     def service_path(self, role: str) -> fault_proxy.ToxiproxyPath:

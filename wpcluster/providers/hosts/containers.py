@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from wpcluster.core.shape import Shape
 
 
-class LabEngine(Protocol):
+class HostEngine(Protocol):
     """What the lab's parts (its nodes, the site's hosts) use of the lab (``provider.Lab``): its shape,
     its engine, and how it names, labels, starts and pushes to its containers. The parts depend on this,
     not on the lab that holds them."""

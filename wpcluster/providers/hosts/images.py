@@ -23,7 +23,7 @@ from wpcluster.core.build_cache import cache_dir, digest, locked, tree_digest
 from wpcluster.core.errors import LabError
 from wpcluster.core.progress import say, step
 from wpcluster.core.shape import IMAGES_DIR, Shape
-from wpcluster.providers.lab.engine import apt_install
+from wpcluster.providers.hosts.engine import apt_install
 
 IMAGE_LABEL = "wpcluster.image"
 # Build-only Go modules inside a build context: their output, not their files, goes in the image.

@@ -21,7 +21,7 @@ def tcp_open(host: str, port: int) -> bool:
         return False
 
 
-class LabServiceHost(ServiceHost):
+class ContainerServiceHost(ServiceHost):
     """One lab host container: stop and start it, or freeze it with the cgroup freezer."""
 
     def __init__(self, client: docker.DockerClient, container: str, role: str, address: str, port: int) -> None:
