@@ -64,3 +64,26 @@ def test_etcd2_settings_for_a_cloud_config_use_its_substitutions():
     assert env["ETCD_NAME"] == "%H"
     assert env["ETCD_ADVERTISE_CLIENT_URLS"] == "http://$public_ipv4:2379"
     assert env["ETCD_LISTEN_PEER_URLS"] == env["ETCD_INITIAL_ADVERTISE_PEER_URLS"] == "http://$private_ipv4:2380"
+
+
+def test_a_discovery_service_is_a_discovery_etcd_io_or_an_etcd(monkeypatch):
+    asked: list[tuple[str, str]] = []
+
+    class Reply:
+        def __init__(self, status: int, text: str) -> None:
+            self.status_code, self.text = status, text
+
+    def get(url: str, timeout: float) -> Reply:
+        asked.append(("GET", url))
+        return Reply(200, "https://discovery.etcd.io/abc\n")
+
+    def put(url: str, data: dict, timeout: float) -> Reply:
+        asked.append(("PUT", f"{url} {data['value']}"))
+        return Reply(201, "")
+
+    monkeypatch.setattr(bootstrap.requests, "get", get)
+    monkeypatch.setattr(bootstrap.requests, "put", put)
+    assert bootstrap.new_discovery_url("https://discovery.etcd.io/new?size={size}", 3) == "https://discovery.etcd.io/abc"
+    made = bootstrap.new_discovery_url("http://10.0.0.1:2379", 3)
+    assert made.startswith("http://10.0.0.1:2379/v2/keys/_etcd/registry/")
+    assert asked == [("GET", "https://discovery.etcd.io/new?size=3"), ("PUT", f"{made}/_config/size 3")]

@@ -121,7 +121,9 @@ def env_file(values: dict[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in values.items())
 
 
-def mint_discovery_url(service: str, size: int, timeout: float = 5) -> str:
+def mint_discovery_url(service: str, size: int, timeout: float = 5,
+                       fix: str = "check that the discovery host is running, or set [etcd] bootstrap = \"static\"",
+                       ) -> str:
     """Ask an etcd-protocol discovery service for a new token of ``size`` members.
 
     discovery.etcd.io is etcd's v2 keys API: a token is a directory under
@@ -132,10 +134,7 @@ def mint_discovery_url(service: str, size: int, timeout: float = 5) -> str:
     try:
         reply = requests.put(f"{url}/_config/size", data={"value": str(size)}, timeout=timeout)
     except requests.RequestException as exc:
-        raise LabError(
-            f"the discovery service {service} does not answer: {exc}",
-            "check that the discovery host is running, or set [etcd] bootstrap = \"static\"",
-        ) from None
+        raise LabError(f"the discovery service {service} does not answer: {exc}", fix) from None
     if reply.status_code not in (200, 201):
         raise LabError(f"the discovery service {service} refused a new token: {reply.status_code} {reply.text[:200]}",
                        "check the discovery service's logs")
@@ -156,3 +155,12 @@ def request_discovery_url(new_url: str, size: int, timeout: float = 10) -> str:
         raise WpclusterError(f"the discovery service {url} answered {reply.status_code} without a token URL: "
                              f"{reply.text[:200]!r}", fix)
     return token_url
+
+
+def new_discovery_url(service: str, size: int) -> str:
+    """A fresh token from ``service``: a discovery.etcd.io-style URL (``{size}`` in it; GET answers the
+    token's URL) or an etcd's client URL, where the token is made as the lab makes it."""
+    if "{size}" in service:
+        return request_discovery_url(service, size)
+    return mint_discovery_url(service, size, fix="check that the etcd at [vagrant] discovery_service answers, or "
+                                                 "point it at a discovery service that does")

@@ -34,7 +34,7 @@ from wpcluster.core.results import run_dir
 from wpcluster.core.secrets import Secrets
 from wpcluster.core.shape import Shape
 from wpcluster.core.waits import NotReached, eventually
-from wpcluster.providers.bootstrap import request_discovery_url
+from wpcluster.providers.bootstrap import new_discovery_url
 from wpcluster.providers.ssh import SSHAgent, SSHNode, SSHTarget
 from wpcluster.providers.vagrant.render import node_addresses, render_config_rb, render_user_data
 
@@ -216,7 +216,7 @@ class VagrantCluster(Cluster):
             if fresh:
                 self.check_prerequisites()
                 with step("a fresh etcd discovery URL"):
-                    self.discovery_url = request_discovery_url(self.shape.vagrant.discovery_service, self.shape.size)
+                    self.discovery_url = new_discovery_url(self.shape.vagrant.discovery_service, self.shape.size)
                     say(self.discovery_url)
                 self.render()
             try:
