@@ -97,12 +97,12 @@ class Applier:
             return
         for key in sorted(set(doc) - KNOWN_TOP_KEYS):
             log(f"ignored: {key}")
-        self.environment()
         if doc.get("hostname"):
             self.write("/etc/hostname", f"{doc['hostname']}\n")
         self.authorized_keys(doc.get("ssh_authorized_keys") or [])
         for entry in doc.get("write_files") or []:
             self.write_file(entry)
+        self.environment()  # after write_files: a written /etc/environment keeps its lines
         coreos = doc.get("coreos") or {}
         for key in sorted(set(coreos) - KNOWN_COREOS_KEYS):
             log(f"ignored: coreos.{key}")
