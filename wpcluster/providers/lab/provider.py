@@ -20,26 +20,23 @@ from pathlib import Path
 import docker
 import docker.errors
 import docker.models.containers
-import requests
 
 from wpcluster.core import ledger
 from wpcluster.core.build_cache import cache_dir
-from wpcluster.core.cluster import Cluster, SiteServices
+from wpcluster.core.cluster import Cluster
 from wpcluster.core.errors import LabError
-from wpcluster.core.labels import ROLE_LABEL, RUN_LABEL, TIMERS_LABEL, lab_of, leftovers, new_run_id, run_labels
+from wpcluster.core.labels import ROLE_LABEL, RUN_LABEL, TIMERS_LABEL, lab_of, leftovers, new_run_id
 from wpcluster.core.progress import say, step
-from wpcluster.core.results import append_figures, run_dir
+from wpcluster.core.results import append_figures
 from wpcluster.core.secrets import Secrets
 from wpcluster.core.shape import Shape
 from wpcluster.core.waits import NotReached, eventually
 from wpcluster.providers import bootstrap
-from wpcluster.providers.hosts import subnet, top_lb
-from wpcluster.providers.hosts.containers import container_name, tarball
+from wpcluster.providers.hosts import subnet
+from wpcluster.providers.hosts.containers import tarball
 from wpcluster.providers.hosts.engine import connect, ensure_engine
-from wpcluster.providers.hosts.fault_proxy import ToxiproxyPath
 from wpcluster.providers.hosts.images import ImageBuilder
-from wpcluster.providers.hosts.service_host import ContainerServiceHost
-from wpcluster.providers.hosts.site_hosts import SiteHosts
+from wpcluster.providers.hosts.network import HostNetwork
 from wpcluster.providers.lab import lease
 from wpcluster.providers.lab.node import BOOT_TIMEOUT, NODE_HOST_CONFIG, LabNode, lab_ssh_key
 from wpcluster.providers.ssh import SSHAgent
@@ -58,7 +55,7 @@ def secrets_path(shape: Shape, run_id: str) -> Path:
     return cache_dir() / "labs" / shape.lab_name / run_id / "secrets.env"
 
 
-class Lab(Cluster):
+class Lab(HostNetwork, Cluster):
     """The lab provider's cluster. ``up()`` builds and boots it, ``down()`` removes it."""
 
     provider = "lab"
@@ -85,45 +82,7 @@ class Lab(Cluster):
         self.discovery_url: str | None = None
         self._agent: SSHAgent | None = None
 
-    # ---- Docker plumbing -------------------------------------------------------------
-    @property
-    def client(self) -> docker.DockerClient:
-        if self._client is None:
-            self._client = ensure_engine()
-        return self._client
-
-    @property
-    def network_name(self) -> str:
-        return self.container_name("lab")
-
-    def container_name(self, role: str) -> str:
-        return container_name(self.shape.lab_name, role)
-
-    def labels(self, role: str) -> dict[str, str]:
-        return {**run_labels(self.run_id, role, self.shape.lab_name), TIMERS_LABEL: self.shape.timers_text}
-
-    @property
-    def diagnostics_dir(self) -> Path:
-        """Where a failed bring-up leaves the nodes' journals and the hosts' logs."""
-        return run_dir(self.run_id) / "diagnostics" / "lab-up"
-
     # ---- endpoints ---------------------------------------------------------------------
-    @property
-    def registry(self) -> str:
-        return self.shape.registry
-
-    @property
-    def registry_push_address(self) -> str:
-        """Where the host pushes: the registry's loopback port (Docker trusts loopback registries)."""
-        try:
-            ports = self.client.api.inspect_container(self.container_name("registry"))["NetworkSettings"]["Ports"]
-            published = ports[f"{self.shape.lab_ports['registry']}/tcp"][0]["HostPort"]
-            return f"127.0.0.1:{published}"
-        except (docker.errors.NotFound, KeyError, IndexError, TypeError):
-            registry = self.container_name("registry")
-            raise LabError(f"the lab registry ({registry}, {self.registry}) is not running",
-                           f"start it (`docker start {registry}`) or bring the lab up again") from None
-
     @property
     def site_address(self) -> str:
         """The top LB, published on loopback at the site port (the seed's 127.0.0.1 wordpress.local)."""
@@ -147,10 +106,13 @@ class Lab(Cluster):
             with step("images"):
                 images = {name: builder.image(name) for name in ("node", "discovery", "registry", "busybox")}
             try:
-                self._create_network()
+                self.create_network()
                 with step("service hosts: discovery, registry"):
-                    self._start_discovery(images["discovery"])
-                    self._start_registry(images["registry"])
+                    service = self.start_discovery(images["discovery"])
+                    if self.shape.etcd_bootstrap == "discovery":
+                        self.discovery_url = bootstrap.mint_discovery_url(service, self.shape.size)
+                        say(f"discovery URL: {self.discovery_url}")
+                    self.start_registry(images["registry"])
                 with step(f"nodes: {', '.join(self.shape.nodes)}"):
                     self._start_nodes(images["node"])
                 with step("etcd2 quorum and fleet machines"):
@@ -178,7 +140,7 @@ class Lab(Cluster):
     def down(self) -> None:
         """Remove every container, network and volume of this run."""
         # Parallel workers share the run id, each with a lab of its own: only this lab's go.
-        self._remove(lambda labels: labels.get(RUN_LABEL) == self.run_id and lab_of(labels) == self.shape.lab_name)
+        self.remove(lambda labels: labels.get(RUN_LABEL) == self.run_id and lab_of(labels) == self.shape.lab_name)
         shutil.rmtree(self.secrets_path.parent, ignore_errors=True)
         self.close()
 
@@ -196,23 +158,10 @@ class Lab(Cluster):
         if runs:
             say(f"removing leftovers of earlier runs of lab {self.shape.lab_name}: {runs}")
         # Networks and volumes can outlive their containers, so sweep them even when none was found.
-        self._remove(lambda labels: labels.get(RUN_LABEL) != self.run_id and lab_of(labels) == self.shape.lab_name)
+        self.remove(lambda labels: labels.get(RUN_LABEL) != self.run_id and lab_of(labels) == self.shape.lab_name)
         for kept in self.secrets_path.parent.parent.glob("*"):
             if kept.name != self.run_id:
                 shutil.rmtree(kept, ignore_errors=True)
-
-    def _remove(self, selected) -> None:  # noqa: ANN001 - a predicate on a label map
-        client = self.client
-        containers = [c for c in client.containers.list(all=True, filters={"label": RUN_LABEL})
-                      if selected(c.labels)]
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda c: c.remove(force=True, v=True), containers))
-        for net in client.networks.list(filters={"label": RUN_LABEL}):
-            if selected(net.attrs.get("Labels") or {}):
-                net.remove()
-        for volume in client.volumes.list(filters={"label": RUN_LABEL}):
-            if selected(volume.attrs.get("Labels") or {}):
-                volume.remove(force=True)
 
     def close(self) -> None:
         """Stop helpers this object started on the host (the SSH agent) and let the lab's lease go."""
@@ -272,52 +221,6 @@ class Lab(Cluster):
         return sorted(rows, key=lambda r: r["name"])
 
     # ---- bring-up steps ---------------------------------------------------------------
-    def _create_network(self) -> None:
-        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
-            subnet=str(self.shape.lab_subnet), gateway=self.shape.lab_gateway)])
-        try:
-            self.client.networks.create(self.network_name, driver="bridge", ipam=ipam,
-                                        labels=self.labels("network"))
-        except docker.errors.APIError as exc:
-            raise LabError(f"cannot create the lab network {self.shape.lab_subnet}: {exc.explanation}",
-                           f"choose a free subnet in [lab] subnet of {self.shape.source}") from None
-
-    def run_host(self, role: str, image: str, address: str, start: bool = True,
-                  **options) -> docker.models.containers.Container:  # noqa: ANN003
-        try:  # a stopped host of this run (it died, or a test stopped it) is replaced
-            self.client.containers.get(self.container_name(role)).remove(force=True)
-        except docker.errors.NotFound:
-            pass
-        container = self.client.containers.create(
-            image, name=self.container_name(role), hostname=role, labels=self.labels(role), detach=True,
-            network=self.network_name, **options,
-        )
-        # The fixed address must be set on the endpoint before start; create() only names the network.
-        self.client.networks.get(self.network_name).disconnect(container)
-        self.client.networks.get(self.network_name).connect(container, ipv4_address=address)
-        if start:
-            container.start()
-        return container
-
-    def _start_discovery(self, image: str) -> None:
-        address = self.shape.host_address("discovery")
-        self.run_host("discovery", image, address,
-                       environment={"ETCD_ADVERTISE_CLIENT_URLS": self.shape.etcd_client_url(address),
-                                    "ETCD_LISTEN_CLIENT_URLS": f"http://0.0.0.0:{self.shape.etcd_client_port}"})
-        service = self.shape.etcd_client_url(address)
-        eventually(lambda: requests.get(f"{service}/health", timeout=2).json()["health"] == "true",
-                   30, 0.2, what=f"discovery service {service} healthy")
-        if self.shape.etcd_bootstrap == "discovery":
-            self.discovery_url = bootstrap.mint_discovery_url(service, self.shape.size)
-            say(f"discovery URL: {self.discovery_url}")
-
-    def _start_registry(self, image: str) -> None:
-        port = self.shape.lab_ports["registry"]
-        self.run_host("registry", image, self.shape.host_address("registry"),
-                       environment={"REGISTRY_HTTP_ADDR": f":{port}"}, ports={f"{port}/tcp": ("127.0.0.1", None)})
-        eventually(lambda: requests.get(f"http://{self.registry_push_address}/v2/", timeout=2).ok,
-                   30, 0.2, what="lab registry answering")
-
     def _node_files(self, node: LabNode) -> dict[str, tuple[str, int]]:
         """Everything cloud-config would write on the node, as path -> (content, mode)."""
         shape = self.shape
@@ -389,17 +292,6 @@ class Lab(Cluster):
             except NotReached as exc:
                 raise LabError(str(exc), f"read the nodes' journals under {self.diagnostics_dir}") from None
 
-    def push_image(self, local_tag: str, repository: str) -> str:
-        """Push a local image into the lab registry as ``repository:latest``; return the node-side name."""
-        target = f"{self.registry_push_address}/{repository}"
-        self.client.images.get(local_tag).tag(target, "latest")
-        for line in self.client.images.push(target, tag="latest", stream=True, decode=True):
-            if "error" in line:
-                raise LabError(f"pushing {repository} to the lab registry failed: {line['error']}",
-                               "check the registry container's log (wpcluster-registry)")
-        self.client.images.remove(f"{target}:latest")
-        return f"{self.registry}/{repository}"
-
     @property
     def secrets_path(self) -> Path:
         return secrets_path(self.shape, self.run_id)
@@ -408,39 +300,5 @@ class Lab(Cluster):
         """Generated once per run and kept (0600) in the cache, so a kept lab is redeployed with the same."""
         return Secrets.load_or_generate(self.secrets_path)
 
-    # ---- the site's hosts outside fleet (site_hosts.py) -------------------------------------
-    @property
-    def top_lb_stats_url(self) -> str | None:
-        return top_lb.lb_stats_url(self.shape)
-
-    @property
-    def site_hosts(self) -> SiteHosts:
-        return SiteHosts(self)
-
-    def prepare_site(self, secrets: Secrets) -> SiteServices:
-        """Build and push the site's images; start MariaDB, the S3 store, the fault proxy and the top LB."""
-        return self.site_hosts.prepare(secrets)
-
-    def start_store(self, image: str, key: str, secret: str) -> None:
-        self.site_hosts.start_store(image, key, secret)
-
-    def service_host(self, role: str) -> ContainerServiceHost:
-        return self.site_hosts.service_host(role)
-
-    def service_path(self, role: str) -> ToxiproxyPath:
-        return self.site_hosts.service_path(role)
-
-    def host_versions(self) -> dict:
-        return self.site_hosts.host_versions()
-
     def save_diagnostics(self, dest: Path) -> list[Path]:
-        written = super().save_diagnostics(dest)
-        for role in ("discovery", "registry", "db", "s3", "faultproxy", "lb"):
-            try:
-                log = self.client.containers.get(self.container_name(role)).logs(tail=2000).decode(errors="replace")
-            except docker.errors.DockerException:
-                continue
-            path = dest / f"{role}.log.txt"
-            path.write_text(log)
-            written.append(path)
-        return written
+        return super().save_diagnostics(dest) + self.save_host_logs(dest)
