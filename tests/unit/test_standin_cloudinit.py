@@ -133,3 +133,12 @@ def test_broken_user_data_applies_nothing_and_says_why(tmp_path: Path, capsys):
     machine = Machine(tmp_path, "10.1.2.3")
     machine.applier.apply("coreos: [unclosed")
     assert machine.calls == [] and "not valid YAML" in capsys.readouterr().out
+
+
+def test_the_units_and_dockerd_are_told_the_harness_registry(tmp_path: Path):
+    shape = load_shape()
+    machine = Machine(tmp_path, "172.17.8.103")
+    machine.applier.apply(render_user_data(shape, DISCOVERY, registry="172.30.201.5:5000"))
+    environment = bootstrap.coreos_environment(shape, "core-03", "172.30.201.5:5000", address="172.17.8.103")
+    assert machine.read("/etc/environment") == bootstrap.env_file(environment)
+    assert machine.read("/etc/docker/daemon.json") == bootstrap.docker_daemon_config("172.30.201.5:5000")

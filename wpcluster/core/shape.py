@@ -69,11 +69,13 @@ class VagrantShape:
     box: str  # "coreos" (the seed's) or "flatcar" (CoreOS is end of life)
     channel: str
     provider: str  # vagrant's --provider: virtualbox, libvirt, vmware_desktop
-    discovery_service: str  # {size} becomes the cluster size
+    discovery_service: str  # {size} becomes the cluster size; "host": the harness runs one beside the VMs
     subnet_prefix: str  # coreos-vagrant puts node i at <prefix>.<100 + i>
+    hosts_subnet: str  # the Docker network of the site's hosts beside the VMs (registry, MariaDB, S3, top LB)
 
 
 VAGRANT_BOXES = ("coreos", "flatcar")
+VAGRANT_HOST_DISCOVERY = "host"  # [vagrant] discovery_service: the harness's discovery host beside the VMs
 
 
 @dataclass(frozen=True)
@@ -289,11 +291,19 @@ def parse_shape(text: str, source: str = "<string>", profile: Profile = RELEASE)
                                              "reconcile runs on a heartbeat)")
 
     vagrant = VagrantShape(**{name: reader.get(f"vagrant.{name}", str) for name in
-                              ("box", "channel", "provider", "discovery_service", "subnet_prefix")})
+                              ("box", "channel", "provider", "discovery_service", "subnet_prefix", "hosts_subnet")})
     if vagrant.box not in VAGRANT_BOXES:
         raise reader.error("vagrant.box", f"is {vagrant.box!r}; use one of {', '.join(VAGRANT_BOXES)}")
-    if not vagrant.discovery_service.startswith(("http://", "https://")):
-        raise reader.error("vagrant.discovery_service", "must be an http(s) URL")
+    if vagrant.discovery_service != VAGRANT_HOST_DISCOVERY and not vagrant.discovery_service.startswith(
+            ("http://", "https://")):
+        raise reader.error("vagrant.discovery_service", f"must be an http(s) URL or \"{VAGRANT_HOST_DISCOVERY}\"")
+    try:
+        hosts_subnet = ipaddress.IPv4Network(vagrant.hosts_subnet)
+    except ValueError as exc:
+        raise reader.error("vagrant.hosts_subnet", f"is not an IPv4 network: {exc}") from None
+    if hosts_subnet.prefixlen != subnet.prefixlen:
+        raise reader.error("vagrant.hosts_subnet", f"must be a /{subnet.prefixlen} as [lab] subnet is: its hosts "
+                                                   "sit at the same offsets")
 
     return Shape(
         nodes=nodes,

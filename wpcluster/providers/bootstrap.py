@@ -106,14 +106,21 @@ def fleet_watchdog_environment(shape: Shape, node: str) -> dict[str, str]:
                                       [shape.etcd_client_url(shape.node_address(n)) for n in shape.nodes])
 
 
-def coreos_environment(shape: Shape, node: str, registry: str) -> dict[str, str]:
-    """/etc/environment as units on CoreOS expect it, plus where to pull images from."""
-    address = shape.node_address(node)
+def coreos_environment(shape: Shape, node: str, registry: str, *, address: str | None = None,
+                       public_address: str | None = None) -> dict[str, str]:
+    """/etc/environment as units on CoreOS expect it, plus where to pull images from (addresses as
+    in etcd2_environment)."""
+    address = address or shape.node_address(node)
     return {
-        "COREOS_PUBLIC_IPV4": address,
+        "COREOS_PUBLIC_IPV4": public_address or address,
         "COREOS_PRIVATE_IPV4": address,
         "WPCLUSTER_REGISTRY": registry,
     }
+
+
+def docker_daemon_config(registry: str) -> str:
+    """/etc/docker/daemon.json: the harness's registry speaks plain HTTP."""
+    return json.dumps({"insecure-registries": [registry]}) + "\n"
 
 
 def env_file(values: dict[str, str]) -> str:

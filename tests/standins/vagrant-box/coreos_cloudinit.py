@@ -118,10 +118,13 @@ class Applier:
         """/etc/environment with CoreOS's two address variables, keeping its other lines."""
         path = self.path("/etc/environment")
         ours = {"COREOS_PUBLIC_IPV4": self.address, "COREOS_PRIVATE_IPV4": self.address}
-        kept = [line for line in (path.read_text().splitlines() if path.exists() else [])
-                if line.split("=", 1)[0] not in ours]
-        self.write("/etc/environment", "".join(f"{line}\n" for line in kept) +
-                   "".join(f"{key}={value}\n" for key, value in ours.items()))
+        lines = path.read_text().splitlines() if path.exists() else []
+        for i, line in enumerate(lines):
+            key = line.split("=", 1)[0]
+            if key in ours:
+                lines[i] = f"{key}={ours.pop(key)}"
+        lines += [f"{key}={value}" for key, value in ours.items()]
+        self.write("/etc/environment", "".join(f"{line}\n" for line in lines))
 
     def authorized_keys(self, keys: list[str]) -> None:
         if not keys:

@@ -23,6 +23,10 @@ class HostEngine(Protocol):
     shape: Shape
     client: docker.DockerClient
     boot_timeout: float
+    # Where the top LB finds each node's vulcand, and the loopback port it publishes the site on
+    # (None: any free one, read back from the engine).
+    node_addresses: dict[str, str]
+    lb_port_on_host: int | None
 
     @property
     def diagnostics_dir(self) -> Path: ...

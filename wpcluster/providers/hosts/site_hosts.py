@@ -90,10 +90,10 @@ class SiteHosts:
         proxy.start()
 
     def _start_lb(self, image: str) -> None:
-        port, published = self.shape.site_port, self.shape.site_port_on_host
+        port, published = self.shape.site_port, self.lab.lb_port_on_host
         lb = self.lab.run_host("lb", image, self.shape.host_address("lb"), start=False,
                                ports={f"{port}/tcp": ("127.0.0.1", published)})
-        config = top_lb.haproxy_config(self.shape)
+        config = top_lb.haproxy_config(self.shape, self.lab.node_addresses)
         lb.put_archive("/", tarball({top_lb.HAPROXY_CFG.lstrip("/"): (config, 0o644)}))
         try:
             lb.start()

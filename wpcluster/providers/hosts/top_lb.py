@@ -5,12 +5,15 @@ The hosts themselves (MariaDB, the S3 store, the fault proxy, the top LB) are st
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from wpcluster.checks.thresholds import SLOW_READ_SECONDS
 from wpcluster.core.shape import Shape
 
 
-def haproxy_config(shape: Shape) -> str:
-    """HAProxy on the site port, round-robin over every node's vulcand.
+def haproxy_config(shape: Shape, node_addresses: Mapping[str, str] | None = None) -> str:
+    """HAProxy on the site port, round-robin over every node's vulcand (at ``node_addresses``, by
+    default the lab's).
 
     A vulcand is in rotation only while all three hold, checked every second (out after two
     misses of 1.5 s each, the second a quarter second after the first: 4.25 s from a freeze at worst,
@@ -61,18 +64,19 @@ def haproxy_config(shape: Shape) -> str:
     plain freeze at the readers' rates (13-16 in flight), and reads waited on the frozen node.
     """
     site = shape.site
+    address = dict(node_addresses) if node_addresses else {name: shape.node_address(name) for name in shape.nodes}
 
     def servers() -> str:
         # Each node's agent check asks the next node's sidekick (a peer answers for a frozen node).
         peers = dict(zip(shape.nodes, [*shape.nodes[1:], shape.nodes[0]], strict=True))
-        return "\n".join(f"    server {name} {shape.node_address(name)}:{site.vulcand_port} "
+        return "\n".join(f"    server {name} {address[name]}:{site.vulcand_port} "
                          "check inter 1s fastinter 250ms fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down "
-                         f"agent-check agent-addr {shape.node_address(peers[name])} agent-port "
+                         f"agent-check agent-addr {address[peers[name]]} agent-port "
                          f"{site.sidekick_agent_port} agent-send \"{name}\\n\" agent-inter 500ms"
                          for name in shape.nodes)
 
     def last_routes() -> str:
-        return "\n".join(f"    server {name}{LAST_ROUTES_SUFFIX} {shape.node_address(name)}:{site.vulcand_port} "
+        return "\n".join(f"    server {name}{LAST_ROUTES_SUFFIX} {address[name]}:{site.vulcand_port} "
                          f"backup track vulcands_on_last_routes/{name}" for name in shape.nodes)
 
     under_first_try_arrivals = "var(txn.in_flight),sub(txn.first_try_arrivals) lt 0"

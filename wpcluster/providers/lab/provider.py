@@ -10,7 +10,6 @@ an earlier, interrupted run left behind.
 
 from __future__ import annotations
 
-import json
 import secrets
 import shutil
 import time
@@ -83,6 +82,14 @@ class Lab(HostNetwork, Cluster):
         self._agent: SSHAgent | None = None
 
     # ---- endpoints ---------------------------------------------------------------------
+    @property
+    def node_addresses(self) -> dict[str, str]:
+        return {node.name: node.address for node in self.nodes}
+
+    @property
+    def lb_port_on_host(self) -> int:
+        return self.shape.site_port_on_host
+
     @property
     def site_address(self) -> str:
         """The top LB, published on loopback at the site port (the seed's 127.0.0.1 wordpress.local)."""
@@ -235,7 +242,7 @@ class Lab(HostNetwork, Cluster):
             bootstrap.FLEET_CONF.lstrip("/"): (bootstrap.env_file(bootstrap.fleet_config(shape, node.name)), 0o644),
             bootstrap.FLEET_WATCHDOG_ENV.lstrip("/"): (
                 bootstrap.env_file(bootstrap.fleet_watchdog_environment(shape, node.name)), 0o644),
-            "etc/docker/daemon.json": (json.dumps({"insecure-registries": [self.registry]}) + "\n", 0o644),
+            "etc/docker/daemon.json": (bootstrap.docker_daemon_config(self.registry), 0o644),
             "home/core/.ssh/authorized_keys": (lab_ssh_key().with_suffix(".pub").read_text(), 0o600),
         }
 

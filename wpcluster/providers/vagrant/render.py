@@ -142,9 +142,22 @@ def fleet_watchdog_parts(shape: Shape) -> tuple[list[dict[str, str]], dict[str, 
                    "content": unit.replace(WATCHDOG_IN_IMAGE, WATCHDOG_ON_COREOS)}
 
 
-def render_user_data(shape: Shape, discovery_url: str, existing: str = "") -> str:
+def registry_files(shape: Shape, registry: str) -> list[dict[str, str]]:
+    """/etc/environment (CoreOS's address variables and the registry the units pull from) and dockerd's
+    trust in that registry, as the lab writes them."""
+    environment = bootstrap.coreos_environment(shape, "", registry, address=PRIVATE_IPV4, public_address=PUBLIC_IPV4)
+    return [
+        {"path": "/etc/environment", "permissions": "0644", "owner": "root",
+         "content": bootstrap.env_file(environment)},
+        {"path": "/etc/docker/daemon.json", "permissions": "0644", "owner": "root",
+         "content": bootstrap.docker_daemon_config(registry)},
+    ]
+
+
+def render_user_data(shape: Shape, discovery_url: str, existing: str = "", registry: str = "") -> str:
     """user-data with etcd2 (not etcd) as the lab runs it, the discovery URL, fleet told every member
-    and the shape's timers, the fleet watchdog, and the etcd-lock reboot strategy."""
+    and the shape's timers, the fleet watchdog, the etcd-lock reboot strategy, and (given a
+    ``registry``) the harness's registry for the units and dockerd."""
     try:
         doc = yaml.safe_load(existing) if existing.strip() else {}
     except yaml.YAMLError as exc:
@@ -159,13 +172,14 @@ def render_user_data(shape: Shape, discovery_url: str, existing: str = "") -> st
     coreos["fleet"] = {**(coreos.get("fleet") or {}), **fleet_cloud_config(shape)}
     coreos["update"] = {**(coreos.get("update") or {}), "reboot-strategy": "etcd-lock"}
     watchdog_files, watchdog_unit = fleet_watchdog_parts(shape)
+    ours_files = [*watchdog_files, *(registry_files(shape, registry) if registry else [])]
     ours = {"etcd.service", "etcd2.service", "fleet.service", watchdog_unit["name"]}
     units = [u for u in coreos.get("units") or [] if u.get("name") not in ours]
     etcd2_drop_in = {"name": ETCD2_DROP_IN, "content": "[Service]\n" + "".join(
         f"Environment={name}={value}\n" for name, value in etcd2_rest.items())}
     coreos["units"] = [{"name": "etcd2.service", "command": "start", "drop-ins": [etcd2_drop_in]},
                        {"name": "fleet.service", "command": "start"}, watchdog_unit, *units]
-    paths = {f["path"] for f in watchdog_files}
-    doc["write_files"] = [*watchdog_files, *(f for f in doc.get("write_files") or [] if f.get("path") not in paths)]
+    paths = {f["path"] for f in ours_files}
+    doc["write_files"] = [*ours_files, *(f for f in doc.get("write_files") or [] if f.get("path") not in paths)]
     return CLOUD_CONFIG + "\n\n" + yaml.dump(doc, Dumper=_CloudConfigDumper, sort_keys=True, default_flow_style=False,
                                           width=120)
