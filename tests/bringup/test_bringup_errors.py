@@ -36,7 +36,7 @@ def test_subnet_in_use_is_named(shape, docker_client, assert_nothing_left):
         with pytest.raises(LabError) as err:
             Lab(shape).up()
         message = str(err.value)
-        assert f"lab subnet {shape.lab_subnet} is already in use" in message
+        assert f"subnet {shape.lab_subnet} ([lab] subnet) is already in use" in message
         assert "someone-elses-net" in message and "[lab] subnet" in message
     finally:
         squatter.remove()

@@ -9,6 +9,7 @@ bring-up's health wait is replaced by a recorder in these tests.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import shutil
 import socket
@@ -24,6 +25,7 @@ from wpcluster.clients.fleet import Fleetctl
 from wpcluster.core.errors import WpclusterError
 from wpcluster.core.shape import load_shape
 from wpcluster.providers.vagrant import provider as vagrant_provider
+from wpcluster.providers.vagrant.hosts import VagrantHosts
 from wpcluster.providers.vagrant.provider import VagrantCluster, VagrantError
 
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
@@ -44,6 +46,13 @@ class Discovery:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_PUT(self) -> None:  # noqa: N802 - an etcd making a token (_config/size)
+                outer.asked.append(f"PUT {self.path}")
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(201)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -81,6 +90,29 @@ def standin(tmp_path, monkeypatch):
     shutil.copy(STANDINS / "coreos-vagrant" / "Vagrantfile", checkout)
     (checkout / "user-data.sample").write_text("#cloud-config\ncoreos:\n  etcd:\n    addr: $public_ipv4:4001\n")
     return state, checkout
+
+
+class Hosts:
+    """What the provider asks of the hosts beside the VMs, recorded (they are Docker's, not checked here)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.service = ""
+
+    def up(self, hosts: VagrantHosts, discovery: bool) -> str:
+        self.asked.append(f"up discovery={discovery}")
+        return self.service if discovery else ""
+
+    def down(self, hosts: VagrantHosts) -> None:
+        self.asked.append("down")
+
+
+@pytest.fixture(autouse=True)
+def hosts(monkeypatch) -> Hosts:
+    recorded = Hosts()
+    monkeypatch.setattr(VagrantHosts, "up", lambda self, discovery: recorded.up(self, discovery))
+    monkeypatch.setattr(VagrantHosts, "down", lambda self: recorded.down(self))
+    return recorded
 
 
 def calls(state: Path) -> list[list[str]]:
@@ -199,10 +231,35 @@ def test_down_destroys_and_forgets_the_host_keys(standin, discovery, healthy):
     assert known_hosts.read_text() == ""
 
 
-def test_the_site_is_refused_with_the_way_to_certify_it(standin, discovery, healthy):
-    cluster = VagrantCluster(vagrant_shape(discovery.url), "run-site", standin[1])
-    with pytest.raises(VagrantError, match="--provider inventory"):
-        cluster.secrets()
+def test_the_site_has_hosts_beside_the_vms_and_the_vms_are_told_their_registry(standin, discovery, healthy, hosts):
+    cluster = VagrantCluster(vagrant_shape(discovery.url), "run-site", standin[1]).up()
+    try:
+        assert cluster.deploys and cluster.down_removes_the_site
+        hosts_network = ipaddress.IPv4Network(cluster.shape.vagrant.hosts_subnet)
+        assert cluster.registry == f"{hosts_network.network_address + cluster.shape.lab_hosts['registry']}:" \
+                                   f"{cluster.shape.lab_ports['registry']}"
+        files = {f["path"]: f["content"] for f in yaml.safe_load((standin[1] / "user-data").read_text())["write_files"]}
+        assert f"WPCLUSTER_REGISTRY={cluster.registry}\n" in files["/etc/environment"]
+        assert json.loads(files["/etc/docker/daemon.json"]) == {"insecure-registries": [cluster.registry]}
+        secrets = cluster.secrets()
+        assert cluster.secrets() == secrets and cluster.secrets_path.stat().st_mode & 0o777 == 0o600
+        assert hosts.asked == ["up discovery=False"]
+    finally:
+        cluster.down()
+    assert hosts.asked[-1] == "down" and not cluster.secrets_path.exists()
+
+
+def test_the_host_discovery_service_makes_the_token_before_the_machines(standin, discovery, healthy, hosts):
+    hosts.service = discovery.url
+    shape = vagrant_shape(discovery.url)
+    shape = dataclasses.replace(shape, vagrant=dataclasses.replace(shape.vagrant, discovery_service="host"))
+    cluster = VagrantCluster(shape, "run-hostdisc", standin[1]).up()
+    try:
+        assert hosts.asked == ["up discovery=True"]
+        assert cluster.discovery_url.startswith(f"{discovery.url}/v2/keys/_etcd/registry/")
+        assert discovery.asked == [f"PUT {cluster.discovery_url.removeprefix(discovery.url)}/_config/size"]
+    finally:
+        cluster.close()
 
 
 # ---- clear errors ------------------------------------------------------------------------------------
@@ -238,12 +295,13 @@ def test_a_box_that_cannot_be_had(standin, discovery, monkeypatch):
     assert "vagrant box add coreos-beta" in str(err.value)
 
 
-def test_a_box_vagrant_itself_cannot_download(standin, discovery, monkeypatch):
+def test_a_box_vagrant_itself_cannot_download(standin, discovery, monkeypatch, hosts):
     monkeypatch.setenv("VAGRANT_STANDIN_UP_ERROR", "The box 'coreos-beta' could not be found or could not be "
                        "accessed in the remote catalog.")
     with pytest.raises(VagrantError, match="(?s)box coreos-beta cannot be had:.*remote catalog"):
         VagrantCluster(vagrant_shape(discovery.url), "run-updl", standin[1]).up()
     assert ["destroy", "--force"] in calls(standin[0]), "a failed bring-up left what it created"
+    assert hosts.asked == ["up discovery=False", "down"], "a failed bring-up left the hosts it started"
 
 
 def test_a_provider_vagrant_itself_does_not_know(standin, discovery, monkeypatch):

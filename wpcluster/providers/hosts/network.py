@@ -72,14 +72,17 @@ class HostNetwork:
     @property
     def registry_push_address(self) -> str:
         """Where the host pushes: the registry's loopback port (Docker trusts loopback registries)."""
+        return f"127.0.0.1:{self.published_port('registry', self.shape.lab_ports['registry'])}"
+
+    def published_port(self, role: str, port: int) -> int:
+        """The loopback port on which the ``role`` host publishes its ``port``."""
         try:
-            ports = self.client.api.inspect_container(self.container_name("registry"))["NetworkSettings"]["Ports"]
-            published = ports[f"{self.shape.lab_ports['registry']}/tcp"][0]["HostPort"]
-            return f"127.0.0.1:{published}"
+            ports = self.client.api.inspect_container(self.container_name(role))["NetworkSettings"]["Ports"]
+            return int(ports[f"{port}/tcp"][0]["HostPort"])
         except (docker.errors.NotFound, KeyError, IndexError, TypeError):
-            registry = self.container_name("registry")
-            raise LabError(f"the lab registry ({registry}, {self.registry}) is not running",
-                           f"start it (`docker start {registry}`) or bring the lab up again") from None
+            host = self.container_name(role)
+            raise LabError(f"the {role} host ({host}) is not running",
+                           f"start it (`docker start {host}`), or bring the cluster up again") from None
 
     def create_network(self) -> None:
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
@@ -163,7 +166,9 @@ class HostNetwork:
     def host_versions(self) -> dict:
         return self.site_hosts.host_versions()
 
-    def remove(self, selected: Callable[[dict[str, str]], bool]) -> None:
+    def remove(self, selected: Callable[[dict[str, str]], bool]) -> int:
+        """Remove the labelled containers, networks and volumes whose labels are ``selected``; returns how
+        many containers went."""
         client = self.client
         containers = [c for c in client.containers.list(all=True, filters={"label": RUN_LABEL})
                       if selected(c.labels)]
@@ -175,6 +180,7 @@ class HostNetwork:
         for volume in client.volumes.list(filters={"label": RUN_LABEL}):
             if selected(volume.attrs.get("Labels") or {}):
                 volume.remove(force=True)
+        return len(containers)
 
     def save_host_logs(self, dest: Path) -> list[Path]:
         """Each host's log (its last 2,000 lines) under ``dest``."""

@@ -49,11 +49,12 @@ def networks_in_use(client: docker.DockerClient, lab: str) -> dict[str, str]:
     return in_use
 
 
-def check_subnet_free(client: docker.DockerClient, subnet: ipaddress.IPv4Network, source: str, lab: str) -> None:
-    """Raise naming what already uses ``subnet`` and how to pick another."""
+def check_subnet_free(client: docker.DockerClient, subnet: ipaddress.IPv4Network, source: str, lab: str,
+                      key: str = "[lab] subnet") -> None:
+    """Raise naming what already uses ``subnet`` (the shape's ``key``) and how to pick another."""
     found = clashes(subnet, networks_in_use(client, lab))
     if found:
         raise LabError(
-            f"the lab subnet {subnet} is already in use by: {', '.join(found)}",
-            f"choose a free subnet in [lab] subnet of {source} (or remove what uses it)",
+            f"the subnet {subnet} ({key}) is already in use by: {', '.join(found)}",
+            f"choose a free subnet in {key} of {source} (or remove what uses it)",
         )

@@ -9,8 +9,11 @@ point ``FLEETCTL_TUNNEL`` at core-01's SSH. Nodes are reached over
 kill), ``suspend``/``resume`` and ``up``; partitions are iptables over SSH,
 as on every provider.
 
-The site's services outside fleet (registry, MariaDB, S3, top LB) are not run
-for the VMs: site suites on a vagrant cluster are refused with that reason.
+The site's hosts outside fleet (registry, MariaDB, S3 store, fault proxy, top
+LB; the discovery service when [vagrant] discovery_service is "host") run on the
+Vagrant host's Docker engine beside the VMs (hosts.py), so the site is deployed
+and certified on the VMs as on the lab. The top LB takes a free loopback port:
+the seed's 8888 stays core-01's forwarded vulcand, as exercise 1 set it.
 """
 
 from __future__ import annotations
@@ -27,15 +30,17 @@ from typing import Any
 import requests
 
 from wpcluster.checks.state import check_etcd_healthy, check_fleet_machines
-from wpcluster.core.cluster import Cluster, SiteServices
+from wpcluster.core.build_cache import cache_dir, digest
+from wpcluster.core.cluster import Cluster, ServiceHost, ServicePath, SiteServices
 from wpcluster.core.errors import WpclusterError
 from wpcluster.core.progress import say, step
 from wpcluster.core.results import run_dir
 from wpcluster.core.secrets import Secrets
-from wpcluster.core.shape import Shape
+from wpcluster.core.shape import VAGRANT_HOST_DISCOVERY, Shape
 from wpcluster.core.waits import NotReached, eventually
-from wpcluster.providers.bootstrap import new_discovery_url
+from wpcluster.providers.bootstrap import mint_discovery_url, new_discovery_url
 from wpcluster.providers.ssh import SSHAgent, SSHNode, SSHTarget
+from wpcluster.providers.vagrant.hosts import VagrantHosts
 from wpcluster.providers.vagrant.render import node_addresses, render_config_rb, render_user_data
 
 # What each of vagrant's VM providers needs beyond vagrant itself: a program on PATH, or a plugin.
@@ -129,9 +134,9 @@ class VagrantNode(SSHNode):
 
 class VagrantCluster(Cluster):
     provider = "vagrant"
-    deploys = False
 
-    def __init__(self, shape: Shape, run_id: str, root: Path) -> None:
+    def __init__(self, shape: Shape, run_id: str, root: Path, hosts: VagrantHosts | None = None) -> None:
+        """``hosts``: the hosts beside the VMs (by default on the local Docker engine)."""
         self.shape = shape
         self.run_id = run_id
         self.root = root.expanduser().resolve()
@@ -143,6 +148,7 @@ class VagrantCluster(Cluster):
         self._agent: SSHAgent | None = None
         self._tunnel = ""
         self._client = self._python_vagrant()
+        self.hosts = hosts or VagrantHosts(shape, run_id)
 
     # ---- vagrant, through python-vagrant -----------------------------------------------------
     def _python_vagrant(self):  # noqa: ANN202 - python-vagrant has no type hints
@@ -215,11 +221,16 @@ class VagrantCluster(Cluster):
             fresh = all(states.get(name, "not_created") == "not_created" for name in self.shape.nodes)
             if fresh:
                 self.check_prerequisites()
-                with step("a fresh etcd discovery URL"):
-                    self.discovery_url = new_discovery_url(self.shape.vagrant.discovery_service, self.shape.size)
-                    say(self.discovery_url)
-                self.render()
+            host_discovery = fresh and self.shape.vagrant.discovery_service == VAGRANT_HOST_DISCOVERY
             try:
+                with step("hosts beside the VMs: registry" + (", discovery" if host_discovery else "")):
+                    service = self.hosts.up(discovery=host_discovery)
+                if fresh:
+                    with step("a fresh etcd discovery URL"):
+                        self.discovery_url = (mint_discovery_url(service, self.shape.size) if host_discovery else
+                                              new_discovery_url(self.shape.vagrant.discovery_service, self.shape.size))
+                        say(self.discovery_url)
+                    self.render()
                 with step(f"vagrant up --provider={self.vm_provider}"):
                     self.vagrant("up", lambda v: v.up(provider=self.vm_provider, stream_output=True))
                 self.refresh_ssh_config()
@@ -231,8 +242,11 @@ class VagrantCluster(Cluster):
                     self.wait_healthy()
             except BaseException:
                 if fresh:  # what this bring-up created goes again; machines that were there stay
-                    say("the bring-up failed: destroying the machines it created (vagrant.log keeps what happened)")
+                    say("the bring-up failed: destroying the machines and hosts it created (vagrant.log keeps what "
+                        "happened)")
                     self.down()
+                else:
+                    self.hosts.down()
                 raise
         return self
 
@@ -242,7 +256,7 @@ class VagrantCluster(Cluster):
         sample = self.root / "user-data.sample"
         existing = user_data.read_text() if user_data.exists() else sample.read_text() if sample.exists() else ""
         config_rb.write_text(render_config_rb(self.shape, config_rb.read_text() if config_rb.exists() else ""))
-        user_data.write_text(render_user_data(self.shape, self.discovery_url, existing))
+        user_data.write_text(render_user_data(self.shape, self.discovery_url, existing, registry=self.registry))
 
     def wait_healthy(self, timeout: float = HEALTHY_WITHIN) -> None:
         from wpcluster.clients.fleet import Fleetctl
@@ -275,10 +289,18 @@ class VagrantCluster(Cluster):
         self.vagrant("halt", lambda v: v.halt())
 
     def down(self) -> None:
-        """Destroy the machines and forget their host keys."""
+        """Destroy the machines, forget their host keys, remove the hosts beside them and the secrets."""
         self.close()
-        self.vagrant("destroy", lambda v: v.destroy())
-        forget_host_keys(FLEETCTL_KNOWN_HOSTS, [self._tunnel, *[n.address for n in self.nodes]])
+        try:
+            self.vagrant("destroy", lambda v: v.destroy())
+            forget_host_keys(FLEETCTL_KNOWN_HOSTS, [self._tunnel, *[n.address for n in self.nodes]])
+        finally:
+            self.hosts.down()
+            shutil.rmtree(self.secrets_path.parent, ignore_errors=True)
+
+    @property
+    def down_removes_the_site(self) -> bool:
+        return True
 
     def close(self) -> None:
         if self._agent is not None:
@@ -297,25 +319,43 @@ class VagrantCluster(Cluster):
 
     @property
     def registry(self) -> str:
-        return ""
+        return self.hosts.registry
 
     @property
     def site_address(self) -> str:
-        # coreos-vagrant forwards vulcand's port on core-01 to the site's port on the host.
-        return f"127.0.0.1:{self.shape.site_port}"
+        """The top LB beside the VMs, on the loopback port it was given."""
+        return f"127.0.0.1:{self.hosts.published_port('lb', self.shape.site_port)}"
 
-    def _no_site(self) -> VagrantError:
-        return VagrantError(
-            "the vagrant provider brings up and certifies the cluster (etcd2, fleet, node faults); it does not run "
-            "the site's registry, MariaDB, S3 store and top LB for the VMs",
-            "deploy the site as the seed's exercise 3 does, then certify it with --provider inventory "
-            "(README: certifying an existing cluster)")
+    @property
+    def top_lb_stats_url(self) -> str | None:
+        return self.hosts.top_lb_stats_url
+
+    @property
+    def secrets_path(self) -> Path:
+        return cache_dir() / "vagrant" / digest([str(self.root)]) / "secrets.env"
 
     def secrets(self) -> Secrets:
-        raise self._no_site()
+        """Generated once per cluster and kept (0600) in the cache until ``down``."""
+        return Secrets.load_or_generate(self.secrets_path)
 
     def prepare_site(self, secrets: Secrets) -> SiteServices:
-        raise self._no_site()
+        """Build and push the site's images; start MariaDB, the S3 store, the fault proxy and the top LB."""
+        return self.hosts.prepare_site(secrets)
+
+    def start_store(self, image: str, key: str, secret: str) -> None:
+        self.hosts.start_store(image, key, secret)
+
+    def service_host(self, role: str) -> ServiceHost:
+        return self.hosts.service_host(role)
+
+    def service_path(self, role: str) -> ServicePath:
+        return self.hosts.service_path(role)
+
+    def host_versions(self) -> dict:
+        return self.hosts.host_versions()
+
+    def save_diagnostics(self, dest: Path) -> list[Path]:
+        return super().save_diagnostics(dest) + self.hosts.save_host_logs(dest)
 
 
 def explain_vagrant_failure(what: str, output: str, shape: Shape) -> VagrantError:

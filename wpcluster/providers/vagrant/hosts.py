@@ -1,0 +1,106 @@
+"""The hosts a vagrant cluster needs beside its VMs, on the Vagrant host's Docker engine.
+
+The seed put the database on a machine of its own; here the registry the VMs pull the site's images
+from, MariaDB, the S3 store, the fault proxy, the top LB (and, with ``[vagrant] discovery_service =
+"host"``, the etcd discovery service) run as containers on a Docker network of their own,
+``[vagrant] hosts_subnet``, at the lab's offsets ([lab.hosts]). The VMs reach that network through
+the host, as they reach anything beyond their private network; the top LB reaches their vulcands on
+the private network the same way. Docker keeps its bridges from forwarded traffic (a VM's, or a
+container's on another bridge), so this network is opened to it while it exists (iptables'
+DOCKER-USER chain, Docker's place for such rules) and closed again when it goes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import subprocess
+
+import docker
+
+from wpcluster.core.errors import WpclusterError
+from wpcluster.core.labels import RUN_LABEL, lab_of
+from wpcluster.core.progress import say
+from wpcluster.core.shape import Shape
+from wpcluster.providers.hosts.images import ImageBuilder
+from wpcluster.providers.hosts.network import HostNetwork
+from wpcluster.providers.hosts.subnet import check_subnet_free
+from wpcluster.providers.vagrant.render import node_addresses
+
+BOOT_TIMEOUT = 60.0
+FORWARD_CHAIN = "DOCKER-USER"
+
+
+def hosts_shape(shape: Shape) -> Shape:
+    """The shape the hosts see: the lab's offsets and ports on [vagrant] hosts_subnet, named apart from
+    any lab of the shape (<lab name>-vagrant)."""
+    return dataclasses.replace(shape, lab_name=f"{shape.lab_name}-vagrant",
+                               lab_subnet=ipaddress.IPv4Network(shape.vagrant.hosts_subnet))
+
+
+class VagrantHosts(HostNetwork):
+    """The hosts of one vagrant run (see the module's docstring)."""
+
+    boot_timeout = BOOT_TIMEOUT
+    lb_port_on_host = None  # the seed's 8888 is core-01's forwarded vulcand: the top LB takes any free port
+
+    def __init__(self, shape: Shape, run_id: str, client: docker.DockerClient | None = None) -> None:
+        self.shape = hosts_shape(shape)
+        self.run_id = run_id
+        self._client = client
+        self.node_addresses = node_addresses(shape)
+
+    def up(self, discovery: bool) -> str:
+        """Remove what earlier runs left, then start the network, the registry (with the image the
+        cluster suites run) and, if asked, the discovery service; returns the latter's client URL, or ""."""
+        self.remove_leftovers()
+        check_subnet_free(self.client, self.shape.lab_subnet, self.shape.source, self.shape.lab_name,
+                          key="[vagrant] hosts_subnet")
+        builder = ImageBuilder(self.client, self.shape)
+        images = {name: builder.image(name) for name in ("registry", "busybox", *(("discovery",) if discovery else ()))}
+        self.create_network()
+        self.open_forwarding()
+        self.start_registry(images["registry"])
+        self.push_image(images["busybox"], "wpcluster/busybox")
+        return self.start_discovery(images["discovery"]) if discovery else ""
+
+    def remove_leftovers(self) -> None:
+        """Containers, networks and volumes of this shape's vagrant hosts from any earlier run."""
+        self.close_forwarding()
+        if self.remove(lambda labels: lab_of(labels) == self.shape.lab_name and labels.get(RUN_LABEL) != self.run_id):
+            say(f"removed the hosts an earlier vagrant run of {self.shape.lab_name} left")
+
+    def down(self) -> None:
+        self.close_forwarding()
+        self.remove(lambda labels: lab_of(labels) == self.shape.lab_name)
+
+    # ---- forwarded traffic to and from the hosts' bridge ----------------------------------------
+    def bridge(self) -> str:
+        network = self.client.networks.get(self.network_name)
+        return network.attrs.get("Options", {}).get("com.docker.network.bridge.name") or f"br-{network.id[:12]}"
+
+    def forwarding_rules(self, bridge: str) -> list[list[str]]:
+        return [["-i", bridge, "-j", "ACCEPT"], ["-o", bridge, "-j", "ACCEPT"]]
+
+    def open_forwarding(self) -> None:
+        bridge = self.bridge()
+        for rule in self.forwarding_rules(bridge):
+            if self._iptables("-C", rule).returncode != 0:
+                done = self._iptables("-I", rule)
+                if done.returncode != 0:
+                    raise WpclusterError(
+                        f"cannot let the VMs reach the site's hosts: iptables -I {FORWARD_CHAIN} "
+                        f"{' '.join(rule)} failed: {done.stderr.strip()}",
+                        "run as root on a host whose Docker engine uses iptables (its DOCKER-USER chain)")
+
+    def close_forwarding(self) -> None:
+        try:
+            bridge = self.bridge()
+        except docker.errors.NotFound:
+            return
+        for rule in self.forwarding_rules(bridge):
+            while self._iptables("-C", rule).returncode == 0:
+                self._iptables("-D", rule)
+
+    def _iptables(self, action: str, rule: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(["iptables", "-w", action, FORWARD_CHAIN, *rule], capture_output=True, text=True)
