@@ -1,16 +1,16 @@
 """The stand-in's world for `--provider vagrant` on a machine without VMs or internet.
 
-    python tests/standins/prepare.py up <folder>     # then run pytest --provider vagrant (tox -e vagrant)
-    python tests/standins/prepare.py down <folder>   # whatever up made, machines included
+    python tests/standins/prepare.py run <folder> [pytest arguments]   # up, pytest --provider vagrant, down
+    python tests/standins/prepare.py up|down|env <folder>
 
 `up` makes, under <folder>:
   boxes/            the box its `vagrant` boots (tests/standins/boxes.py)
   standin/          the stand-in's state and Vagrant's insecure key
   coreos-vagrant/   a coreos-vagrant checkout (the stand-in Vagrantfile) for --vagrant-dir
   cluster.toml      the project's shape with [vagrant] pointed at the stand-in: the box's provider, the
-                    private network at STANDIN_PREFIX, and the discovery service below
-and starts, in place of discovery.etcd.io, an etcd discovery service on the machines' network at
-<prefix>.2 (the lab's discovery image). `env` prints the environment the stand-in and the harness read.
+                    machines' network at STANDIN_PREFIX, and the harness's own discovery service ("host")
+`down` removes the machines and their network, whatever a run left; `env` prints the environment the
+stand-in and the harness read. `run` does all three around one pytest session.
 """
 
 from __future__ import annotations
@@ -29,15 +29,13 @@ sys.path.insert(0, str(HERE))
 import boxes  # noqa: E402
 import machines  # noqa: E402
 
-from wpcluster.core.shape import DEFAULT_SHAPE_FILE, load_shape  # noqa: E402
-from wpcluster.providers.hosts.engine import ensure_engine  # noqa: E402
-from wpcluster.providers.hosts.images import ImageBuilder  # noqa: E402
+from wpcluster.core.shape import DEFAULT_SHAPE_FILE, VAGRANT_HOST_DISCOVERY, load_shape  # noqa: E402
+from wpcluster.providers.vagrant.hosts import VagrantHosts  # noqa: E402
 
 # Clear of the lab's 172.30.8.0/24 (and its workers' /24s after it) and of Docker's default bridge, which
 # holds coreos-vagrant's own 172.17.8.0/24.
 STANDIN_PREFIX = "172.30.200"
 BOX_PROVIDER = "libvirt"  # a provider that needs only a plugin, which the stand-in says it has
-DISCOVERY_HOST = 2
 
 
 def paths(folder: Path) -> dict[str, Path]:
@@ -70,10 +68,6 @@ def with_vagrant_table(text: str, settings: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def discovery_name(world: machines.Machines) -> str:
-    return f"{world.network}-discovery"
-
-
 def up(folder: Path) -> None:
     where = paths(folder)
     for name in ("state", "checkout"):
@@ -83,21 +77,9 @@ def up(folder: Path) -> None:
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vagrant insecure key",
                         "-f", str(key)], check=True)
     shutil.copy(HERE / "coreos-vagrant" / "Vagrantfile", where["checkout"] / "Vagrantfile")
-    (where["checkout"] / "config.rb").write_text(f"$subnet_prefix='{STANDIN_PREFIX}'\n")
-    discovery = f"http://{STANDIN_PREFIX}.{DISCOVERY_HOST}:{load_shape(DEFAULT_SHAPE_FILE).etcd_client_port}"
     where["shape"].write_text(with_vagrant_table(DEFAULT_SHAPE_FILE.read_text(), {
-        "provider": BOX_PROVIDER, "subnet_prefix": STANDIN_PREFIX, "discovery_service": discovery}))
-    shape = load_shape(where["shape"])
-    print("box:", boxes.add_box(shape, where["boxes"], BOX_PROVIDER), flush=True)
-    world = machines.Machines(where["checkout"], where["boxes"], key)
-    world.ensure_network()
-    image = ImageBuilder(ensure_engine(), shape).image("discovery")
-    machines.docker("rm", "-f", discovery_name(world), check=False)
-    machines.docker("run", "-d", "--name", discovery_name(world), "--network", world.network,
-                    "--ip", f"{STANDIN_PREFIX}.{DISCOVERY_HOST}", "--label", f"{machines.LABEL}={world.tag}",
-                    "-e", f"ETCD_ADVERTISE_CLIENT_URLS={discovery}",
-                    "-e", f"ETCD_LISTEN_CLIENT_URLS=http://0.0.0.0:{shape.etcd_client_port}", image)
-    print(f"discovery service: {discovery}")
+        "provider": BOX_PROVIDER, "subnet_prefix": STANDIN_PREFIX, "discovery_service": VAGRANT_HOST_DISCOVERY}))
+    print("box:", boxes.add_box(load_shape(where["shape"]), where["boxes"], BOX_PROVIDER), flush=True)
 
 
 def down(folder: Path) -> None:
@@ -111,14 +93,29 @@ def down(folder: Path) -> None:
         if listed:
             machines.docker(kind, "rm", "-f", *[item.decode() for item in listed], check=False)
     machines.docker("network", "rm", world.network, check=False)
+    if where["shape"].exists():  # the hosts beside the machines, had the session no time to take them down
+        VagrantHosts(load_shape(where["shape"]), "prepare-down").down()
+
+
+def run(folder: Path, pytest_args: list[str]) -> int:
+    """One pytest session against the stand-in's machines; whatever it leaves is taken down after."""
+    up(folder)
+    try:
+        return subprocess.run([sys.executable, "-m", "pytest", "--provider", "vagrant", *pytest_args],
+                              env={**os.environ, **environment(folder)}, check=False).returncode
+    finally:
+        down(folder)
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("up", "down", "env"))
+    parser.add_argument("action", choices=("up", "down", "env", "run"))
     parser.add_argument("folder", type=Path)
+    parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     folder = args.folder.resolve()
+    if args.action == "run":
+        return run(folder, args.pytest_args)
     if args.action == "up":
         up(folder)
     elif args.action == "down":
