@@ -339,3 +339,24 @@ def test_the_cli_reports_status_and_destroys_through_vagrant(standin, capsys):
     assert ["destroy", "--force"] in calls(state)
     assert main(["vagrant", "up"]) == 2  # no checkout named: a clear error, not a traceback
     assert "--vagrant-dir" in capsys.readouterr().err
+
+
+def test_the_fleet_tunnel_goes_through_the_first_machine_whose_ssh_greets():
+    silent, greeting = socket.socket(), socket.socket()
+    for server in (silent, greeting):
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+
+    def greet() -> None:
+        conn, _ = greeting.accept()
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        conn.close()
+
+    threading.Thread(target=greet, daemon=True).start()
+    try:
+        assert not vagrant_provider.ssh_answers(f"127.0.0.1:{silent.getsockname()[1]}", timeout=0.5)
+        assert vagrant_provider.ssh_answers(f"127.0.0.1:{greeting.getsockname()[1]}")
+        assert not vagrant_provider.ssh_answers(closed_port_url().removeprefix("http://"))
+    finally:
+        silent.close()
+        greeting.close()

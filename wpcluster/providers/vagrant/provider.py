@@ -22,6 +22,7 @@ import inspect
 import os
 import re
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -88,6 +89,18 @@ def forget_host_keys(known_hosts: Path, hosts: list[str]) -> list[str]:
     return dropped
 
 
+def ssh_answers(address: str, timeout: float = 2) -> bool:
+    """Whether an SSH server greets at host:port (a forwarded port of a suspended machine accepts the
+    connection and says nothing)."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            return conn.recv(4) == b"SSH-"
+    except OSError:
+        return False
+
+
 def parse_ssh_config(text: str) -> dict[str, dict[str, str]]:
     """`vagrant ssh-config` output -> host -> {option: value}."""
     hosts: dict[str, dict[str, str]] = {}
@@ -147,6 +160,7 @@ class VagrantCluster(Cluster):
         self.nodes = [VagrantNode(self, name, address) for name, address in node_addresses(shape).items()]
         self._agent: SSHAgent | None = None
         self._tunnel = ""
+        self._tunnels: list[str] = []
         self._client = self._python_vagrant()
         self.hosts = hosts or VagrantHosts(shape, run_id)
 
@@ -279,7 +293,9 @@ class VagrantCluster(Cluster):
         if first is None:
             raise VagrantError(f"`vagrant ssh-config` names {sorted(hosts)}, not {self.shape.nodes[0]}",
                                "check $instance_name_prefix and $num_instances in config.rb")
-        self._tunnel = f"{first.get('HostName', '127.0.0.1')}:{first.get('Port', '22')}"
+        self._tunnels = [f"{h.get('HostName', '127.0.0.1')}:{h.get('Port', '22')}"
+                         for h in (hosts.get(name) for name in self.shape.nodes) if h is not None]
+        self._tunnel = self._tunnels[0]
         keys = sorted({Path(h["IdentityFile"]).expanduser() for h in hosts.values() if "IdentityFile" in h})
         if self._agent is not None:
             self._agent.close()
@@ -310,6 +326,11 @@ class VagrantCluster(Cluster):
     # ---- endpoints ------------------------------------------------------------------------------
     @property
     def fleet_tunnel(self) -> str:
+        """The seed's tunnel goes through core-01; when core-01 is down (a node fault), through the first
+        machine whose SSH answers, so that fleetctl still reaches the cluster."""
+        for tunnel in self._tunnels:
+            if ssh_answers(tunnel):
+                return tunnel
         return self._tunnel
 
     @property
