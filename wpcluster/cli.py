@@ -6,8 +6,9 @@
     wpcluster lab down             remove every lab container, network and volume
     wpcluster vagrant up|status|halt|destroy --vagrant-dir DIR
                                    the seed's coreos-vagrant cluster, through python-vagrant
-    wpcluster deploy [--keep|--undeploy]
-                                   the site on the lab that is up, through fleet, in the seed's order
+    wpcluster deploy [--keep|--undeploy] [--provider vagrant --vagrant-dir DIR]
+                                   the site on the lab (or vagrant cluster) that is up, through fleet, in the
+                                   seed's order
     wpcluster certify [PYTEST ARGS] the deployment's certification as one run (tox -e cluster)
     wpcluster selfcheck [PYTEST ARGS]
                                    the harness's own checks as one run (tox -e selfcheck)
@@ -74,30 +75,43 @@ def lab_down(args: argparse.Namespace) -> int:
 def deploy(args: argparse.Namespace) -> int:
     from wpcluster.clients.fleet import Fleetctl
     from wpcluster.deployment.deploy import Deployment
-    from wpcluster.providers.lab.provider import Lab
 
-    lab = Lab.require(load_shape(args.shape))
-    deployment = Deployment(lab, Fleetctl(lab), lab.secrets())
+    shape = load_shape(args.shape)
+    if args.provider == "vagrant":
+        from wpcluster.core.labels import new_run_id
+        from wpcluster.providers.vagrant.provider import VagrantCluster
+
+        # The machines that are up (`wpcluster vagrant up`), reached again.
+        cluster = VagrantCluster(shape, new_run_id(), Path(vagrant_dir(args))).up()
+    else:
+        from wpcluster.providers.lab.provider import Lab
+
+        cluster = Lab.require(shape)
+    deployment = Deployment(cluster, Fleetctl(cluster), cluster.secrets())
     if args.undeploy:
         deployment.undeploy()
-        lab.close()
+        cluster.close()
         return 0
     deployment.deploy(keep_on_failure=args.keep)
-    lab.close()
-    print(f"\nsite deployed in {deployment.seconds:.1f}s: {lab.shape.site_url} "
-          f"(add `127.0.0.1 {lab.shape.site_host}` to /etc/hosts)")
-    print(f"admin: {lab.shape.site.admin_user}, password in {lab.secrets_path}")
+    cluster.close()
+    print(f"\nsite deployed in {deployment.seconds:.1f}s: {shape.site_url} "
+          f"(add `127.0.0.1 {shape.site_host}` to /etc/hosts)")
+    print(f"admin: {shape.site.admin_user}, password in {cluster.secrets_path}")
     return 0
+
+
+def vagrant_dir(args: argparse.Namespace) -> str:
+    if not args.vagrant_dir:
+        raise WpclusterError("no coreos-vagrant checkout given",
+                             "pass --vagrant-dir DIR (or set WPCLUSTER_VAGRANT_DIR)")
+    return args.vagrant_dir
 
 
 def vagrant_command(args: argparse.Namespace) -> int:
     from wpcluster.core.labels import new_run_id
     from wpcluster.providers.vagrant.provider import VagrantCluster
 
-    if not args.vagrant_dir:
-        raise WpclusterError("no coreos-vagrant checkout given",
-                             "pass --vagrant-dir DIR (or set WPCLUSTER_VAGRANT_DIR)")
-    cluster = VagrantCluster(load_shape(args.shape), new_run_id(), Path(args.vagrant_dir))
+    cluster = VagrantCluster(load_shape(args.shape), new_run_id(), Path(vagrant_dir(args)))
     if args.action == "up":
         cluster.up()
         cluster.close()
@@ -136,7 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     vag.add_argument("--vagrant-dir", default=os.environ.get("WPCLUSTER_VAGRANT_DIR"),
                      help="the coreos-vagrant checkout (default: $WPCLUSTER_VAGRANT_DIR)")
     vag.set_defaults(func=vagrant_command)
-    dep = sub.add_parser("deploy", help="deploy the site on the lab that is up, through fleet")
+    dep = sub.add_parser("deploy", help="deploy the site on the lab (or the vagrant cluster) that is up, through fleet")
+    dep.add_argument("--provider", choices=("lab", "vagrant"), default="lab", help="where the cluster runs")
+    dep.add_argument("--vagrant-dir", default=os.environ.get("WPCLUSTER_VAGRANT_DIR"),
+                     help="the coreos-vagrant checkout (--provider vagrant; default: $WPCLUSTER_VAGRANT_DIR)")
     dep.add_argument("--keep", action="store_true", help="leave what was started when the deploy fails")
     dep.add_argument("--undeploy", action="store_true", help="destroy the site's units instead")
     dep.set_defaults(func=deploy)

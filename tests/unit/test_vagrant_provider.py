@@ -99,8 +99,8 @@ class Hosts:
         self.asked: list[str] = []
         self.service = ""
 
-    def up(self, hosts: VagrantHosts, discovery: bool) -> str:
-        self.asked.append(f"up discovery={discovery}")
+    def up(self, hosts: VagrantHosts, fresh: bool, discovery: bool) -> str:
+        self.asked.append(f"up fresh={fresh} discovery={discovery}")
         return self.service if discovery else ""
 
     def down(self, hosts: VagrantHosts) -> None:
@@ -110,7 +110,7 @@ class Hosts:
 @pytest.fixture(autouse=True)
 def hosts(monkeypatch) -> Hosts:
     recorded = Hosts()
-    monkeypatch.setattr(VagrantHosts, "up", lambda self, discovery: recorded.up(self, discovery))
+    monkeypatch.setattr(VagrantHosts, "up", lambda self, fresh, discovery: recorded.up(self, fresh, discovery))
     monkeypatch.setattr(VagrantHosts, "down", lambda self: recorded.down(self))
     return recorded
 
@@ -243,7 +243,7 @@ def test_the_site_has_hosts_beside_the_vms_and_the_vms_are_told_their_registry(s
         assert json.loads(files["/etc/docker/daemon.json"]) == {"insecure-registries": [cluster.registry]}
         secrets = cluster.secrets()
         assert cluster.secrets() == secrets and cluster.secrets_path.stat().st_mode & 0o777 == 0o600
-        assert hosts.asked == ["up discovery=False"]
+        assert hosts.asked == ["up fresh=True discovery=False"]
     finally:
         cluster.down()
     assert hosts.asked[-1] == "down" and not cluster.secrets_path.exists()
@@ -255,7 +255,7 @@ def test_the_host_discovery_service_makes_the_token_before_the_machines(standin,
     shape = dataclasses.replace(shape, vagrant=dataclasses.replace(shape.vagrant, discovery_service="host"))
     cluster = VagrantCluster(shape, "run-hostdisc", standin[1]).up()
     try:
-        assert hosts.asked == ["up discovery=True"]
+        assert hosts.asked == ["up fresh=True discovery=True"]
         assert cluster.discovery_url.startswith(f"{discovery.url}/v2/keys/_etcd/registry/")
         assert discovery.asked == [f"PUT {cluster.discovery_url.removeprefix(discovery.url)}/_config/size"]
     finally:
@@ -301,7 +301,7 @@ def test_a_box_vagrant_itself_cannot_download(standin, discovery, monkeypatch, h
     with pytest.raises(VagrantError, match="(?s)box coreos-beta cannot be had:.*remote catalog"):
         VagrantCluster(vagrant_shape(discovery.url), "run-updl", standin[1]).up()
     assert ["destroy", "--force"] in calls(standin[0]), "a failed bring-up left what it created"
-    assert hosts.asked == ["up discovery=False", "down"], "a failed bring-up left the hosts it started"
+    assert hosts.asked == ["up fresh=True discovery=False", "down"], "a failed bring-up left the hosts it started"
 
 
 def test_a_provider_vagrant_itself_does_not_know(standin, discovery, monkeypatch):

@@ -19,7 +19,7 @@ import subprocess
 import docker
 
 from wpcluster.core.errors import WpclusterError
-from wpcluster.core.labels import RUN_LABEL, lab_of
+from wpcluster.core.labels import lab_of
 from wpcluster.core.progress import say
 from wpcluster.core.shape import Shape
 from wpcluster.providers.hosts.images import ImageBuilder
@@ -50,9 +50,14 @@ class VagrantHosts(HostNetwork):
         self._client = client
         self.node_addresses = node_addresses(shape)
 
-    def up(self, discovery: bool) -> str:
-        """Remove what earlier runs left, then start the network, the registry (with the image the
-        cluster suites run) and, if asked, the discovery service; returns the latter's client URL, or ""."""
+    def up(self, fresh: bool, discovery: bool) -> str:
+        """For fresh machines, fresh hosts: remove what earlier runs left, then start the network, the
+        registry (with the image the cluster suites run) and, if asked, the discovery service; returns
+        the latter's client URL, or "". Machines that are there keep the hosts that are there (the site's
+        data with them): only what is missing is started."""
+        if not fresh and self.running("registry"):
+            self.open_forwarding()
+            return ""
         self.remove_leftovers()
         check_subnet_free(self.client, self.shape.lab_subnet, self.shape.source, self.shape.lab_name,
                           key="[vagrant] hosts_subnet")
@@ -67,8 +72,14 @@ class VagrantHosts(HostNetwork):
     def remove_leftovers(self) -> None:
         """Containers, networks and volumes of this shape's vagrant hosts from any earlier run."""
         self.close_forwarding()
-        if self.remove(lambda labels: lab_of(labels) == self.shape.lab_name and labels.get(RUN_LABEL) != self.run_id):
+        if self.remove(lambda labels: lab_of(labels) == self.shape.lab_name):
             say(f"removed the hosts an earlier vagrant run of {self.shape.lab_name} left")
+
+    def running(self, role: str) -> bool:
+        try:
+            return self.client.containers.get(self.container_name(role)).status == "running"
+        except docker.errors.NotFound:
+            return False
 
     def down(self) -> None:
         self.close_forwarding()

@@ -238,7 +238,7 @@ class VagrantCluster(Cluster):
             host_discovery = fresh and self.shape.vagrant.discovery_service == VAGRANT_HOST_DISCOVERY
             try:
                 with step("hosts beside the VMs: registry" + (", discovery" if host_discovery else "")):
-                    service = self.hosts.up(discovery=host_discovery)
+                    service = self.hosts.up(fresh=fresh, discovery=host_discovery)
                 if fresh:
                     with step("a fresh etcd discovery URL"):
                         self.discovery_url = (mint_discovery_url(service, self.shape.size) if host_discovery else
@@ -255,12 +255,10 @@ class VagrantCluster(Cluster):
                 with step("etcd2 quorum and fleet machines"):
                     self.wait_healthy()
             except BaseException:
-                if fresh:  # what this bring-up created goes again; machines that were there stay
+                if fresh:  # what this bring-up created goes again; machines (and hosts) that were there stay
                     say("the bring-up failed: destroying the machines and hosts it created (vagrant.log keeps what "
                         "happened)")
                     self.down()
-                else:
-                    self.hosts.down()
                 raise
         return self
 
