@@ -29,6 +29,7 @@ from wpcluster.providers.vagrant.hosts import VagrantHosts
 from wpcluster.providers.vagrant.provider import VagrantCluster, VagrantError
 
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
+CHECK_SITE_PORT_FREE = VagrantCluster.check_site_port_free
 
 
 class Discovery:
@@ -109,9 +110,11 @@ class Hosts:
 
 @pytest.fixture(autouse=True)
 def hosts(monkeypatch) -> Hosts:
+    """The hosts beside the VMs recorded; the site's port on this host taken as free (a lab may hold it)."""
     recorded = Hosts()
     monkeypatch.setattr(VagrantHosts, "up", lambda self, fresh, discovery: recorded.up(self, fresh, discovery))
     monkeypatch.setattr(VagrantHosts, "down", lambda self: recorded.down(self))
+    monkeypatch.setattr(VagrantCluster, "check_site_port_free", lambda self: None)
     return recorded
 
 
@@ -137,6 +140,7 @@ def vagrant_shape(discovery_service: str, provider: str = "libvirt", box: str = 
 def healthy(monkeypatch):
     waited: list[bool] = []
     monkeypatch.setattr(VagrantCluster, "wait_healthy", lambda self, timeout=0: waited.append(True))
+    monkeypatch.setattr(VagrantCluster, "check_hosts_reachable", lambda self: None)
     return waited
 
 
@@ -360,3 +364,23 @@ def test_the_fleet_tunnel_goes_through_the_first_machine_whose_ssh_greets():
     finally:
         silent.close()
         greeting.close()
+
+
+def test_the_sites_port_taken_on_the_host_is_named_before_anything_is_created(standin, discovery, monkeypatch, hosts):
+    monkeypatch.setattr(VagrantCluster, "check_site_port_free", CHECK_SITE_PORT_FREE)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        shape = dataclasses.replace(vagrant_shape(discovery.url), site_port=holder.getsockname()[1])
+        with pytest.raises(VagrantError, match=f"port {shape.site_port} on this host is taken") as err:
+            VagrantCluster(shape, "run-porttaken", standin[1]).up()
+    assert "[cluster] site_port" in str(err.value)
+    assert not [c for c in calls(standin[0]) if c[0] == "up"] and discovery.asked == []
+
+
+def test_machines_that_cannot_reach_the_hosts_are_named_and_destroyed(standin, discovery, monkeypatch, hosts):
+    monkeypatch.setattr(VagrantCluster, "wait_healthy", lambda self, timeout=0: None)
+    with pytest.raises(VagrantError, match="core-01 cannot reach the registry beside the VMs") as err:
+        VagrantCluster(vagrant_shape(discovery.url), "run-unreachable", standin[1]).up()
+    assert "hosts_subnet" in str(err.value)
+    assert ["destroy", "--force"] in calls(standin[0]) and hosts.asked[-1] == "down"

@@ -227,6 +227,34 @@ class VagrantCluster(Cluster):
                                f"`vagrant box add {name} <box file or URL>`, or set [vagrant] box and channel "
                                f"in {self.shape.source} to a box you have")
 
+    def check_site_port_free(self) -> None:
+        """The seed forwards core-01's vulcand to the site's port on the host; vagrant would quietly move a
+        forward whose port is taken (auto_correct), and the site would not answer where the tutorial says."""
+        port = self.shape.site_port
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise VagrantError(f"port {port} on this host is taken ({exc.strerror}): the seed forwards core-01's "
+                                   f"vulcand there, and vagrant would move it elsewhere",
+                                   f"free port {port} (`ss -ltnp 'sport = :{port}'` names who holds it), or set "
+                                   f"[cluster] site_port in {self.shape.source}") from None
+
+    def check_hosts_reachable(self) -> None:
+        """The VMs must reach the hosts beside them (the registry, the site's hosts) through this host."""
+        node = self.nodes[0]
+        registry = self.registry
+        answer = node.exec(f"curl -s -o /dev/null -m 5 -w '%{{http_code}}' http://{registry}/v2/", timeout=20)
+        if answer.stdout.strip() != "200":
+            raise VagrantError(
+                f"{node.name} cannot reach the registry beside the VMs at {registry} (curl: "
+                f"{answer.stdout.strip() or answer.stderr.strip() or 'no answer'}): the VMs reach [vagrant] "
+                "hosts_subnet through this host",
+                "let the VM network forward to it: IP forwarding on, and no firewall rule dropping the VMs' traffic "
+                f"to {self.shape.vagrant.hosts_subnet} (`iptables -S FORWARD`); or pick another [vagrant] "
+                f"hosts_subnet in {self.shape.source}")
+
     # ---- lifecycle ------------------------------------------------------------------------------
     def up(self) -> VagrantCluster:
         """Create (or start) the machines, then wait for etcd2's quorum and every fleet machine."""
@@ -235,6 +263,7 @@ class VagrantCluster(Cluster):
             fresh = all(states.get(name, "not_created") == "not_created" for name in self.shape.nodes)
             if fresh:
                 self.check_prerequisites()
+                self.check_site_port_free()
             host_discovery = fresh and self.shape.vagrant.discovery_service == VAGRANT_HOST_DISCOVERY
             try:
                 with step("hosts beside the VMs: registry" + (", discovery" if host_discovery else "")):
@@ -252,6 +281,7 @@ class VagrantCluster(Cluster):
                     dropped = forget_host_keys(FLEETCTL_KNOWN_HOSTS, [self._tunnel, *[n.address for n in self.nodes]])
                     if dropped:
                         say(f"forgot {len(dropped)} stale host key(s) in {FLEETCTL_KNOWN_HOSTS}")
+                self.check_hosts_reachable()
                 with step("etcd2 quorum and fleet machines"):
                     self.wait_healthy()
             except BaseException:
