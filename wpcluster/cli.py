@@ -82,7 +82,12 @@ def deploy(args: argparse.Namespace) -> int:
         from wpcluster.providers.vagrant.provider import VagrantCluster
 
         # The machines that are up (`wpcluster vagrant up`), reached again.
-        cluster = VagrantCluster(shape, new_run_id(), Path(vagrant_dir(args))).up()
+        cluster = VagrantCluster(shape, new_run_id(), Path(vagrant_dir(args)))
+        states = cluster.states()
+        if set(states.get(name) for name in shape.nodes) != {"running"}:
+            raise WpclusterError(f"the vagrant cluster in {cluster.root} is not up: {states}",
+                                 f"bring it up first: `wpcluster vagrant up --vagrant-dir {cluster.root}`")
+        cluster.up()
     else:
         from wpcluster.providers.lab.provider import Lab
 

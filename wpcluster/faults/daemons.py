@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from wpcluster.faults.base import Ledger, NodeFault
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
 
 DOCKER_UNIT = "docker.service"
 FLEET_UNIT = "fleet.service"
-FLEET_WATCHDOG = "/usr/local/sbin/fleet-watchdog"  # images/node/Dockerfile installs it
+FLEET_WATCHDOG_UNIT = "fleet-watchdog.service"
 
 
 class DockerdRestart(NodeFault):
@@ -64,4 +65,9 @@ def fleetd_api_status(node: Node) -> str:
     """The HTTP status the node's fleetd answers on its API now ("000": no answer), asked the way
     the node's fleet watchdog asks it (images/node/fleet-watchdog). fleetd serves its API only once
     it has registered its machine and started its agent."""
-    return node.exec(f"{FLEET_WATCHDOG} --status").check().stdout.strip()
+    # The script is where the node's unit runs it (the node image's /usr/local/sbin; /opt/bin on CoreOS).
+    shown = node.exec(f"systemctl show --property=ExecStart --value {FLEET_WATCHDOG_UNIT}").check().stdout
+    found = re.search(r"path=(\S+)", shown)
+    if found is None:
+        raise AssertionError(f"{node.name} runs no fleet watchdog ({FLEET_WATCHDOG_UNIT}: {shown.strip()!r})")
+    return node.exec(f"{found.group(1)} --status").check().stdout.strip()

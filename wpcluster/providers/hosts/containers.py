@@ -1,5 +1,5 @@
-"""Docker plumbing every piece of the lab shares: what a part needs of the lab, container names, and
-files put in as a tar stream."""
+"""Docker plumbing the hosts share: what a host (or a lab node) needs of the provider that runs it,
+container names, and files put in as a tar stream."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 
 class HostEngine(Protocol):
-    """What the lab's parts (its nodes, the site's hosts) use of the lab (``provider.Lab``): its shape,
-    its engine, and how it names, labels, starts and pushes to its containers. The parts depend on this,
-    not on the lab that holds them."""
+    """What the hosts (and the lab's nodes) use of the provider that runs them (the lab, or a vagrant
+    cluster's hosts): its shape, its engine, and how it names, labels, starts and pushes to its
+    containers. They depend on this, not on the provider that holds them."""
 
     shape: Shape
     client: docker.DockerClient
@@ -42,8 +42,8 @@ class HostEngine(Protocol):
 
 
 def container_name(lab: str, name: str) -> str:
-    """A lab's container (or volume) ``name``, prefixed by the lab's name (the shape's [lab] name), so
-    that labs on one engine never share one: ``wpcluster-core-01``, ``wpcluster-w1-lb``."""
+    """A container (or volume) ``name``, prefixed by the lab's name (the shape's [lab] name), so that labs
+    on one engine never share one: ``wpcluster-core-01``, ``wpcluster-w1-lb``, ``wpcluster-vagrant-db``."""
     return f"{lab}-{name}"
 
 

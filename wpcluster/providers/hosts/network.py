@@ -128,16 +128,16 @@ class HostNetwork:
         self.run_host("registry", image, self.shape.host_address("registry"),
                        environment={"REGISTRY_HTTP_ADDR": f":{port}"}, ports={f"{port}/tcp": ("127.0.0.1", None)})
         eventually(lambda: requests.get(f"http://{self.registry_push_address}/v2/", timeout=2).ok,
-                   30, 0.2, what="lab registry answering")
+                   30, 0.2, what=f"the registry {self.container_name('registry')} answering")
 
     def push_image(self, local_tag: str, repository: str) -> str:
-        """Push a local image into the lab registry as ``repository:latest``; return the node-side name."""
+        """Push a local image into the run's registry as ``repository:latest``; return the node-side name."""
         target = f"{self.registry_push_address}/{repository}"
         self.client.images.get(local_tag).tag(target, "latest")
         for line in self.client.images.push(target, tag="latest", stream=True, decode=True):
             if "error" in line:
-                raise LabError(f"pushing {repository} to the lab registry failed: {line['error']}",
-                               "check the registry container's log (wpcluster-registry)")
+                raise LabError(f"pushing {repository} to the registry failed: {line['error']}",
+                               f"check the registry container's log ({self.container_name('registry')})")
         self.client.images.remove(f"{target}:latest")
         return f"{self.registry}/{repository}"
 

@@ -98,7 +98,8 @@ class SiteHosts:
         try:
             lb.start()
         except docker.errors.APIError as exc:
-            raise LabError(f"the top load balancer cannot listen on 127.0.0.1:{published}: {exc.explanation}",
+            where = f"127.0.0.1:{published}" if published else "a free loopback port"
+            raise LabError(f"the top load balancer cannot listen on {where}: {exc.explanation}",
                            f"free that port, or change [cluster] site_port in {self.shape.source}") from None
 
     def start_store(self, image: str, key: str, secret: str) -> None:

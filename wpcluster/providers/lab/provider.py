@@ -2,8 +2,9 @@
 
 Each node is a container running systemd as PID 1 with its own dockerd,
 etcd2, fleetd and sshd (node.py). Beside them, on the same lab network, run the hosts
-outside the fleet cluster: the etcd discovery service and the image registry (here), and
-the site's MariaDB, S3 store, fault proxy and top LB (site_hosts.py; its HAProxy configuration is top_lb.py).
+outside the fleet cluster (the lab is a ``hosts.network.HostNetwork``): the etcd discovery
+service and the image registry, and the site's MariaDB, S3 store, fault proxy and top LB
+(``hosts/site_hosts.py``; its HAProxy configuration is ``hosts/top_lb.py``).
 Everything carries a ``wpcluster.run`` label; ``up`` first removes whatever
 an earlier, interrupted run left behind.
 """

@@ -19,15 +19,16 @@ import subprocess
 import docker
 
 from wpcluster.core.errors import WpclusterError
-from wpcluster.core.labels import lab_of
+from wpcluster.core.labels import RUN_LABEL, lab_of
 from wpcluster.core.progress import say
 from wpcluster.core.shape import Shape
+from wpcluster.providers.hosts.engine import connect
 from wpcluster.providers.hosts.images import ImageBuilder
 from wpcluster.providers.hosts.network import HostNetwork
 from wpcluster.providers.hosts.subnet import check_subnet_free
 from wpcluster.providers.vagrant.render import node_addresses
 
-BOOT_TIMEOUT = 60.0
+BOOT_TIMEOUT = 0.0  # HostEngine's node boot: no node boots through these hosts (the VMs are vagrant's)
 FORWARD_CHAIN = "DOCKER-USER"
 
 
@@ -49,25 +50,43 @@ class VagrantHosts(HostNetwork):
         self.run_id = run_id
         self._client = client
         self.node_addresses = node_addresses(shape)
+        self.vm_subnet_prefix = shape.vagrant.subnet_prefix
 
     def up(self, fresh: bool, discovery: bool) -> str:
         """For fresh machines, fresh hosts: remove what earlier runs left, then start the network, the
         registry (with the image the cluster suites run) and, if asked, the discovery service; returns
-        the latter's client URL, or "". Machines that are there keep the hosts that are there (the site's
-        data with them): only what is missing is started."""
-        if not fresh and self.running("registry"):
+        the latter's client URL, or "". Machines that are there keep the hosts that are there, the
+        site's data with them: stopped ones (the host rebooted) are started again, and only a missing
+        registry is made anew."""
+        if not fresh and self.network_exists():
             self.open_forwarding()
-            return ""
-        self.remove_leftovers()
-        check_subnet_free(self.client, self.shape.lab_subnet, self.shape.source, self.shape.lab_name,
-                          key="[vagrant] hosts_subnet")
+            self.start_stopped()
+            if self.site_hosts.running("registry"):
+                return ""
+        else:
+            self.remove_leftovers()
+            check_subnet_free(self.client, self.shape.lab_subnet, self.shape.source, self.shape.lab_name,
+                              key="[vagrant] hosts_subnet")
+            self.create_network()
+            self.open_forwarding()
         builder = ImageBuilder(self.client, self.shape)
         images = {name: builder.image(name) for name in ("registry", "busybox", *(("discovery",) if discovery else ()))}
-        self.create_network()
-        self.open_forwarding()
         self.start_registry(images["registry"])
         self.push_image(images["busybox"], "wpcluster/busybox")
         return self.start_discovery(images["discovery"]) if discovery else ""
+
+    def network_exists(self) -> bool:
+        try:
+            self.client.networks.get(self.network_name)
+            return True
+        except docker.errors.NotFound:
+            return False
+
+    def start_stopped(self) -> None:
+        for container in self.client.containers.list(all=True, filters={"label": RUN_LABEL}):
+            if lab_of(container.labels) == self.shape.lab_name and container.status != "running":
+                say(f"starting {container.name} again")
+                container.start()
 
     def remove_leftovers(self) -> None:
         """Containers, networks and volumes of this shape's vagrant hosts from any earlier run."""
@@ -75,13 +94,12 @@ class VagrantHosts(HostNetwork):
         if self.remove(lambda labels: lab_of(labels) == self.shape.lab_name):
             say(f"removed the hosts an earlier vagrant run of {self.shape.lab_name} left")
 
-    def running(self, role: str) -> bool:
-        try:
-            return self.client.containers.get(self.container_name(role)).status == "running"
-        except docker.errors.NotFound:
-            return False
-
     def down(self) -> None:
+        """Remove the hosts, their data and the forwarding rules. Without an engine there is nothing to remove
+        (and none is installed or started for it)."""
+        self._client = self._client or connect()
+        if self._client is None:
+            return
         self.close_forwarding()
         self.remove(lambda labels: lab_of(labels) == self.shape.lab_name)
 
@@ -91,7 +109,9 @@ class VagrantHosts(HostNetwork):
         return network.attrs.get("Options", {}).get("com.docker.network.bridge.name") or f"br-{network.id[:12]}"
 
     def forwarding_rules(self, bridge: str) -> list[list[str]]:
-        return [["-i", bridge, "-j", "ACCEPT"], ["-o", bridge, "-j", "ACCEPT"]]
+        """Between the VMs' private network and the hosts, both ways; nothing else is let in."""
+        machines = f"{self.vm_subnet_prefix}.0/24"
+        return [["-i", bridge, "-d", machines, "-j", "ACCEPT"], ["-o", bridge, "-s", machines, "-j", "ACCEPT"]]
 
     def open_forwarding(self) -> None:
         bridge = self.bridge()
@@ -110,8 +130,8 @@ class VagrantHosts(HostNetwork):
         except docker.errors.NotFound:
             return
         for rule in self.forwarding_rules(bridge):
-            while self._iptables("-C", rule).returncode == 0:
-                self._iptables("-D", rule)
+            while self._iptables("-C", rule).returncode == 0 and self._iptables("-D", rule).returncode == 0:
+                pass
 
     def _iptables(self, action: str, rule: list[str]) -> subprocess.CompletedProcess:
         return subprocess.run(["iptables", "-w", action, FORWARD_CHAIN, *rule], capture_output=True, text=True)

@@ -4,10 +4,10 @@ Exercise 1 of the seed, done by the harness: render ``config.rb`` and
 ``user-data`` in the coreos-vagrant checkout (a fresh discovery URL each time
 machines are created), ``vagrant up``, forget the machines' old host keys in
 ``~/.fleetctl/known_hosts``, load Vagrant's SSH identity into an agent and
-point ``FLEETCTL_TUNNEL`` at core-01's SSH. Nodes are reached over
-``vagrant ssh-config``; node faults are ``vagrant halt`` (``--force`` for a
-kill), ``suspend``/``resume`` and ``up``; partitions are iptables over SSH,
-as on every provider.
+point ``FLEETCTL_TUNNEL`` at core-01's SSH (at the next machine's while a
+node fault has core-01 down). Nodes are reached over ``vagrant ssh-config``;
+node faults are ``vagrant halt`` (``--force`` for a kill), ``suspend``/``resume``
+and ``up``; partitions are iptables over SSH, as on every provider.
 
 The site's hosts outside fleet (registry, MariaDB, S3 store, fault proxy, top
 LB; the discovery service when [vagrant] discovery_service is "host") run on the
@@ -31,7 +31,7 @@ from typing import Any
 import requests
 
 from wpcluster.checks.state import check_etcd_healthy, check_fleet_machines
-from wpcluster.core.build_cache import cache_dir, digest
+from wpcluster.core.build_cache import cache_dir
 from wpcluster.core.cluster import Cluster, ServiceHost, ServicePath, SiteServices
 from wpcluster.core.errors import WpclusterError
 from wpcluster.core.progress import say, step
@@ -288,7 +288,10 @@ class VagrantCluster(Cluster):
                 if fresh:  # what this bring-up created goes again; machines (and hosts) that were there stay
                     say("the bring-up failed: destroying the machines and hosts it created (vagrant.log keeps what "
                         "happened)")
-                    self.down()
+                    try:
+                        self.down()
+                    except Exception as exc:  # noqa: BLE001 - the bring-up's own error is the one to see
+                        say(f"taking it down failed too: {exc}")
                 raise
         return self
 
@@ -339,8 +342,10 @@ class VagrantCluster(Cluster):
             self.vagrant("destroy", lambda v: v.destroy())
             forget_host_keys(FLEETCTL_KNOWN_HOSTS, [self._tunnel, *[n.address for n in self.nodes]])
         finally:
-            self.hosts.down()
-            shutil.rmtree(self.secrets_path.parent, ignore_errors=True)
+            try:
+                self.hosts.down()
+            finally:
+                shutil.rmtree(self.secrets_path.parent, ignore_errors=True)
 
     @property
     def down_removes_the_site(self) -> bool:
@@ -381,10 +386,11 @@ class VagrantCluster(Cluster):
 
     @property
     def secrets_path(self) -> Path:
-        return cache_dir() / "vagrant" / digest([str(self.root)]) / "secrets.env"
+        return cache_dir() / "vagrant" / self.hosts.shape.lab_name / "secrets.env"
 
     def secrets(self) -> Secrets:
-        """Generated once per cluster and kept (0600) in the cache until ``down``."""
+        """Generated once per cluster (its hosts are the shape's, whichever checkout) and kept (0600) in the
+        cache until ``down``."""
         return Secrets.load_or_generate(self.secrets_path)
 
     def prepare_site(self, secrets: Secrets) -> SiteServices:
