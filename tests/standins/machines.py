@@ -142,10 +142,13 @@ class Machines:
         status = done.stdout.decode().strip()
         if done.returncode or not status:
             return "not_created"
-        return {"running": "running", "paused": "saved"}.get(status, "poweroff")
+        # "created": a create that failed half-way (up removes it); vagrant has no such state.
+        return {"running": "running", "paused": "saved", "created": "not_created"}.get(status, "poweroff")
 
     def ssh_port(self, name: str) -> int:
         out = docker("port", self.container(name), "22/tcp").stdout.decode().split()
+        if not out:
+            raise MachineError(f"The machine {name} publishes no SSH port.")
         return int(out[0].rsplit(":", 1)[1])
 
     def up(self, name: str, say) -> None:
@@ -158,7 +161,12 @@ class Machines:
             docker("unpause", self.container(name))
             return
         if state == "not_created":
-            self.create(name, say)
+            docker("rm", "-f", "-v", self.container(name), check=False)  # what a failed create left
+            try:
+                self.create(name, say)
+            except MachineError:
+                docker("rm", "-f", "-v", self.container(name), check=False)
+                raise
         say(f"==> {name}: Booting VM...")
         docker("start", self.container(name))
         docker("exec", self.container(name), "chown", "-R", "core:core", "/home/core")
@@ -231,6 +239,8 @@ class Machines:
                 "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=2"]
 
     def halt(self, name: str, force: bool) -> None:
+        if self.state(name) == "not_created":
+            return  # vagrant: "VM not created. Moving on..."
         if self.state(name) == "saved":
             docker("unpause", self.container(name))
         if force:
@@ -239,10 +249,12 @@ class Machines:
             docker("stop", "-t", "30", self.container(name))
 
     def suspend(self, name: str) -> None:
-        docker("pause", self.container(name))
+        if self.state(name) == "running":
+            docker("pause", self.container(name))
 
     def resume(self, name: str) -> None:
-        docker("unpause", self.container(name))
+        if self.state(name) == "saved":
+            docker("unpause", self.container(name))
 
     def destroy(self, name: str) -> None:
         docker("rm", "-f", "-v", self.container(name), check=False)

@@ -142,3 +142,16 @@ def test_the_units_and_dockerd_are_told_the_harness_registry(tmp_path: Path):
     environment = bootstrap.coreos_environment(shape, "core-03", "172.30.201.5:5000", address="172.17.8.103")
     assert machine.read("/etc/environment") == bootstrap.env_file(environment)
     assert machine.read("/etc/docker/daemon.json") == bootstrap.docker_daemon_config("172.30.201.5:5000")
+
+
+def test_unquoted_permissions_and_settings_cloudinit_does_not_know(tmp_path: Path, capsys):
+    machine = Machine(tmp_path, "10.1.2.3")
+    machine.applier.apply("""#cloud-config
+write_files:
+- {path: /opt/bin/x, permissions: 0755, content: "#!/bin/sh\\n"}
+coreos:
+  etcd2: {name: "%H", enable-v2: "true"}
+""")
+    assert (tmp_path / "opt/bin/x").stat().st_mode & 0o777 == 0o755
+    assert machine.environment_of("etcd2.service", "core-09") == {"ETCD_NAME": "core-09"}
+    assert "ignored: coreos.etcd2.enable-v2" in capsys.readouterr().out

@@ -39,6 +39,25 @@ import yaml
 USER_DATA = "/var/lib/coreos-vagrant/vagrantfile-user-data"
 SUBSTITUTIONS = ("$public_ipv4", "$private_ipv4")
 SETTINGS_UNITS = {"etcd2": ("etcd2.service", "ETCD_"), "fleet": ("fleet.service", "FLEET_")}
+# The options coreos-cloudinit knows for each (its config/etcd2.go and fleet.go); it ignores others.
+KNOWN_SETTINGS = {
+    "etcd2": {
+        "advertise-client-urls", "ca-file", "cert-file", "client-cert-auth", "cors", "data-dir", "debug",
+        "discovery", "discovery-fallback", "discovery-proxy", "discovery-srv", "election-timeout",
+        "force-new-cluster", "heartbeat-interval", "initial-advertise-peer-urls", "initial-cluster",
+        "initial-cluster-state", "initial-cluster-token", "key-file", "listen-client-urls", "listen-peer-urls",
+        "log-package-levels", "max-snapshots", "max-wals", "name", "peer-ca-file", "peer-cert-file",
+        "peer-client-cert-auth", "peer-key-file", "peer-trusted-ca-file", "proxy", "proxy-dial-timeout",
+        "proxy-failure-wait", "proxy-read-timeout", "proxy-refresh-interval", "proxy-write-timeout",
+        "snapshot-count", "strict-reconfig-check", "trusted-ca-file", "wal-dir",
+    },
+    "fleet": {
+        "agent-ttl", "authorized-keys-file", "disable-engine", "disable-watches", "enable-grpc",
+        "engine-reconcile-interval", "etcd-cafile", "etcd-certfile", "etcd-key-prefix", "etcd-keyfile",
+        "etcd-request-timeout", "etcd-servers", "metadata", "public-ip", "token-limit", "verbosity",
+        "verify-units",
+    },
+}
 KNOWN_COREOS_KEYS = {"etcd2", "fleet", "units", "update"}
 KNOWN_TOP_KEYS = {"coreos", "write_files", "hostname", "ssh_authorized_keys"}
 
@@ -100,9 +119,9 @@ class Applier:
         if doc.get("hostname"):
             self.write("/etc/hostname", f"{doc['hostname']}\n")
         self.authorized_keys(doc.get("ssh_authorized_keys") or [])
-        for entry in doc.get("write_files") or []:
-            self.write_file(entry)
-        self.environment()  # after write_files: a written /etc/environment keeps its lines
+        written = [self.write_file(entry) for entry in doc.get("write_files") or []]
+        if "/etc/environment" not in written:  # a user-data that writes it says what it holds
+            self.environment()
         coreos = doc.get("coreos") or {}
         for key in sorted(set(coreos) - KNOWN_COREOS_KEYS):
             log(f"ignored: coreos.{key}")
@@ -135,17 +154,25 @@ class Applier:
                    "".join(f"{k}\n" for k in present + [k for k in keys if k not in present]), 0o600)
         self.chown(path, "core")
 
-    def write_file(self, entry: dict) -> None:
+    def write_file(self, entry: dict) -> str:
+        """Write one write_files entry; returns its path ("" when it was not written)."""
         if not entry.get("path"):
             log(f"ignored: a write_files entry without a path ({sorted(entry)})")
-            return
+            return ""
         if entry.get("encoding"):
             log(f"ignored: {entry['path']}: encoding {entry['encoding']!r} is not supported here")
-            return
+            return ""
         mode = entry.get("permissions", "0644")
-        target = self.write(entry["path"], str(entry.get("content", "")), int(str(mode), 8))
-        if entry.get("owner"):
-            self.chown(target, str(entry["owner"]))
+        try:
+            # Unquoted, YAML reads 0644 as the octal number it is; quoted, it is text to read as octal.
+            target = self.write(entry["path"], str(entry.get("content", "")), mode if isinstance(mode, int)
+                                else int(str(mode), 8))
+            if entry.get("owner"):
+                self.chown(target, str(entry["owner"]))
+        except (OSError, ValueError) as exc:
+            log(f"{entry['path']} not written: {exc}")
+            return ""
+        return str(entry["path"])
 
     def chown(self, path: Path, owner: str) -> None:
         if os.geteuid() != 0:
@@ -157,8 +184,11 @@ class Applier:
             log(f"{path}: no such owner {owner!r}")
 
     def settings_drop_in(self, unit: str, prefix: str, settings: dict) -> None:
+        section = next(name for name, (u, _) in SETTINGS_UNITS.items() if u == unit)
+        for key in sorted(set(settings) - KNOWN_SETTINGS[section]):
+            log(f"ignored: coreos.{section}.{key}")
         lines = "".join(f'Environment="{prefix}{key.upper().replace("-", "_")}={value}"\n'
-                        for key, value in settings.items())
+                        for key, value in settings.items() if key in KNOWN_SETTINGS[section])
         self.write(f"/run/systemd/system/{unit}.d/20-cloudinit.conf", "[Service]\n" + lines)
 
     def units(self, units: list[dict]) -> None:
@@ -169,15 +199,19 @@ class Applier:
                 log("ignored: a unit without a name")
                 continue
             folder = "/run/systemd/system" if unit.get("runtime") else "/etc/systemd/system"
-            if unit.get("mask"):
-                link = self.path(f"{folder}/{name}")
-                link.parent.mkdir(parents=True, exist_ok=True)
-                link.unlink(missing_ok=True)
-                link.symlink_to("/dev/null")
-            elif unit.get("content"):
-                self.write(f"{folder}/{name}", unit["content"])
-            for drop_in in unit.get("drop-ins") or []:
-                self.write(f"{folder}/{name}.d/{drop_in['name']}", drop_in.get("content", ""))
+            try:
+                if unit.get("mask"):
+                    link = self.path(f"{folder}/{name}")
+                    link.parent.mkdir(parents=True, exist_ok=True)
+                    link.unlink(missing_ok=True)
+                    link.symlink_to("/dev/null")
+                elif unit.get("content"):
+                    self.write(f"{folder}/{name}", unit["content"])
+                for drop_in in unit.get("drop-ins") or []:
+                    self.write(f"{folder}/{name}.d/{drop_in['name']}", drop_in.get("content", ""))
+            except (OSError, KeyError) as exc:
+                log(f"{name} not written: {exc}")
+                continue
             if unit.get("enable"):
                 commands.append(["enable", name])
             if unit.get("command"):
