@@ -279,6 +279,12 @@ class Cluster(abc.ABC):
         self.close()
 
     @property
+    def started_at_boot(self) -> frozenset[str]:
+        """Units the nodes' boot configuration starts at every boot without enabling them (CoreOS's
+        cloud-config ``command: start``); enabled units start at boot anyway."""
+        return frozenset()
+
+    @property
     def down_removes_the_site(self) -> bool:
         """Whether ``down`` removes the nodes with whatever runs on them (then nothing need undeploy first)."""
         return False

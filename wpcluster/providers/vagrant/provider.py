@@ -42,7 +42,12 @@ from wpcluster.core.waits import NotReached, eventually
 from wpcluster.providers.bootstrap import mint_discovery_url, new_discovery_url
 from wpcluster.providers.ssh import SSHAgent, SSHNode, SSHTarget
 from wpcluster.providers.vagrant.hosts import VagrantHosts
-from wpcluster.providers.vagrant.render import node_addresses, render_config_rb, render_user_data
+from wpcluster.providers.vagrant.render import (
+    STARTED_AT_BOOT,
+    node_addresses,
+    render_config_rb,
+    render_user_data,
+)
 
 # What each of vagrant's VM providers needs beyond vagrant itself: a program on PATH, or a plugin.
 VM_PROVIDER_NEEDS: dict[str, tuple[str, str]] = {
@@ -350,6 +355,10 @@ class VagrantCluster(Cluster):
     @property
     def down_removes_the_site(self) -> bool:
         return True
+
+    @property
+    def started_at_boot(self) -> frozenset[str]:
+        return frozenset(STARTED_AT_BOOT)
 
     def close(self) -> None:
         if self._agent is not None:

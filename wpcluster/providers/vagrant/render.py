@@ -30,6 +30,8 @@ WATCHDOG_ON_COREOS = "/opt/bin/fleet-watchdog"
 # coreos-cloudinit substitutes these in the whole user-data; on coreos-vagrant both are the
 # machine's private-network address.
 PRIVATE_IPV4, PUBLIC_IPV4 = "$private_ipv4", "$public_ipv4"
+# What the cloud-config starts at every boot (`command: start`); CoreOS leaves these units disabled.
+STARTED_AT_BOOT = ("etcd2.service", "fleet.service", "fleet-watchdog.service")
 
 
 class _CloudConfigDumper(yaml.SafeDumper):
@@ -173,12 +175,11 @@ def render_user_data(shape: Shape, discovery_url: str, existing: str = "", regis
     coreos["update"] = {**(coreos.get("update") or {}), "reboot-strategy": "etcd-lock"}
     watchdog_files, watchdog_unit = fleet_watchdog_parts(shape)
     ours_files = [*watchdog_files, *(registry_files(shape, registry) if registry else [])]
-    ours = {"etcd.service", "etcd2.service", "fleet.service", watchdog_unit["name"]}
-    units = [u for u in coreos.get("units") or [] if u.get("name") not in ours]
+    units = [u for u in coreos.get("units") or [] if u.get("name") not in {"etcd.service", *STARTED_AT_BOOT}]
     etcd2_drop_in = {"name": ETCD2_DROP_IN, "content": "[Service]\n" + "".join(
         f"Environment={name}={value}\n" for name, value in etcd2_rest.items())}
-    coreos["units"] = [{"name": "etcd2.service", "command": "start", "drop-ins": [etcd2_drop_in]},
-                       {"name": "fleet.service", "command": "start"}, watchdog_unit, *units]
+    extra = {"etcd2.service": {"drop-ins": [etcd2_drop_in]}, watchdog_unit["name"]: watchdog_unit}
+    coreos["units"] = [{"name": name, "command": "start", **extra.get(name, {})} for name in STARTED_AT_BOOT] + units
     paths = {f["path"] for f in ours_files}
     doc["write_files"] = [*ours_files, *(f for f in doc.get("write_files") or [] if f.get("path") not in paths)]
     return CLOUD_CONFIG + "\n\n" + yaml.dump(doc, Dumper=_CloudConfigDumper, sort_keys=True, default_flow_style=False,
