@@ -57,3 +57,16 @@ def test_every_response_names_its_container_and_node(cluster, site):
         answer = site.get("/")
         container, _, node = answer.served_by.partition("@")
         assert re.fullmatch(r"wordpress-\d+", container) and node in nodes, f"X-Served-By: {answer.served_by!r}"
+
+
+def test_the_site_answers_where_the_seed_browses_it(cluster, site):
+    """The seed's exercise 3 opens the site on the host's port 8888; on its VMs that is core-01's vulcand
+    forwarded by vagrant, not the harness's top LB."""
+    address = cluster.seed_site_address
+    if address is None:
+        pytest.skip(f"on the {cluster.provider} cluster the seed's address is the top LB's, judged above")
+    answers = [site.get("/", via=f"http://{address}") for _ in range(5)]
+    wrong = [a.status for a in answers if a.status != 200]
+    assert not wrong, f"the site at {address} (the seed's forwarded port) answered {wrong} of 5 home pages"
+    assert {a.container for a in answers} <= public_names(cluster), (
+        f"the seed's address {address} reached {sorted({a.container for a in answers})}, not only public containers")

@@ -236,6 +236,12 @@ class Cluster(abc.ABC):
         """host:port the harness connects to for the site URL (the top load balancer)."""
 
     @property
+    def seed_site_address(self) -> str | None:
+        """host:port where the seed's tutorial browses the site, when that is not ``site_address`` (the
+        seed's VMs: core-01's vulcand forwarded to the host); None where it is."""
+        return None
+
+    @property
     def top_lb_stats_url(self) -> str | None:
         """The top load balancer's statistics as CSV (HAProxy's ``;csv``), where the harness can read them;
         None where the top LB is not the harness's (the seed's VMs, an existing cluster)."""

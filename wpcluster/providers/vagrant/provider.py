@@ -394,6 +394,11 @@ class VagrantCluster(Cluster):
         return self.hosts.top_lb_stats_url
 
     @property
+    def seed_site_address(self) -> str:
+        """config.rb's forward of core-01's vulcand (exercise 1c)."""
+        return f"127.0.0.1:{self.shape.site_port}"
+
+    @property
     def secrets_path(self) -> Path:
         return cache_dir() / "vagrant" / self.hosts.shape.lab_name / "secrets.env"
 
