@@ -131,9 +131,15 @@ class MemberReplace(NodeFault):
         env = (f"grep -v '^ETCD_DISCOVERY=' {ETCD_ENV} > {REJOIN_ENV} && "
                f"printf 'ETCD_INITIAL_CLUSTER=%s\nETCD_INITIAL_CLUSTER_STATE=existing\n' '{initial}' >> {REJOIN_ENV}")
         dropin = f"[Service]\nEnvironmentFile=\nEnvironmentFile={REJOIN_ENV}\n"
+        # A node told its settings by cloud-config has them in drop-ins, not in the lab's file: this
+        # drop-in, read after them, overrides the discovery URL (empty: none) and the initial cluster.
+        cloud_config = (f"[Service]\nEnvironment=ETCD_DISCOVERY=\nEnvironment=ETCD_INITIAL_CLUSTER={initial}\n"
+                        "Environment=ETCD_INITIAL_CLUSTER_STATE=existing\n")
         # --no-block: a member that cannot join never tells systemd it is ready, and the wait below
         # says why sooner, and better, than systemd's start timeout.
-        node.exec(f"{env} && mkdir -p {REJOIN_DROPIN.rsplit('/', 1)[0]} && printf '{dropin}' > {REJOIN_DROPIN} "
+        node.exec(f"mkdir -p {REJOIN_DROPIN.rsplit('/', 1)[0]} && "
+                  f"if [ -f {ETCD_ENV} ]; then {env} && printf '{dropin}' > {REJOIN_DROPIN}; "
+                  f"else printf '{cloud_config}' > {REJOIN_DROPIN}; fi "
                   f"&& systemctl daemon-reload && systemctl start --no-block {ETCD_UNIT}").check()
         try:
             eventually(lambda: check_member_joined(cluster, node), REJOIN_WITHIN, 0.5,
