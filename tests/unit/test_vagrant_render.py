@@ -6,7 +6,7 @@ import yaml
 from wpcluster.core.errors import WpclusterError
 from wpcluster.core.shape import NODE_IMAGE_DIR, load_shape
 from wpcluster.providers import bootstrap
-from wpcluster.providers.vagrant.render import CLOUDINIT_ETCD2_KEYS, render_config_rb, render_user_data
+from wpcluster.providers.vagrant.render import render_config_rb, render_user_data
 
 SAMPLE_CONFIG = """\
 # Size of the CoreOS cluster created by Vagrant
@@ -89,24 +89,6 @@ def test_user_data_gives_fleet_every_member_and_the_shapes_timers():
         "etcd-servers": "http://127.0.0.1:2379,http://172.17.8.101:2379,http://172.17.8.102:2379,"
                         "http://172.17.8.103:2379",
     }
-
-
-def as_a_node_reads_it(text: str, name: str, address: str) -> str:
-    """What cloudinit and systemd make of a setting on machine ``name`` at ``address``."""
-    return text.replace("$private_ipv4", address).replace("$public_ipv4", address).replace("%H", name)
-
-
-def test_etcd2_gets_the_labs_settings_through_its_section_and_a_drop_in():
-    shape = load_shape()
-    coreos = yaml.safe_load(render_user_data(shape, DISCOVERY))["coreos"]
-    assert set(coreos["etcd2"]) <= CLOUDINIT_ETCD2_KEYS
-    env = {f"ETCD_{key.upper().replace('-', '_')}": value for key, value in coreos["etcd2"].items()}
-    (drop_in,) = coreos["units"][0]["drop-ins"]
-    for line in drop_in["content"].splitlines()[1:]:
-        name, _, value = line.removeprefix("Environment=").partition("=")
-        env[name] = value
-    node = {name: as_a_node_reads_it(value, "core-02", "172.17.8.102") for name, value in env.items()}
-    assert node == bootstrap.etcd2_environment(shape, "core-02", DISCOVERY, "", address="172.17.8.102")
 
 
 def test_user_data_installs_the_fleet_watchdog_of_the_node_image():

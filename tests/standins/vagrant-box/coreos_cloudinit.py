@@ -125,9 +125,9 @@ class Applier:
         coreos = doc.get("coreos") or {}
         for key in sorted(set(coreos) - KNOWN_COREOS_KEYS):
             log(f"ignored: coreos.{key}")
-        for section, (unit, prefix) in SETTINGS_UNITS.items():
+        for section in SETTINGS_UNITS:
             if coreos.get(section):
-                self.settings_drop_in(unit, prefix, coreos[section])
+                self.settings_drop_in(section, coreos[section])
         if coreos.get("update"):
             self.write("/etc/coreos/update.conf", "".join(
                 f"{key.upper().replace('-', '_')}={value}\n" for key, value in coreos["update"].items()))
@@ -183,8 +183,8 @@ class Applier:
         except KeyError:
             log(f"{path}: no such owner {owner!r}")
 
-    def settings_drop_in(self, unit: str, prefix: str, settings: dict) -> None:
-        section = next(name for name, (u, _) in SETTINGS_UNITS.items() if u == unit)
+    def settings_drop_in(self, section: str, settings: dict) -> None:
+        unit, prefix = SETTINGS_UNITS[section]
         for key in sorted(set(settings) - KNOWN_SETTINGS[section]):
             log(f"ignored: coreos.{section}.{key}")
         lines = "".join(f'Environment="{prefix}{key.upper().replace("-", "_")}={value}"\n'
