@@ -19,9 +19,18 @@ from wpcluster.load.generator import (
 
 
 class _Site(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keeps connections alive, as vulcand does
+    answered = 0  # on this connection (one handler per connection)
+
     def do_GET(self):  # noqa: N802 - http.server's name
         if self.path.startswith("/hang"):
             time.sleep(1.0)  # longer than the readers' timeout
+        # Like vulcand's old mux at a reload: a request on a kept-alive connection is read, then the
+        # connection closed without an answer (/closes-kept), or every request is (/closes-all).
+        if self.path.startswith("/closes-all") or (self.path.startswith("/closes-kept") and self.answered):
+            self.close_connection = True
+            return
+        self.answered += 1
         self.send_response(200)
         self.send_header("X-Served-By", "wordpress-1@core-01")
         self.send_header("Content-Length", "2")
@@ -67,6 +76,19 @@ def test_a_refused_connection_is_an_error_but_not_a_hang():
     reader = Reader({"lb": "http://127.0.0.1:9"}, "wordpress.local", {"lb": 10.0})
     samples = run(reader, 0.5)
     assert samples and all(not s.ok and not s.hung and s.error == "ConnectionError" for s in samples)
+
+
+def test_a_read_whose_kept_alive_connection_closes_unanswered_is_sent_again_as_a_browser_does(site):
+    reader = Reader({"lb": site}, "wordpress.local", {"lb": 10.0}, paths=("/closes-kept",))
+    samples = run(reader, 1.0)
+    assert samples and all(s.ok for s in samples), [s.error for s in samples if not s.ok]
+    assert any(s.retried == "RemoteDisconnected" for s in samples), "no read crossed a closing kept-alive connection"
+
+
+def test_a_new_connection_closed_unanswered_is_an_error_not_sent_again(site):
+    reader = Reader({"lb": site}, "wordpress.local", {"lb": 10.0}, paths=("/closes-all",))
+    samples = run(reader, 0.5)
+    assert samples and all(not s.ok and s.error == "ConnectionError" and not s.retried for s in samples)
 
 
 def test_every_target_needs_a_rate():

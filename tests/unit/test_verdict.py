@@ -1,5 +1,7 @@
 """The failover verdict and its picture, on synthetic histories."""
 
+import dataclasses
+
 import pytest
 
 from wpcluster.checks.verdict import brownout_seconds, judge, longest_gap
@@ -230,9 +232,11 @@ def test_a_verdict_saved_with_its_samples_is_judged_again_the_same(tmp_path):
 
     fault = FaultRecord("partition", "core-03", started=1020, ended=1060)
     samples = steady(1000, 1100, hung=((1045, 1075),))
+    samples[3] = dataclasses.replace(samples[3], retried="RemoteDisconnected")
     again = load_samples(save_samples(samples, tmp_path / "s.csv"))
     assert again == [Sample(round(s.started, 3), round(s.seconds, 3), s.status, s.served_by, s.target, s.path,
-                            s.error) for s in samples]
+                            s.error, s.retried) for s in samples]
+    assert again[3].retried == "RemoteDisconnected"
     first = judge(samples, fault, 1070, 1100, 1000, fault_bounds(load_shape(), "partition"))
     second = judge(again, fault, 1070, 1100, 1000, fault_bounds(load_shape(), "partition"))
     assert (first.status, first.brownout_by_target) == (second.status, second.brownout_by_target)

@@ -179,6 +179,8 @@ def window_figures(samples: list[Sample], start: float, end: float, baseline: fl
         "goodput_ratio": round(rate / baseline, 3) if baseline else None,
         "error_rate": round(errors / len(inside), 4) if inside else 0.0,
         "hung": sum(1 for s in inside if s.hung),
+        # Reads whose kept-alive connection closed unanswered and that were sent again, as a browser does.
+        "retried": sum(1 for s in inside if s.retried),
         # What the failures were: an HTTP status, or the client's exception when nothing came back.
         "errors_by_kind": dict(Counter(str(s.status) if s.status else s.error or "no answer"
                                        for s in inside if not s.ok).most_common()),
@@ -265,12 +267,14 @@ class FaultVerdict:
             lines.append(f"  {target}: {figures['requests']:.0f} requests, {figures['errors']:.0f} errors "
                          f"({figures['error_rate']:.2%}), longest gap {figures['longest_gap_seconds']:.1f}s, "
                          f"brownout {self.brownout_by_target.get(target, '-')}s, "
-                         f"slow reads for {self.slow_stretch_by_target.get(target, '-')}s")
+                         f"slow reads for {self.slow_stretch_by_target.get(target, '-')}s"
+                         f"{f', sent again {n}' if (n := figures.get('retried')) else ''}")
         for name, figures in self.windows.items():
             kinds = ", ".join(f"{k} x{n}" for k, n in figures.get("errors_by_kind", {}).items())
             lines.append(f"  {name:6}: {figures['seconds']}s, {figures['requests']} requests, goodput "
                          f"{figures['goodput_ratio']} of the baseline, errors {figures['error_rate']:.2%}"
                          f"{f' ({kinds})' if kinds else ''}, hung {figures.get('hung', 0)}, "
+                         f"{f'sent again {n}, ' if (n := figures.get('retried')) else ''}"
                          f"p95 {figures['p95_ms']} ms (top LB)")
         if self.brownout_seconds is not None:
             lines.append(f"  brownout (goodput under {BROWNOUT_FRACTION:.0%} of the baseline, continuous, from "
@@ -303,7 +307,7 @@ def _figures(samples: list[Sample], start: float, end: float) -> dict[str, float
     errors = sum(1 for s in samples if not s.ok)
     return {"requests": len(samples), "errors": errors,
             "error_rate": round(errors / len(samples), 4) if samples else 0.0,
-            "longest_gap_seconds": longest_gap(samples, start, end)}
+            "longest_gap_seconds": longest_gap(samples, start, end), "retried": sum(1 for s in samples if s.retried)}
 
 
 def judge(samples: list[Sample], fault: FaultRecord, recovered_at: float | None, until: float,
@@ -431,9 +435,10 @@ def save_samples(samples: list[Sample], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["started", "seconds", "status", "error", "served_by", "target", "path"])
+        writer.writerow(["started", "seconds", "status", "error", "served_by", "target", "path", "retried"])
         for s in samples:
-            writer.writerow([f"{s.started:.3f}", f"{s.seconds:.3f}", s.status, s.error, s.served_by, s.target, s.path])
+            writer.writerow([f"{s.started:.3f}", f"{s.seconds:.3f}", s.status, s.error, s.served_by, s.target, s.path,
+                             s.retried])
     return path
 
 
@@ -441,4 +446,5 @@ def load_samples(path: Path) -> list[Sample]:
     """The history ``save_samples`` wrote, in the order the requests started."""
     with path.open(newline="") as rows:
         return sorted((Sample(float(r["started"]), float(r["seconds"]), int(r["status"]), r["served_by"], r["target"],
-                              r["path"], r["error"]) for r in csv.DictReader(rows)), key=lambda s: s.started)
+                              r["path"], r["error"], r.get("retried", "")) for r in csv.DictReader(rows)),
+                      key=lambda s: s.started)

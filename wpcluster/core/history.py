@@ -18,6 +18,9 @@ class Sample:
     target: str = ""
     path: str = "/"
     error: str = ""  # the client's exception when no response came back (ReadTimeout, ConnectionError)
+    # What the first attempt met when it was sent again (see wpcluster.load.generator.get_as_a_browser):
+    # its kept-alive connection closed before any byte of an answer. Empty when sent once.
+    retried: str = ""
 
     @property
     def ok(self) -> bool:

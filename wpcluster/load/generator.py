@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import requests
+import urllib3
 
 from wpcluster.clients.site import SERVED_BY
 from wpcluster.core.history import Sample
@@ -22,6 +23,40 @@ def failure_name(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.ConnectionError) and "Read timed out" in str(exc):
         return "ReadTimeout"
     return type(exc).__name__
+
+
+def connections_opened(session: requests.Session, url: str) -> int:
+    """How many connections ``session`` has opened to any server so far (urllib3 counts them per pool)."""
+    pools = session.get_adapter(url).poolmanager.pools
+    return sum(pools[key].num_connections for key in pools.keys())
+
+
+def closed_unanswered(exc: requests.RequestException) -> bool:
+    """The connection closed (or was reset) after the request went out and before the answer's
+    headers came: requests wraps urllib3's ProtocolError ("Connection aborted")."""
+    return isinstance(exc, requests.ConnectionError) and bool(exc.args) and isinstance(
+        exc.args[0], urllib3.exceptions.ProtocolError)
+
+
+def get_as_a_browser(session: requests.Session, url: str, host: str, timeout: float) -> tuple[requests.Response, str]:
+    """GET ``url`` with Host ``host`` as a browser does over keep-alive, and say what the first try met.
+
+    A server may close a kept-alive connection whenever it is idle, so a request can cross the close
+    and find its connection gone before any answer; HTTP lets a client send an idempotent request
+    again in that case (RFC 9110 9.2.2, RFC 9112 9.3.1) and browsers do, on a new connection,
+    without the visitor seeing it. vulcand does exactly this at every reload of its mux (its etcd
+    member back after an outage): the old mux closes the connections that bring it a request.
+    So such a request, and only on a connection the session already had, is sent once more; what
+    the second try gets is the answer (a new connection refused or closed too is the error it is).
+    Returns the answer and the first try's failure ("" when it was sent once)."""
+    opened = connections_opened(session, url)
+    try:
+        return session.get(url, headers={"Host": host}, timeout=timeout, allow_redirects=False), ""
+    except requests.ConnectionError as exc:
+        if not closed_unanswered(exc) or connections_opened(session, url) != opened:
+            raise
+        first = type(exc.args[0].args[-1]).__name__ if exc.args[0].args else "ProtocolError"
+    return session.get(url, headers={"Host": host}, timeout=timeout, allow_redirects=False), first
 
 
 def hammer(url: str, host: str, workers: int = 4, seconds: float = 10.0, max_requests: int = 100_000,
@@ -190,13 +225,13 @@ class Reader:
         token = object()
         with self._lock:
             self._in_flight.setdefault(name, {})[token] = started
+        retried = ""
         try:
-            reply = session.get(f"{base}{path}", headers={"Host": self.host}, timeout=self.timeout,
-                                allow_redirects=False)
+            reply, retried = get_as_a_browser(session, f"{base}{path}", self.host, self.timeout)
             status, served_by, error = reply.status_code, reply.headers.get(SERVED_BY, ""), ""
         except requests.RequestException as exc:
             status, served_by, error = 0, "", failure_name(exc)
-        sample = Sample(started, time.monotonic() - clock, status, served_by, name, path, error)
+        sample = Sample(started, time.monotonic() - clock, status, served_by, name, path, error, retried)
         with self._lock:
             self.samples.append(sample)
             del self._in_flight[name][token]

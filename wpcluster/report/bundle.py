@@ -316,7 +316,8 @@ def render_html(bundle: Bundle) -> str:
     for f in bundle.failover:
         windows = f.get("windows", {})
         rows = [{"window": k, "seconds": w.get("seconds"), "goodput ratio": w.get("goodput_ratio"),
-                 "error rate": f"{w.get('error_rate', 0):.2%}", "hung": w.get("hung", 0), "p95 ms": w.get("p95_ms")}
+                 "error rate": f"{w.get('error_rate', 0):.2%}", "hung": w.get("hung", 0),
+                 "sent again": w.get("retried", 0), "p95 ms": w.get("p95_ms")}
                 for k, w in windows.items()]
         png = run / "failover" / f"{f.get('test')}.png"
         checks = [{"bound": c.get("bound"), "through": c.get("target"), "figure": c.get("figure"),
