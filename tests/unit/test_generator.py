@@ -1,5 +1,6 @@
 """The readers are an open model: a steady rate whatever the server does, and a hang is told from a refusal."""
 
+import collections
 import http.server
 import threading
 import time
@@ -21,8 +22,10 @@ from wpcluster.load.generator import (
 class _Site(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keeps connections alive, as vulcand does
     answered = 0  # on this connection (one handler per connection)
+    received: collections.Counter = collections.Counter()  # requests per path, every connection
 
     def do_GET(self):  # noqa: N802 - http.server's name
+        _Site.received[self.path] += 1
         if self.path.startswith("/hang"):
             time.sleep(1.0)  # longer than the readers' timeout
         # Like vulcand's old mux at a reload: a request on a kept-alive connection is read, then the
@@ -43,6 +46,7 @@ class _Site(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site():
+    _Site.received.clear()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Site)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -89,6 +93,8 @@ def test_a_new_connection_closed_unanswered_is_an_error_not_sent_again(site):
     reader = Reader({"lb": site}, "wordpress.local", {"lb": 10.0}, paths=("/closes-all",))
     samples = run(reader, 0.5)
     assert samples and all(not s.ok and s.error == "ConnectionError" and not s.retried for s in samples)
+    # A second try that failed too would leave the same samples: the server counts what it was sent.
+    assert _Site.received["/closes-all"] == len(samples), "a read on a new connection was sent again"
 
 
 def test_every_target_needs_a_rate():
