@@ -49,14 +49,17 @@ def get_as_a_browser(session: requests.Session, url: str, host: str, timeout: fl
     So such a request, and only on a connection the session already had, is sent once more; what
     the second try gets is the answer (a new connection refused or closed too is the error it is).
     Returns the answer and the first try's failure ("" when it was sent once)."""
+    def send() -> requests.Response:
+        return session.get(url, headers={"Host": host}, timeout=timeout, allow_redirects=False)
+
     opened = connections_opened(session, url)
     try:
-        return session.get(url, headers={"Host": host}, timeout=timeout, allow_redirects=False), ""
+        return send(), ""
     except requests.ConnectionError as exc:
         if not closed_unanswered(exc) or connections_opened(session, url) != opened:
             raise
         first = type(exc.args[0].args[-1]).__name__ if exc.args[0].args else "ProtocolError"
-    return session.get(url, headers={"Host": host}, timeout=timeout, allow_redirects=False), first
+    return send(), first
 
 
 def hammer(url: str, host: str, workers: int = 4, seconds: float = 10.0, max_requests: int = 100_000,
