@@ -65,6 +65,7 @@ class Keys(Protocol):
     def refresh(self, key: str, ttl: int) -> bool: ...
     def delete(self, key: str) -> None: ...
     def hand_lead_off(self, node: str, to: str) -> bool: ...
+    def shun(self, hosts: set[str]) -> None: ...
 
 
 @dataclass
@@ -263,22 +264,29 @@ class Detector:
         peers = {node: address for node, address in view.agents.items() if node != self.node}
         took = dict(zip(peers, self.pool.map(lambda a: self.probe(a, self.settings.budget, self.settings.payload),
                                              peers.values()), strict=True))
+        # Every write below goes to a member: not to a suspect's, which may be frozen with its node.
+        self.keys.shun({peers[node].rpartition(":")[0] for node, seconds in took.items()
+                        if seconds is None or self.records.get(node, Record(self.settings)).voting})
         for node, seconds in took.items():
             self.latencies.setdefault(node, []).append(seconds)
             record = self.records.setdefault(node, Record(self.settings))
             was_voting = record.voting
             vote = self.key("votes", node, self.node)
-            if record.add(seconds):
-                # Before the vote is written: the write waits on etcd's leader, which may be the very
-                # node (behind a narrow link every vote and the quarantine crawled, 3.8 s to quarantine).
-                # Only when this prober finds that node alone slow as its vote starts, or a peer agrees:
-                # a node behind a narrow link finds every peer slow and would pull the lead onto itself
-                # (and, healed, finds one peer quick while its vote against the other runs out).
-                if node not in self.led_away and ((not was_voting and self._alone_against(node, took))
-                                                  or len(view.votes.get(node, set()) - {self.node}) + 1
-                                                  >= self.settings.quorum):
-                    self.led_away.add(node)
-                    self.pool.submit(self._lead_away, node)
+            voting = record.add(seconds)
+            # Before any vote is written: the write waits on etcd's leader, which may be the very node
+            # (behind a narrow link every vote and the quarantine crawled, 3.8 s to quarantine; with
+            # the lead asked off only at the vote, the second vote still landed 3.5 s after the cap).
+            # So at its first failed probe, when this prober finds that node alone slow, or when a
+            # peer agrees: a node behind a narrow link finds every peer slow and would pull the lead
+            # onto itself (and, healed, finds one peer quick while its vote against the other runs out).
+            alone = seconds is None and not was_voting and self._alone_against(node, took)
+            agreed = voting and len(view.votes.get(node, set()) - {self.node}) + 1 >= self.settings.quorum
+            if node not in self.led_away and (alone or agreed):
+                self.led_away.add(node)
+                self.pool.submit(self._lead_away, node)
+            elif not voting and all(record.outcomes):
+                self.led_away.discard(node)  # a blip, gone: the next one may ask again
+            if voting:
                 self._keep(vote, "", self.settings.vote_ttl, create=not was_voting)
                 view.votes.setdefault(node, set()).add(self.node)
                 if not was_voting:
@@ -291,29 +299,39 @@ class Detector:
                 view.votes.get(node, set()).discard(self.node)
                 log.info("vote against %s taken back: %d good probes in a row", node, record.passes)
         self._report()
-        if len(view.agents) > self.settings.quorum:
-            self._quarantine(view)
+        if any(len(view.votes.get(node, ())) < self.settings.quorum for node, record in self.records.items()
+               if record.voting and view.quarantined is None):
+            # The view was read before the probes, half a second ago or more: a peer's vote written
+            # meanwhile makes the quorum now, not a round later.
+            view = read_view(self.keys.tree(self.prefix))
+        ejected = self._quarantine(view) if len(view.agents) > self.settings.quorum else None
         self._notice(view.quarantined)
+        if ejected is not None:
+            # Counted once the servers are out: every write waits on etcd's leader.
+            node, times = ejected
+            self.keys.put(self.key("ejections", node), str(times), ttl=self.settings.memory)
 
-    def _quarantine(self, view: View) -> None:
+    def _quarantine(self, view: View) -> tuple[str, int] | None:
+        """Quarantine the node the votes name, or renew the quarantine they hold; the node this
+        sidekick quarantined now and how many times within ``memory``, if it did."""
         if view.quarantined is not None:
             if len(view.votes.get(view.quarantined, ())) >= self.settings.quorum:
                 times = view.ejections.get(view.quarantined, 1)
                 self._keep(self.key("quarantine"), view.quarantined, eject_ttl(self.settings, times), create=False,
                            recreate=False)  # a quarantine that lapsed is over: another node may be out now
-            return
+            return None
         node = to_quarantine(view, self.settings.quorum)
         if node is None:
-            return
+            return None
         times = view.ejections.get(node, 0) + 1
-        if self.keys.create(self.key("quarantine"), node, eject_ttl(self.settings, times)):
-            self.renewed[self.key("quarantine")] = time.monotonic()
-            self.keys.put(self.key("ejections", node), str(times), ttl=self.settings.memory)
-            log.warning("quarantined %s (votes: %s; time %d within %ds)", node,
-                        ", ".join(sorted(view.votes[node])), times, self.settings.memory)
-            view.quarantined = node
-        else:
+        if not self.keys.create(self.key("quarantine"), node, eject_ttl(self.settings, times)):
             view.quarantined = read_view(self.keys.tree(self.prefix)).quarantined
+            return None
+        self.renewed[self.key("quarantine")] = time.monotonic()
+        log.warning("quarantined %s (votes: %s; time %d within %ds)", node,
+                    ", ".join(sorted(view.votes[node])), times, self.settings.memory)
+        view.quarantined = node
+        return node, times
 
     def _keep(self, key: str, value: str, ttl: int, create: bool, recreate: bool = True) -> None:
         """Write ``key`` (``create``), or renew its TTL once half of it has run since this sidekick last

@@ -251,29 +251,47 @@ class WarmUp:
 
 
 class Etcd:
-    """The few v2 keys-API calls the sidekick needs, failing over between endpoints."""
+    """The few v2 keys-API calls the sidekick needs, failing over between endpoints.
 
-    def __init__(self, endpoints: list[str], timeout: float = 3) -> None:
-        self.endpoints = endpoints
+    With ``patience`` a call that no endpoint answered goes round them again until that many seconds
+    have passed: a write sent to a follower while the leader is frozen is lost with the leader and
+    only its timeout ends it, while the same write sent again after the election lands at once.
+    Endpoints on ``shunned`` hosts are tried last (their nodes answer their peers late or not at all)."""
+
+    def __init__(self, endpoints: list[str], timeout: float = 3, patience: float = 0.0) -> None:
+        self.endpoints = list(dict.fromkeys(endpoints))
         self.timeout = timeout
+        self.patience = patience
+        self.shunned: frozenset[str] = frozenset()
         self.session = requests.Session()
+
+    def shun(self, hosts: set[str]) -> None:
+        self.shunned = frozenset(hosts)
+
+    def _in_order(self) -> list[str]:
+        return sorted(self.endpoints, key=lambda e: urllib.parse.urlsplit(e).hostname in self.shunned)
 
     def _call(self, method: str, key: str, **kwargs: object) -> requests.Response:
         return self._request(method, f"v2/keys/{key}", **kwargs)
 
     def _request(self, method: str, path: str, timeout: float | None = None, **kwargs: object) -> requests.Response:
         last: Exception | None = None
-        for endpoint in list(self.endpoints):
-            try:
-                reply = self.session.request(method, f"{endpoint}/{path}", timeout=timeout or self.timeout, **kwargs)
-            except requests.RequestException as exc:
-                last = exc
-                continue
-            if reply.status_code >= 500:
-                last = RuntimeError(f"{endpoint}: {reply.status_code} {reply.text[:200]}")
-                continue
-            return reply
-        raise RuntimeError(f"no etcd endpoint accepted {method} {path.removeprefix('v2/keys/')}: {last}")
+        give_up = time.monotonic() + self.patience
+        while True:
+            for endpoint in self._in_order():
+                try:
+                    reply = self.session.request(method, f"{endpoint}/{path}", timeout=timeout or self.timeout,
+                                                 **kwargs)
+                except requests.RequestException as exc:
+                    last = exc
+                    continue
+                if reply.status_code >= 500:
+                    last = RuntimeError(f"{endpoint}: {reply.status_code} {reply.text[:200]}")
+                    continue
+                return reply
+            if time.monotonic() >= give_up:
+                raise RuntimeError(f"no etcd endpoint accepted {method} {path.removeprefix('v2/keys/')}: {last}")
+            time.sleep(0.05)  # every endpoint refused at once: do not spin
 
     def refresh(self, key: str, ttl: int, timeout: float | None = None) -> bool:
         """Renew a key's TTL without a watch event; False if the key is gone (expired)."""
@@ -324,7 +342,7 @@ class Etcd:
             return False
         url = members[node]["clientURLs"][0]
         # The request crosses the slow node's own link: give it the time that takes, whatever the
-        # client's timeout (the detector's 1 s failed it behind a 627 kbit/s cap, the lead stayed,
+        # client's timeout (a 1 s timeout failed it behind a 627 kbit/s cap, the lead stayed,
         # and the quarantine lapsed unrenewed mid-fault).
         target = {"targetID": str(int(members[to]["id"], 16))}
         self.session.post(f"{url}/v3/maintenance/transfer-leadership", json=target,
@@ -603,8 +621,12 @@ HEARTBEAT_RETRY_EVERY = 0.25
 HEARTBEAT_RETRY_TIMEOUT = 0.5
 # Seconds a request to hand etcd's lead off a slow node may take (it crosses that node's link).
 LEAD_HAND_OFF_TIMEOUT = 5.0
-# Seconds each etcd call of the outlier detector waits on one endpoint before trying the next.
-DETECTOR_ETCD_TIMEOUT = 1.0
+# Seconds each etcd call of the outlier detector waits on one endpoint before trying the next, and
+# how long it goes on trying them. The vote is due before the top LB's first try (3 s) ends: a node
+# frozen while it led etcd takes a write sent before the election with it (about 1.5 s here), and with
+# 1 s on this node's member and 1 s on the frozen one's the votes landed 3.2 s after the freeze.
+DETECTOR_ETCD_TIMEOUT = 0.5
+DETECTOR_ETCD_PATIENCE = 2.0
 
 
 def setting(name: str) -> str:
@@ -644,10 +666,11 @@ def main() -> None:
     log.info("sidekick for %s (%s) on etcd %s", node, node_ip, ",".join(endpoints))
     agent_port = int(os.environ.get("AGENT_PORT", "0"))
     if agent_port:
-        # Its own client, with a short timeout: a vote goes through etcd's leader, and when the node
-        # just frozen led, a write sent before the election is lost with it and waits out the timeout,
-        # on this node's member and then on the frozen one's (with 3 s, a peer voted 7 s after a freeze).
-        detector = outliers.Detector(node, f"{node_ip}:{agent_port}", Etcd(endpoints, timeout=DETECTOR_ETCD_TIMEOUT),
+        # Its own client, with a short timeout tried again: a vote goes through etcd's leader, and when
+        # the node just frozen led, a write sent before the election is lost with it and waits out the
+        # timeout (with 3 s, a peer voted 7 s after a freeze). The suspects' members are tried last.
+        detector_etcd = Etcd(endpoints, timeout=DETECTOR_ETCD_TIMEOUT, patience=DETECTOR_ETCD_PATIENCE)
+        detector = outliers.Detector(node, f"{node_ip}:{agent_port}", detector_etcd,
                                      os.environ.get("OUTLIER_PREFIX", "wpcluster/outliers"),
                                      outliers.settings_from(dict(os.environ)), sidekick.on_quarantine)
         sidekick.quarantined_now = detector.quarantined_now

@@ -6,6 +6,8 @@ import json
 import threading
 import time
 
+import pytest
+
 from tests.unit.sidekick_modules import sidekick
 
 
@@ -311,3 +313,41 @@ def test_a_key_etcd_lets_expire_while_its_container_runs_is_written_back_at_once
     car.quarantined = True
     car.on_change(expired)
     assert etcd.keys == {}, "wrote back a key while its node is quarantined"
+
+
+class _Member:
+    """A session whose members time out until ``lands_after`` seconds have passed (a frozen leader's
+    election), recording which endpoint each try went to."""
+
+    def __init__(self, lands_after: float) -> None:
+        self.started, self.lands_after, self.tries = time.monotonic(), lands_after, []
+
+    def request(self, method, url, timeout, **kwargs):
+        self.tries.append(url.split("/v2/")[0])
+        if time.monotonic() - self.started < self.lands_after:
+            raise sidekick.requests.ReadTimeout("lost with the leader")
+        reply = sidekick.requests.Response()
+        reply.status_code = 201
+        return reply
+
+
+def test_a_patient_client_tries_its_endpoints_again_until_a_write_lands():
+    etcd = sidekick.Etcd(["http://own:2379", "http://other:2379"], timeout=0.05, patience=2)
+    etcd.session = _Member(lands_after=0.2)
+    etcd.put("k", "v")
+    assert len(etcd.session.tries) > 2, "the write was not sent again after every endpoint had failed it"
+    impatient = sidekick.Etcd(["http://own:2379", "http://other:2379"], timeout=0.05)
+    impatient.session = _Member(lands_after=10)
+    with pytest.raises(RuntimeError, match="no etcd endpoint accepted PUT k"):
+        impatient.put("k", "v")
+    assert impatient.session.tries == ["http://own:2379", "http://other:2379"]
+
+
+def test_endpoints_on_shunned_hosts_are_tried_last_and_each_endpoint_once_a_round():
+    etcd = sidekick.Etcd(["http://10.0.0.3:2379", "http://10.0.0.1:2379", "http://10.0.0.2:2379",
+                          "http://10.0.0.3:2379"], timeout=0.05)
+    etcd.session = _Member(lands_after=10)
+    etcd.shun({"10.0.0.1"})
+    with pytest.raises(RuntimeError):
+        etcd.put("k", "v")
+    assert etcd.session.tries == ["http://10.0.0.3:2379", "http://10.0.0.2:2379", "http://10.0.0.1:2379"]
